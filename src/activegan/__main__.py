@@ -1,0 +1,3 @@
+from activegan.cli import main
+
+raise SystemExit(main())
