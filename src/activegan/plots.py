@@ -1,0 +1,42 @@
+"""Figures: image grids and learning curves, written atomically as PNG."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from activegan.io import atomic_savefig, atomic_write_bytes
+
+
+def image_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, scale: int = 1) -> np.ndarray:
+    """Tile (N, C, H, W) floats in [0, 1] into one (H', W', 3) uint8 image."""
+    images = np.asarray(images, dtype=np.float32)
+    n, c, h, w = images.shape
+    nrow = nrow or max(1, math.ceil(math.sqrt(n)))
+    ncol_rows = math.ceil(n / nrow)
+    if c == 1:
+        images = np.repeat(images, 3, axis=1)
+    grid = np.ones((ncol_rows * (h + pad) + pad, nrow * (w + pad) + pad, 3), dtype=np.float32)
+    for i, img in enumerate(images):
+        r, col = divmod(i, nrow)
+        y, x = pad + r * (h + pad), pad + col * (w + pad)
+        grid[y : y + h, x : x + w] = np.clip(img.transpose(1, 2, 0), 0, 1)
+    grid = (grid * 255).round().astype(np.uint8)
+    if scale > 1:
+        grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
+    return grid
+
+
+def save_image_grid(images: np.ndarray, path: str | os.PathLike, nrow: int | None = None, scale: int | None = None) -> None:
+    """Write a PNG grid of (N, C, H, W) images in [0, 1]; small images are upscaled to stay legible."""
+    import io
+
+    from PIL import Image
+
+    h = np.asarray(images).shape[2]
+    scale = scale or max(1, 64 // h)
+    buf = io.BytesIO()
+    Image.fromarray(image_grid(images, nrow=nrow, scale=scale)).save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
