@@ -40,3 +40,31 @@ def save_image_grid(images: np.ndarray, path: str | os.PathLike, nrow: int | Non
     buf = io.BytesIO()
     Image.fromarray(image_grid(images, nrow=nrow, scale=scale)).save(buf, format="PNG")
     atomic_write_bytes(path, buf.getvalue())
+
+
+def save_learning_curves(summary: dict, rows: list[dict], path: str | os.PathLike, title: str = "") -> None:
+    """Mean ± std test accuracy against the number of labels, one line and band per strategy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for strategy, s in summary.items():
+        n = np.asarray(s["n_labeled"])
+        per_seed: dict[int, dict[int, float]] = {}
+        for r in rows:
+            if r["strategy"] == strategy:
+                per_seed.setdefault(r["seed"], {})[r["n_labeled"]] = r["accuracy"]
+        acc = np.array([[curve[k] for k in n] for curve in per_seed.values()])
+        mean, std = acc.mean(axis=0), acc.std(axis=0)
+        (line,) = ax.plot(n, mean, label=f"{strategy} (AULC {s['aulc_mean']:.3f})", lw=1.6)
+        ax.fill_between(n, mean - std, mean + std, color=line.get_color(), alpha=0.15, lw=0)
+    ax.set_xlabel("labeled images")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    atomic_savefig(fig, path)
+    plt.close(fig)

@@ -1,0 +1,186 @@
+"""Acquisition functions: pure scoring of prediction arrays. Higher score = more informative.
+
+Each scorer takes a (N, C) array of class probabilities (or (T, N, C) MC-dropout samples for
+``bald`` and ``variation_ratios``) and returns a float64 array of shape (N,). Selection is a
+separate step (``select_top``), as in modAL: scores know nothing of models or datasets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from activegan.errors import UsageError
+
+
+def _probs(probs) -> np.ndarray:
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2:
+        raise ValueError(f"probs must be a (N, C) array, got shape {p.shape}")
+    return p
+
+
+def least_confidence(probs) -> np.ndarray:
+    """1 − max_y P(y|x)."""
+    return 1.0 - _probs(probs).max(axis=1)
+
+
+def margin(probs) -> np.ndarray:
+    """−(P(best|x) − P(second best|x)); a single-class problem has margin −1 everywhere."""
+    p = _probs(probs)
+    if p.shape[1] < 2:
+        return -np.ones(p.shape[0])
+    top2 = np.partition(p, p.shape[1] - 2, axis=1)[:, -2:]
+    return -(top2[:, 1] - top2[:, 0])
+
+
+def entropy(probs) -> np.ndarray:
+    """−Σ_y P(y|x) log P(y|x), natural log, with 0 · log 0 = 0."""
+    p = _probs(probs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+    return -plogp.sum(axis=1)
+
+
+def _unit_rows(features) -> np.ndarray:
+    x = np.asarray(features, dtype=np.float32).reshape(len(features), -1)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    # A zero vector has no direction: it is similar to nothing (cosine 0).
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+def density(features, k: int | None = 10) -> np.ndarray:
+    """Mean cosine similarity of each row to its k nearest neighbours (by cosine) among the others.
+
+    ``k=None`` averages over all other rows exactly in O(N·d): Σ_j u_i·u_j = u_i · Σ_j u_j, so no
+    N × N matrix is ever built. For finite k the neighbours come from an exact inner-product
+    search on unit vectors (faiss ``IndexFlatIP``), the row itself excluded.
+    """
+    u = _unit_rows(features)
+    n = len(u)
+    if n < 2:
+        raise UsageError(f"density needs at least 2 rows, got {n}")
+    if k is None:
+        total = u.astype(np.float64).sum(axis=0)
+        self_sim = np.einsum("ij,ij->i", u, u, dtype=np.float64)
+        return (u.astype(np.float64) @ total - self_sim) / (n - 1)
+    k = int(k)
+    if not 1 <= k < n:
+        raise UsageError(f"density: k must be between 1 and N-1 = {n - 1} (the other rows), got k={k}")
+    sims, idx = _knn_inner_product(u, k + 1)
+    # Drop the row itself; with exact duplicates it may not come first, so drop it by index.
+    is_self = idx == np.arange(n)[:, None]
+    no_self = ~is_self.any(axis=1)
+    is_self[no_self, -1] = True  # the row was beyond the k+1 found: drop the (k+1)-th instead
+    return sims[~is_self].reshape(n, k).astype(np.float64).mean(axis=1)
+
+
+def _knn_inner_product(u: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    import faiss
+
+    index = faiss.IndexFlatIP(u.shape[1])
+    index.add(np.ascontiguousarray(u))
+    sims, idx = index.search(np.ascontiguousarray(u), k)
+    return sims, idx
+
+
+def density_least_confidence(probs, features, k: int | None = 10) -> np.ndarray:
+    """The poster's "Density – Max Uncertainty": density × least confidence."""
+    return density(features, k) * least_confidence(probs)
+
+
+def density_entropy(probs, features, k: int | None = 10) -> np.ndarray:
+    """The poster's "Density – Entropy": density × entropy."""
+    return density(features, k) * entropy(probs)
+
+
+def _mc(mc_probs) -> np.ndarray:
+    p = np.asarray(mc_probs, dtype=np.float64)
+    if p.ndim != 3:
+        raise ValueError(f"mc_probs must be a (T, N, C) array of MC-dropout samples, got shape {p.shape}")
+    return p
+
+
+def bald(mc_probs) -> np.ndarray:
+    """Mutual information between prediction and weights (Houlsby et al. 2011; Gal et al. 2017):
+    H[mean_t p_t] − mean_t H[p_t], from (T, N, C) MC-dropout samples."""
+    p = _mc(mc_probs)
+    return entropy(p.mean(axis=0)) - np.mean([entropy(pt) for pt in p], axis=0)
+
+
+def variation_ratios(mc_probs) -> np.ndarray:
+    """1 − (count of the modal predicted class over T dropout samples) / T."""
+    p = _mc(mc_probs)
+    t, n, c = p.shape
+    votes = np.zeros((n, c))
+    np.add.at(votes, (np.arange(n)[None, :].repeat(t, 0), p.argmax(axis=2)), 1)
+    return 1.0 - votes.max(axis=1) / t
+
+
+def random_scores(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Uniform random scores: ranking by them is uniform sampling without replacement."""
+    return rng.random(n)
+
+
+def select_top(scores, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of the n highest scores, best first; ties broken uniformly at random (seeded)."""
+    s = np.asarray(scores, dtype=np.float64)
+    if np.isnan(s).any():
+        raise ValueError("acquisition scores contain NaN")
+    if not 0 <= n <= len(s):
+        raise UsageError(f"cannot select {n} items from {len(s)} candidates")
+    tie_break = rng.random(len(s))
+    return np.lexsort((tie_break, -s))[:n]
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """How a named strategy scores candidates: which model outputs it needs."""
+
+    name: str
+    needs: str  # "nothing" | "probs" | "probs+density" | "mc"
+    description: str
+
+
+STRATEGIES: dict[str, Strategy] = {
+    s.name: s
+    for s in [
+        Strategy("random", "nothing", "uniform sampling"),
+        Strategy("least-confidence", "probs", "1 - max P(y|x)"),
+        Strategy("margin", "probs", "-(P(best) - P(second))"),
+        Strategy("entropy", "probs", "-sum P log P"),
+        Strategy("density-least-confidence", "probs+density", "density x least confidence"),
+        Strategy("density-entropy", "probs+density", "density x entropy"),
+        Strategy("bald", "mc", "mutual information, MC dropout"),
+        Strategy("variation-ratios", "mc", "1 - modal vote share, MC dropout"),
+    ]
+}
+POSTER_STRATEGIES = ("least-confidence", "margin", "entropy", "density-least-confidence", "density-entropy")
+
+_PROB_SCORERS = {"least-confidence": least_confidence, "margin": margin, "entropy": entropy}
+_DENSITY_SCORERS = {"density-least-confidence": least_confidence, "density-entropy": entropy}
+_MC_SCORERS = {"bald": bald, "variation-ratios": variation_ratios}
+
+
+def score(name: str, *, probs=None, dens=None, mc_probs=None, rng=None, n: int | None = None) -> np.ndarray:
+    """Score candidates with the named strategy from whatever model outputs it needs."""
+    if name == "random":
+        return random_scores(n if n is not None else len(probs), rng)
+    if name in _PROB_SCORERS:
+        return _PROB_SCORERS[name](probs)
+    if name in _DENSITY_SCORERS:
+        return np.asarray(dens, dtype=np.float64) * _DENSITY_SCORERS[name](probs)
+    if name in _MC_SCORERS:
+        return _MC_SCORERS[name](mc_probs)
+    raise UsageError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
+
+
+def check_strategy_names(names) -> list[str]:
+    names = [n.strip() for n in names if n.strip()]
+    unknown = [n for n in names if n not in STRATEGIES]
+    if unknown:
+        raise UsageError(f"unknown strategy {unknown[0]!r}; choose from {', '.join(STRATEGIES)}")
+    if not names:
+        raise UsageError("no strategy given")
+    return names
