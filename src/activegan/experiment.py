@@ -131,13 +131,14 @@ def run_strategy(
     pool_density: np.ndarray | None = None,
     saved: dict | None = None,
     on_round: Callable[[dict, dict], None] | None = None,
+    oracle: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> dict:
     """Run (or resume from ``saved``) one strategy with one seed; returns its state.
 
     ``on_round(state, row)`` is called after every completed round with the full state, so a
     caller can persist it: that is what makes a killed experiment resumable.
     """
-    oracle = SimulatedOracle(data.y_pool)
+    oracle = oracle or SimulatedOracle(data.y_pool)
     pool = Pool(len(data.y_pool))
     x_test, y_test = data.x_test, data.y_test
 
@@ -355,10 +356,10 @@ def _run_unit(unit) -> tuple[str, int]:
     return unit
 
 
-def _worker_init(queue) -> None:
+def _worker_init(queue, threads: int) -> None:
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     try:  # die with the parent (kill -9 included) instead of writing state behind its back
         import ctypes
         import signal
@@ -383,10 +384,11 @@ def run_experiment(
     from tqdm.auto import tqdm
 
     from activegan import plots
-    from activegan.data import load_dataset
 
     out = Path(out)
     if data is None:
+        from activegan.data import load_dataset
+
         data = load_dataset(cfg.dataset, cfg.data_dir)
     cfg.validate(len(data.y_pool))
     check_resumable(out, cfg, resume)
@@ -446,7 +448,9 @@ def _run_parallel(units, jobs: int, on_row, expected: int) -> None:
     ctx = mp.get_context("fork")
     q = ctx.Queue()
     received = 0
-    with ctx.Pool(jobs, initializer=_worker_init, initargs=(q,)) as pool:
+    # Oversubscribed OpenMP threads spin against each other: share the cores out instead.
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ctx.Pool(jobs, initializer=_worker_init, initargs=(q, threads)) as pool:
         result = pool.map_async(_run_unit, units, chunksize=1)
         while received < expected:
             try:

@@ -1,0 +1,184 @@
+"""The active-learning loop: invariants, summaries, resume, the learner API."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from activegan.data import load_dataset
+from activegan.experiment import ExperimentConfig, run_experiment, run_strategy, summarize
+from activegan.learner import ActiveLearner
+from activegan.metrics import aulc, labels_to
+from activegan.pool import Pool, SimulatedOracle, initial_indices
+
+
+@pytest.fixture(scope="module")
+def small_digits():
+    """300 pool and 150 test digits: big enough to learn, small enough to be quick."""
+    d = load_dataset("digits")
+    from dataclasses import replace
+
+    return replace(d, x_pool=d.x_pool[:300], y_pool=d.y_pool[:300], x_test=d.x_test[:150], y_test=d.y_test[:150])
+
+
+FAST = dict(seeds=[0], initial=10, query_size=5, rounds=3, steps=15, batch_size=16)
+
+
+def test_aulc_is_trapezoid_area_over_label_range():
+    # (10, 0.5) → (20, 0.7) → (40, 0.9): (10·0.6 + 20·0.8) / 30 = 22 / 30
+    assert aulc([10, 20, 40], [0.5, 0.7, 0.9]) == pytest.approx(22 / 30)
+
+
+def test_labels_to_is_first_n_reaching_target():
+    assert labels_to([10, 20, 30], [0.85, 0.91, 0.89], 0.90) == 20
+    assert labels_to([10, 20, 30], [0.85, 0.91, 0.89], 0.95) is None
+
+
+def test_initial_set_is_class_balanced():
+    y = np.repeat(np.arange(4), 50)
+    idx = initial_indices(y, 12, np.random.default_rng(0), balanced=True)
+    assert len(set(idx.tolist())) == 12
+    assert np.bincount(y[idx], minlength=4).tolist() == [3, 3, 3, 3]
+
+
+def test_pool_refuses_to_label_twice():
+    pool = Pool(5)
+    pool.label([1, 3], [0, 1])
+    with pytest.raises(ValueError, match="already labeled"):
+        pool.label([3], [1])
+    assert pool.unlabeled.tolist() == [0, 2, 4]
+
+
+@pytest.mark.parametrize("strategy", ["random", "entropy", "density-entropy", "bald"])
+def test_loop_invariants(small_digits, strategy):
+    cfg = ExperimentConfig(strategies=[strategy], **FAST)
+    oracle = SimulatedOracle(small_digits.y_pool)
+    dens = None
+    if strategy.startswith("density-"):
+        from activegan.acquisition import density
+
+        dens = density(small_digits.x_pool, 10)
+    rows_seen = []
+    state = run_strategy(small_digits, strategy, 0, cfg, dens, on_round=lambda s, r: rows_seen.append(r), oracle=oracle)
+
+    labeled = state["labeled"]
+    queried = [i for q in state["queries"] for i in q]
+    assert len(set(labeled)) == len(labeled)  # no index labeled twice
+    assert sorted(oracle.queried) == sorted(labeled)  # labels revealed only for what was queried
+    assert set(queried) <= set(labeled) and len(set(queried)) == len(queried)
+    assert [r["n_labeled"] for r in state["rows"]] == [10, 15, 20, 25]  # sizes as configured
+    assert [len(q) for q in state["queries"]] == [5, 5, 5]
+    pool = Pool(len(small_digits.y_pool))
+    pool.label(labeled, small_digits.y_pool[labeled])
+    assert len(pool.labeled) + len(pool.unlabeled) == len(small_digits.y_pool)
+    assert rows_seen == state["rows"]
+
+
+def test_subset_limits_candidates_but_keeps_sizes(small_digits):
+    cfg = ExperimentConfig(strategies=["entropy"], subset=20, **FAST)
+    state = run_strategy(small_digits, "entropy", 0, cfg)
+    assert [r["n_labeled"] for r in state["rows"]] == [10, 15, 20, 25]
+
+
+def test_summary_matches_curves():
+    rows = [
+        {"strategy": "a", "seed": s, "round": r, "n_labeled": n, "accuracy": acc}
+        for s, accs in [(0, [0.5, 0.9, 0.96]), (1, [0.5, 0.8, 0.94])]
+        for r, (n, acc) in enumerate(zip([10, 20, 30], accs))
+    ]
+    s = summarize(rows)["a"]
+    a0, a1 = aulc([10, 20, 30], [0.5, 0.9, 0.96]), aulc([10, 20, 30], [0.5, 0.8, 0.94])
+    assert s["aulc_mean"] == pytest.approx((a0 + a1) / 2)
+    assert s["aulc_std"] == pytest.approx(np.std([a0, a1], ddof=1))
+    assert s["final_accuracy_mean"] == pytest.approx(0.95)
+    assert s["labels_to"] == {"0.90": 30, "0.95": 30}  # seed means 0.5, 0.85, 0.95
+
+
+def test_experiment_writes_all_outputs(tmp_path, small_digits):
+    cfg = ExperimentConfig(strategies=["random", "margin"], **{**FAST, "seeds": [0, 1]})
+    summary = run_experiment(cfg, tmp_path / "out", data=small_digits, progress=False)
+    out = tmp_path / "out"
+    for name in ["config.json", "curves.csv", "summary.json", "learning_curves.png", "queries_random.png", "queries_margin.png"]:
+        assert (out / name).stat().st_size > 0, name
+    with open(out / "curves.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["strategy", "seed", "round", "n_labeled", "accuracy", "train_s", "score_s", "select_s"]
+    assert len(rows) == 2 * 2 * (3 + 1)
+    assert set(summary) == {"random", "margin"}
+
+
+def test_experiment_is_deterministic(tmp_path, small_digits):
+    cfg = ExperimentConfig(strategies=["entropy"], **FAST)
+    a = run_experiment(cfg, tmp_path / "a", data=small_digits, progress=False)
+    b = run_experiment(cfg, tmp_path / "b", data=small_digits, progress=False)
+    assert a == b
+
+
+def test_learner_api_query_and_teach(small_digits):
+    d = small_digits
+    from activegan.models import CNNClassifier
+
+    learner = ActiveLearner(CNNClassifier(n_classes=10, steps=20), strategy="margin").fit(d.x_pool[:20], d.y_pool[:20])
+    pool_x = d.x_pool[20:]
+    idx = learner.query(pool_x, n=7)
+    assert len(idx) == 7 and len(set(idx.tolist())) == 7 and idx.max() < len(pool_x)
+    learner.teach(pool_x[idx], d.y_pool[20:][idx])
+    assert len(learner.y_) == 27
+    assert 0.0 <= learner.score(d.x_test, d.y_test) <= 1.0
+
+
+def _curves_without_timing(path):
+    with open(path) as f:
+        return [(r["strategy"], r["seed"], r["round"], r["n_labeled"], r["accuracy"]) for r in csv.DictReader(f)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_resume_after_kill_gives_the_same_curves(tmp_path, jobs):
+    args = [sys.executable, "-m", "activegan", "run", "--strategies", "random,entropy", "--seeds", "1",
+            "--initial", "10", "--query-size", "5", "--rounds", "6", "--steps", "25", "--no-progress", "--jobs", jobs]
+    env = {**os.environ, "ACTIVEGAN_CACHE": str(tmp_path / "cache")}
+    ref = tmp_path / "ref"
+    subprocess.run(args + ["--out", str(ref)], check=True, env=env, capture_output=True)
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(args + ["--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # kill -9 in the middle, once a few rounds are done
+        if (out / "curves.csv").exists() and len((out / "curves.csv").read_text().splitlines()) > 5:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = {tuple(r[:3]): r for r in _read(out / "curves.csv")}
+    assert 0 < len(before) < 14, "the kill should land mid-run"
+
+    res = subprocess.run(args + ["--out", str(out), "--resume"], env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert _curves_without_timing(out / "curves.csv") == _curves_without_timing(ref / "curves.csv")
+    after = {tuple(r[:3]): r for r in _read(out / "curves.csv")}
+    for key, row in before.items():  # completed rounds were not recomputed: their timings survive
+        assert after[key] == row
+
+
+def _read(path):
+    with open(path) as f:
+        return [list(r.values()) for r in csv.DictReader(f)]
+
+
+def test_rerun_into_existing_out_without_resume_is_refused(tmp_path, small_digits):
+    cfg = ExperimentConfig(strategies=["random"], **{**FAST, "rounds": 1})
+    run_experiment(cfg, tmp_path / "o", data=small_digits, progress=False)
+    from activegan.errors import UsageError
+
+    with pytest.raises(UsageError, match="--resume"):
+        run_experiment(cfg, tmp_path / "o", data=small_digits, progress=False)
+    cfg.query_size = 6
+    with pytest.raises(UsageError, match="query_size"):
+        run_experiment(cfg, tmp_path / "o", data=small_digits, resume=True, progress=False)
