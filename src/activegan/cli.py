@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -85,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--download", action="store_true", help="fetch mnist/cifar10 into the cache if missing")
     run.add_argument("--cache-dir", help="cache for downloads and pool densities (default $ACTIVEGAN_CACHE or ~/.cache/activegan)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    for mod, (add_parser, _) in _plugins():
+        getattr(mod, add_parser)(sub)
     return parser
 
 
@@ -142,6 +145,29 @@ def cmd_run(args) -> int:
 
 
 COMMANDS = {"run": cmd_run}
+# Subcommands defined beside their feature: module → (adds its parser, runs its args).
+PLUGINS = {
+    "activegan.gan": ("add_gan_parser", "run_gan_command"),
+    "activegan.label.cli": ("add_label_parser", "run_label_command"),
+}
+
+
+def _plugins():
+    for module, names in PLUGINS.items():
+        try:
+            yield importlib.import_module(module), names
+        except ModuleNotFoundError as exc:
+            if not module.startswith(exc.name or "?"):
+                raise  # a missing dependency inside the plugin is a real error
+
+
+def _command(args):
+    if args.command in COMMANDS:
+        return COMMANDS[args.command]
+    for mod, (_, run) in _plugins():
+        if args.command in getattr(mod, "COMMANDS", ()):
+            return getattr(mod, run)
+    raise UsageError(f"unknown command {args.command!r}")
 
 
 def main(argv=None) -> int:
@@ -151,7 +177,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        return COMMANDS[args.command](args)
+        return _command(args)(args)
     except UsageError as exc:
         print(f"activegan: error: {exc}", file=sys.stderr)
         return 2
