@@ -172,7 +172,10 @@ def _command(args):
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed its one line (or --help)
+        return int(exc.code or 0)
     if args.command is None:
         parser.print_help()
         return 2
