@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 
 pytest.importorskip("fastapi", reason="the labeling app needs the 'app' extra: pip install -e '.[app]'")
-from fastapi.testclient import TestClient  # noqa: E402
-from PIL import Image  # noqa: E402
+from fastapi.testclient import TestClient
+from PIL import Image
 
-from activegan.cli import main  # noqa: E402
-from activegan.data import load_dataset  # noqa: E402
-from activegan.label.app import LabelConfig, LabelSession, create_app, shortcut_keys  # noqa: E402
-from activegan.label.cli import resolve_token  # noqa: E402
-from activegan.label.store import SKIP, LabelStore  # noqa: E402
+from activegan.cli import main
+from activegan.data import load_dataset
+from activegan.label.app import LabelConfig, LabelSession, create_app, shortcut_keys
+from activegan.label.cli import resolve_token
+from activegan.label.store import SKIP, LabelStore
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -326,6 +326,16 @@ def test_the_budget_ends_labeling(open_app, digits):
     assert done["round"] == 2 and done["items"] == [] and len(done["curve"]) == 2 and done["asked"] == 6
 
 
+def test_a_restart_with_a_bigger_budget_asks_more(open_app, digits):
+    session, client = open_app(budget=4)
+    label_batch_truthfully(client, digits)
+    wait_for(client, lambda b: b["finished"])
+    session.close()
+    _, client = open_app(budget=8)
+    more = wait_for(client, lambda b: b["round"] == 2)
+    assert len(more["items"]) == 4 and more["budget"] == 8 and [p["round"] for p in more["curve"]] == [1]
+
+
 def test_a_correction_of_an_earlier_round_is_kept(open_app, digits):
     _, client = open_app()
     first = label_batch_truthfully(client, digits)["items"][0]["id"]
@@ -428,6 +438,13 @@ def test_a_state_dir_made_for_another_job_is_refused(open_app, tmp_path, capsys,
     assert main(["label", *args, "--state", str(tmp_path / "state"), "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert expected in err and err.count("\n") == 1
+
+
+def test_a_state_dir_with_a_broken_database_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "labels.sqlite").write_bytes(b"this is not sqlite" * 100)
+    assert main(["label", "--dataset", "digits", "--strategy", "entropy", "--state", str(tmp_path), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "is not a readable labels database" in err and err.count("\n") == 1
 
 
 def test_gan_strategies_are_refused_for_now(tmp_path, capsys):

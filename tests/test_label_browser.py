@@ -2,7 +2,6 @@
 next batch appear without a reload, correct a label in the gallery; the labels are in SQLite."""
 
 import os
-import shutil
 import threading
 import time
 from dataclasses import replace
@@ -16,13 +15,13 @@ if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
     pytest.skip(f"browser test needs Chromium at {CHROMIUM} (Debian: apt-get install chromium); "
                 "never `playwright install` here", allow_module_level=True)
 
-import uvicorn  # noqa: E402
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+import uvicorn
+from playwright.sync_api import expect, sync_playwright
 
-from activegan.data import load_dataset  # noqa: E402
-from activegan.label.app import LabelConfig, LabelSession, create_app  # noqa: E402
-from activegan.label.cli import bind_socket  # noqa: E402
-from activegan.label.store import SKIP  # noqa: E402
+from activegan.data import load_dataset
+from activegan.label.app import LabelConfig, LabelSession, create_app
+from activegan.label.cli import bind_socket
+from activegan.label.store import SKIP
 
 TOKEN = "browser-token"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -98,7 +98,7 @@ def test_kill_9_keeps_every_acknowledged_label_and_the_round(tmp_path, servers):
     # One tab labels and relabels 6 of the 8 items as fast as it can; kill -9 lands mid-stream.
     acked: dict[str, str] = {}      # item → its last acknowledged label
     sent_after: dict[str, set] = {}  # item → labels sent after that (maybe committed, never acknowledged)
-    stop = threading.Event()
+    stop, cut_off = threading.Event(), threading.Event()
 
     def tab():
         n = 0
@@ -108,6 +108,7 @@ def test_kill_9_keeps_every_acknowledged_label_and_the_round(tmp_path, servers):
             try:
                 r = a.client.post("/api/label", json={"id": item, "label": value})
             except httpx.HTTPError:
+                cut_off.set()  # the kill landed while this request was out
                 return
             if r.status_code == 200:
                 acked[item], sent_after[item] = value, set()
@@ -123,6 +124,7 @@ def test_kill_9_keeps_every_acknowledged_label_and_the_round(tmp_path, servers):
     stop.set()
     t.join()
     assert len(acked) == 6, "the server should have acknowledged a label for each of the 6 items"
+    assert cut_off.is_set(), "the kill should land while labels are being posted"
 
     b = servers(state)
     after = b.batch()

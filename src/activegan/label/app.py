@@ -16,12 +16,13 @@ import hmac
 import io
 import logging
 import re
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -32,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from activegan import acquisition
 from activegan.errors import UsageError
-from activegan.label.store import SCHEMA_VERSION, SKIP, Item, LabelStore, UndoRefused, export_csv, export_rows, iso_time
+from activegan.label.store import DB_NAME, SCHEMA_VERSION, SKIP, Item, LabelStore, UndoRefused, export_csv, export_rows, iso_time
 
 logger = logging.getLogger("activegan.label")
 
@@ -89,11 +90,14 @@ def check_state_dir(state_dir: Path, dataset: str | None, strategy: str | None) 
         raise UsageError(f"--state {state_dir} is a file, not a directory")
     if not LabelStore.exists(state_dir):
         return {}
-    store = LabelStore(state_dir)
     try:
-        meta = store.meta()
-    finally:
-        store.close()
+        store = LabelStore(state_dir, readonly=True)
+        try:
+            meta = store.meta()
+        finally:
+            store.close()
+    except sqlite3.DatabaseError as exc:
+        raise UsageError(f"{state_dir / DB_NAME} is not a readable labels database ({exc})") from None
     for key, given in (("dataset", dataset), ("strategy", strategy)):
         if given is not None and meta.get(key) is not None and meta[key] != given:
             raise UsageError(
@@ -120,7 +124,7 @@ class LabelSession:
         self._png_cache: dict[str, bytes] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
-    def open(self) -> "LabelSession":
+    def open(self) -> Self:
         self.cfg.validate(len(self.data.y_pool))
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._lock_file = _lock(self.state_dir)
@@ -140,7 +144,7 @@ class LabelSession:
         self.store.close()
         self._lock_file.close()
 
-    def __enter__(self) -> "LabelSession":
+    def __enter__(self) -> Self:
         return self.open()
 
     def __exit__(self, *exc) -> None:
@@ -178,7 +182,7 @@ class LabelSession:
             curve = store.curve()
             counts, asked = store.counts(), store.n_items()
         closed = all(i.label is not None for i in items)
-        trained = bool(curve) and curve[-1]["round"] == r
+        finished = closed and bool(curve) and curve[-1]["round"] == r and not self._more_to_ask(asked)
         return {
             "round": r,
             "classes": self.classes,
@@ -189,9 +193,9 @@ class LabelSession:
             "items": [_item_view(i) for i in items if i.label is None],
             "done": [{**_item_view(i), "label": i.label} for i in items if i.label is not None],
             "batch_size": len(items),
-            "training": closed and not trained,
-            "training_error": self.training_error if closed and not trained else None,
-            "finished": closed and trained,
+            "training": closed and not finished,
+            "training_error": self.training_error if closed and not finished else None,
+            "finished": finished,
             **counts,
             "asked": asked,
             "budget": self.cfg.total_budget,
@@ -262,17 +266,27 @@ class LabelSession:
             self._wake.wait(timeout=None if self.training_error is None else 30.0)  # retry after a failure
             self._wake.clear()
             try:
-                while not self._stop.is_set() and self._closed_untrained_round():
+                while not self._stop.is_set() and self._round_to_close():
                     self._close_round(self.store.current_round())
                 self.training_error = None
-            except Exception as exc:  # noqa: BLE001 - shown on the page; the server keeps serving
+            except Exception as exc:  # shown on the page; the server keeps serving
                 logger.exception("retraining failed")
                 self.training_error = " ".join(f"{exc.__class__.__name__}: {exc}".split())
 
-    def _closed_untrained_round(self) -> bool:
-        r = self.store.current_round()
-        curve = self.store.curve()
-        return all(i.label is not None for i in self.store.batch(r)) and not (curve and curve[-1]["round"] == r)
+    def _round_to_close(self) -> bool:
+        """The current round is fully labeled, and not yet trained on or followed by a batch.
+
+        A trained last round is reopened when a restart raised the budget.
+        """
+        with self.store.snapshot():
+            r = self.store.current_round()
+            if not all(i.label is not None for i in self.store.batch(r)):
+                return False
+            curve = self.store.curve()
+            return not (curve and curve[-1]["round"] == r) or self._more_to_ask(self.store.n_items())
+
+    def _more_to_ask(self, asked: int) -> bool:
+        return asked < min(self.cfg.total_budget, len(self.data.y_pool))
 
     def _close_round(self, r: int) -> None:
         """Retrain on every class label so far, measure test accuracy, store the next batch."""
@@ -291,10 +305,13 @@ class LabelSession:
             ).fit(x, y)
             accuracy = model.score(data.x_test, data.y_test)
         point = {"round": r, "n_labeled": len(labeled), "accuracy": accuracy, "train_s": time.perf_counter() - t}
+        curve = self.store.curve()
+        if curve and curve[-1]["round"] == r:
+            point = None  # reopened for a bigger budget: the round already has its point
         chosen = self._select(model, r + 1)
         if len(chosen):
             self.store.add_batch(r + 1, chosen, curve_point=point)
-        else:
+        elif point is not None:
             self.store.add_curve_point(point)
         acc = "-" if accuracy is None else f"{accuracy:.3f}"
         logger.info("round %d closed: test accuracy %s after training on %d labels (%.1f s); next batch: %d images",
@@ -333,7 +350,7 @@ class LabelSession:
         """Block until no retrain is pending (for tests and scripts); False on timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not self._closed_untrained_round():
+            if not self._round_to_close():
                 return True
             time.sleep(0.05)
         return False
@@ -385,7 +402,7 @@ def _item_view(item: Item) -> dict:
 
 
 def _lock(state_dir: Path):
-    f = open(state_dir / "lock", "a+")
+    f = open(state_dir / "lock", "a+")  # noqa: SIM115 - held open for the session's life: that is the lock
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -37,7 +37,7 @@ def add_label_parser(subparsers) -> None:
     label.add_argument("--state", help="directory for labels.sqlite, the token and the lock")
     label.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     label.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
-    label.add_argument("--seed", type=int, default=0, help="seed of the first (random) batch and of training")
+    label.add_argument("--seed", type=int, default=0, help="seed of the first (random) batch and of training (a restart keeps the state's)")
     label.add_argument("--steps", type=int, default=150, help="gradient steps per retrain (default 150)")
     label.add_argument("--subset", type=int, default=2000, help="score a random subset of this many unlabeled images")
     label.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -137,8 +137,8 @@ def serve_command(args) -> int:
     cfg = LabelConfig(
         dataset=dataset,
         strategy=strategy,
-        query_size=args.query_size or meta.get("query_size") or 10,
-        budget=args.budget or meta.get("budget"),
+        query_size=args.query_size if args.query_size is not None else meta.get("query_size", 10),
+        budget=args.budget if args.budget is not None else meta.get("budget"),
         seed=args.seed,
         steps=args.steps,
         subset=args.subset,
