@@ -246,6 +246,12 @@ def test_malformed_bodies_are_422_with_a_message_not_a_stack_trace(open_app, bod
     assert "Traceback" not in r.text
 
 
+def test_an_oversized_body_is_refused_before_it_is_read(open_app):
+    _, client = open_app()
+    r = client.post("/api/label", content=b"x" * 70_000, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "error" in r.json()
+
+
 def test_labeling_twice_keeps_the_latest_and_says_so(open_app):
     session, client = open_app()
     item = batch(client)["items"][0]["id"]

@@ -128,10 +128,16 @@ class LabelSession:
         self.cfg.validate(len(self.data.y_pool))
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._lock_file = _lock(self.state_dir)
-        self.store = LabelStore(self.state_dir)
-        self._check_meta()
-        if self.store.current_round() == 0:
-            self.store.add_batch(1, self._select(None, 1))
+        try:
+            self.store = LabelStore(self.state_dir)
+            self._check_meta()
+            if self.store.current_round() == 0:
+                self.store.add_batch(1, self._select(None, 1))
+        except BaseException:
+            if hasattr(self, "store"):
+                self.store.close()
+            self._lock_file.close()
+            raise
         self._trainer = threading.Thread(target=self._train_loop, name="activegan-label-trainer", daemon=True)
         self._trainer.start()
         self._wake.set()  # a restart may find a closed round still waiting for its retrain
@@ -413,6 +419,7 @@ def _lock(state_dir: Path):
 
 # -- the web app -------------------------------------------------------------------------------
 
+MAX_BODY_BYTES = 64 * 1024  # a label is a few dozen bytes; refuse to read megabytes before the token check
 STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -470,6 +477,9 @@ def create_app(session: LabelSession, token: str):
 
     @app.middleware("http")
     async def headers(request: Request, call_next):
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return JSONResponse({"error": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413)
         response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")  # the token is in the page's URL

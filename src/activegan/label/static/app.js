@@ -55,7 +55,8 @@ async function poll() {
   try {
     const st = await api("GET", "/api/batch");
     apply(st);
-    S.pollTimer = setTimeout(poll, st.training || S.order.every((i) => i.label) ? POLL_FAST_MS : POLL_SLOW_MS);
+    const waiting = st.training || (!st.finished && S.order.every((i) => i.label));
+    S.pollTimer = setTimeout(poll, waiting ? POLL_FAST_MS : POLL_SLOW_MS);
   } catch (e) {
     setPill(e.status === 401 ? "wrong token: open the URL the server printed" : "offline, retrying…", "error");
     S.pollTimer = setTimeout(poll, e.status === 401 ? 10000 : 1500);
