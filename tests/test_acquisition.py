@@ -135,3 +135,10 @@ def test_random_scores_select_uniformly():
 def test_unknown_strategy_name_is_rejected():
     with pytest.raises(UsageError, match="unknown strategy 'entropyy'"):
         acq.check_strategy_names(["random", "entropyy"])
+
+
+def test_density_to_reference_hand_values():
+    ref = np.array([[1.0, 0.0], [0.0, 1.0]])
+    q = np.array([[1.0, 1.0], [2.0, 0.0]])
+    np.testing.assert_allclose(acq.density_to(q, ref, k=None), [R, 0.5], rtol=1e-6)  # (R+R)/2, (1+0)/2
+    np.testing.assert_allclose(acq.density_to(q, ref, k=1), [R, 1.0], rtol=1e-6)

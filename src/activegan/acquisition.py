@@ -76,12 +76,27 @@ def density(features, k: int | None = 10) -> np.ndarray:
     return sims[~is_self].reshape(n, k).astype(np.float64).mean(axis=1)
 
 
-def _knn_inner_product(u: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def density_to(queries, reference, k: int | None = 10) -> np.ndarray:
+    """Mean cosine similarity of each query row to its k nearest rows of ``reference``.
+
+    For candidates that are not in the pool (generated images): their density is measured
+    against the real pool. ``k=None`` averages over all reference rows, in O((Q + N)·d).
+    """
+    q, ref = _unit_rows(queries), _unit_rows(reference)
+    if k is None:
+        return q.astype(np.float64) @ ref.astype(np.float64).sum(axis=0) / len(ref)
+    if not 1 <= k <= len(ref):
+        raise UsageError(f"density: k must be between 1 and the reference size {len(ref)}, got k={k}")
+    sims, _ = _knn_inner_product(ref, k, queries=q)
+    return sims.astype(np.float64).mean(axis=1)
+
+
+def _knn_inner_product(u: np.ndarray, k: int, queries: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     import faiss
 
     index = faiss.IndexFlatIP(u.shape[1])
     index.add(np.ascontiguousarray(u))
-    sims, idx = index.search(np.ascontiguousarray(u), k)
+    sims, idx = index.search(np.ascontiguousarray(u if queries is None else queries), k)
     return sims, idx
 
 
