@@ -209,7 +209,10 @@ class CNNClassifier:
         for start in range(0, len(X), batch_size):
             yield torch.from_numpy(X[start : start + batch_size]).to(self.device)
 
-    def predict_proba(self, X, batch_size: int = 1024) -> np.ndarray:
+    # Inference batches stay small: large activations are mmapped and freed by glibc on every
+    # batch, and the page faults cost more system time than the convolutions (measured: 64 →
+    # 1 310 img/s with no system time, 1 024 → 680 img/s with more system than user time).
+    def predict_proba(self, X, batch_size: int = 64) -> np.ndarray:
         self._check_fitted()
         self.model_.eval()
         out = [np.empty((0, self.n_classes_), dtype=np.float32)]
@@ -225,7 +228,7 @@ class CNNClassifier:
         """Accuracy."""
         return float((self.predict(X) == np.asarray(y)).mean())
 
-    def features(self, X, batch_size: int = 1024) -> np.ndarray:
+    def features(self, X, batch_size: int = 64) -> np.ndarray:
         """Penultimate-layer activations (the input of the last dense layer)."""
         self._check_fitted()
         self.model_.eval()
@@ -235,7 +238,7 @@ class CNNClassifier:
                 out.append(self.model_.features(xb).cpu().numpy())
         return np.concatenate(out) if out else np.empty((0, 0), dtype=np.float32)
 
-    def predict_proba_mc(self, X, n_samples: int = 20, batch_size: int = 1024, seed: int = 0) -> np.ndarray:
+    def predict_proba_mc(self, X, n_samples: int = 20, batch_size: int = 64, seed: int = 0) -> np.ndarray:
         """(T, N, C) probabilities with dropout active (MC dropout, Gal et al. 2017).
 
         The convolutions before the first dropout are deterministic, so they run once per batch.
