@@ -43,7 +43,7 @@ class ExperimentConfig:
     initial: int = 20
     balanced_initial: bool = True
     query_size: int = 10
-    rounds: int = 10
+    rounds: int = 8
     subset: int | None = None  # score a random subset of the unlabeled pool each round
     epochs: int = 50
     steps: int | None = None

@@ -94,7 +94,7 @@ def resolve_token(state: Path) -> str:
         if token:
             return token
     token = secrets.token_urlsafe(24)
-    atomic_write_text(path, token + "\n")  # mkstemp makes it 0600: readable by its owner only
+    atomic_write_text(path, token + "\n", mode=0o600)  # a secret: readable by its owner only
     return token
 
 
