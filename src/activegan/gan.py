@@ -1,7 +1,7 @@
 """DCGAN (Radford et al. 2016) as the poster describes it, for images of size 8, 16, 28, 32 or 64.
 
 - No pooling and no fully connected hidden layers: z is projected to a 4 x 4 map (7 x 7 for
-  size 28) by a transposed convolution from a 1 x 1 map, then stride-2 transposed convolutions
+  size 28, 2 x 2 for size 8) by a transposed convolution from a 1 x 1 map, then stride-2 transposed convolutions
   double it up to the image; the discriminator mirrors this with stride-2 convolutions and ends
   with a convolution to a 1 x 1 logit.
 - Batch norm in both networks except at the generator output and the discriminator input.
@@ -19,6 +19,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -33,9 +34,11 @@ FORMAT = "activegan-dcgan-1"
 CHECKPOINT = "checkpoint.pt"
 LOSS_COLUMNS = ("epoch", "step", "loss_d", "loss_g", "d_real", "d_fake", "seconds")
 # image size -> side of the first (projected) map; each stride-2 block doubles it.
-BASE_SIDE = {8: 4, 16: 4, 28: 7, 32: 4, 64: 4}
+# Size 8 from a 4 x 4 base (one block) never trained well; from 2 x 2 (two blocks) D learns.
+BASE_SIDE = {8: 2, 16: 4, 28: 7, 32: 4, 64: 4}
 # Fields that may differ between a checkpoint and the config that resumes it.
 RESUMABLE_CHANGES = ("epochs", "device")
+COMMANDS = ("gan",)  # the subcommands cli.main routes to run_gan_command
 
 
 @dataclass
@@ -353,13 +356,22 @@ def _check_out_dir(out_dir: Path, resume: bool) -> None:
         raise UsageError(f"{ckpt} already exists: resume it or choose another output directory")
 
 
-def train_gan(images: np.ndarray, cfg: GanConfig, out_dir: str | Path, resume: bool = False, progress: bool = True) -> Path:
+def train_gan(
+    images: np.ndarray,
+    cfg: GanConfig,
+    out_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    evaluate: Callable[[nn.Module, int], dict] | None = None,
+) -> Path:
     """Train a DCGAN on images only ((N, C, H, W) float in [0, 1]); return the path of checkpoint.pt.
 
     Every epoch writes, each file atomically, into out_dir: checkpoint.pt (networks, optimizers,
     config, epoch, RNG state), samples_epoch{E:03d}.png (64 samples from a fixed z), losses.csv
     (means over every `log_every` steps; `seconds` is training time since the run began),
     losses.png and epochs.csv. `resume=True` continues checkpoint.pt at its next epoch.
+    `evaluate(G, nz)`, if given, is called after every epoch with G in eval mode; the numbers it
+    returns become extra columns of epochs.csv (its time is not counted in `seconds`).
     """
     from tqdm import tqdm
 
@@ -428,12 +440,14 @@ def train_gan(images: np.ndarray, cfg: GanConfig, out_dir: str | Path, resume: b
                     sums[:] = 0
         bar.close()
 
+        seconds = time.perf_counter() - t0
         G.eval()
         with torch.inference_mode():
             grid = generate_from_z(G, fixed_z).cpu().numpy()
+        measures = evaluate(G, cfg.nz) if evaluate is not None else {}
         G.train()
         save_image_grid(grid, out_dir / f"samples_epoch{epoch:03d}.png", nrow=8)
-        epoch_rows.append({"epoch": epoch, "steps": steps, "seconds": time.perf_counter() - t0})
+        epoch_rows.append({"epoch": epoch, "steps": steps, "seconds": seconds, **measures})
         atomic_torch_save({
             "format": FORMAT,
             "generator": G.state_dict(),
@@ -445,7 +459,8 @@ def train_gan(images: np.ndarray, cfg: GanConfig, out_dir: str | Path, resume: b
             "rng": gen.get_state(),
         }, ckpt_path)
         _write_csv(out_dir / "losses.csv", loss_rows, LOSS_COLUMNS)
-        _write_csv(out_dir / "epochs.csv", epoch_rows, ("epoch", "steps", "seconds"))
+        extra = tuple(k for k in measures if all(k in r for r in epoch_rows))
+        _write_csv(out_dir / "epochs.csv", epoch_rows, ("epoch", "steps", "seconds", *extra))
         _plot_losses(loss_rows, out_dir / "losses.png")
     return ckpt_path
 
@@ -454,38 +469,94 @@ def train_gan(images: np.ndarray, cfg: GanConfig, out_dir: str | Path, resume: b
 # Command line
 
 
+def default_image_size(image_shape) -> int:
+    """The dataset's own side when a DCGAN of that size exists (8 digits, 28 MNIST, 32 CIFAR), else 32."""
+    side = int(image_shape[-1])
+    return side if side in BASE_SIDE and image_shape[-1] == image_shape[-2] else GanConfig.image_size
+
+
 def add_gan_parser(subparsers) -> None:
-    """`gan train`: options left out on --resume are taken from the checkpoint."""
-    gan = subparsers.add_parser("gan", help="train a DCGAN on a dataset's pool images")
-    sub = gan.add_subparsers(dest="gan_command", required=True, metavar="{train}")
+    """`gan train`: options left out on --resume are taken from the checkpoint. `gan eval`: sample quality."""
+    gan = subparsers.add_parser("gan", help="train a DCGAN on a dataset's pool images, or measure its samples")
+    sub = gan.add_subparsers(dest="gan_command", required=True, metavar="{train,eval}")
     train = sub.add_parser("train", help="train (or --resume) a DCGAN; writes checkpoint, sample grids, loss logs")
     train.add_argument("--dataset", required=True, help="dataset name, as for the other commands")
     train.add_argument("--data-dir", default=None, help="where the dataset files are")
     train.add_argument("--epochs", type=int, required=True, help="total epochs (on --resume: train up to this many)")
     train.add_argument("--out", required=True, help="output directory")
     train.add_argument("--image-size", type=int, default=None, choices=sorted(BASE_SIDE),
-                       help=f"train at this size (default {GanConfig.image_size}); images are resized")
+                       help="train at this size (default: the dataset's own if supported, else 32); images are resized")
     train.add_argument("--batch-size", type=int, default=None, help=f"default {GanConfig.batch_size}")
     train.add_argument("--ngf", type=int, default=None, help=f"generator width (default {GanConfig.ngf})")
     train.add_argument("--ndf", type=int, default=None, help=f"discriminator width (default {GanConfig.ndf})")
     train.add_argument("--seed", type=int, default=None, help=f"default {GanConfig.seed}")
     train.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default cpu")
+    train.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: 2 were slower on 2 shared cores)")
+    train.add_argument("--eval-every-epoch", action="store_true",
+                       help="record classifier-FID, recognisability and coverage per epoch in epochs.csv")
+    train.add_argument("--eval-n", type=int, default=5000, help="samples per evaluation (default 5000)")
+    train.add_argument("--cache-dir", default=None, help="where the reference classifier is cached")
     train.add_argument("--resume", action="store_true", help="continue OUT/checkpoint.pt")
+
+    ev = sub.add_parser("eval", help="classifier-FID, recognisability and class coverage of a checkpoint's samples")
+    ev.add_argument("checkpoint", help="checkpoint.pt written by gan train")
+    ev.add_argument("--dataset", required=True, help="the dataset whose test images are the reference")
+    ev.add_argument("--data-dir", default=None, help="where the dataset files are")
+    ev.add_argument("-n", type=int, default=5000, help="number of samples (default 5000)")
+    ev.add_argument("--seed", type=int, default=0, help="seed of the samples' z (default 0)")
+    ev.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    ev.add_argument("--cache-dir", default=None, help="where the reference classifier is cached")
+
+
+def _set_threads(n: int) -> None:
+    if n < 1:
+        raise UsageError(f"--threads must be at least 1, got {n}")
+    torch.set_num_threads(n)
+
+
+def _cache_dir(args):
+    from activegan.data import default_cache_dir
+
+    return Path(args.cache_dir) if getattr(args, "cache_dir", None) else default_cache_dir()
 
 
 def run_gan_command(args) -> int:
+    if args.gan_command == "eval":
+        return _run_gan_eval(args)
     if args.gan_command != "train":
         raise UsageError(f"unknown gan command {args.gan_command!r}")
     from activegan.data import load_dataset
 
+    _set_threads(getattr(args, "threads", 1))
     out_dir = Path(args.out)
     _check_out_dir(out_dir, args.resume)
-    base = read_checkpoint(out_dir / CHECKPOINT)["config"] if args.resume else GanConfig()
+    ds = load_dataset(args.dataset, args.data_dir)
+    base = read_checkpoint(out_dir / CHECKPOINT)["config"] if args.resume else \
+        GanConfig(image_size=default_image_size(ds.x_pool.shape[1:]))
     given = {"image_size": args.image_size, "batch_size": args.batch_size, "ngf": args.ngf,
              "ndf": args.ndf, "seed": args.seed, "device": args.device}
-    ds = load_dataset(args.dataset, args.data_dir)
     cfg = replace(base, epochs=args.epochs, channels=int(ds.x_pool.shape[1]), dataset=args.dataset,
                   **{k: v for k, v in given.items() if v is not None})
-    path = train_gan(ds.x_pool, cfg, out_dir, resume=args.resume, progress=True)
+    evaluate = None
+    if getattr(args, "eval_every_epoch", False):
+        from activegan.reference import SampleJudge
+
+        evaluate = SampleJudge(ds, _cache_dir(args), n=args.eval_n)
+    path = train_gan(ds.x_pool, cfg, out_dir, resume=args.resume, progress=True, evaluate=evaluate)
     print(f"checkpoint: {path}")
+    return 0
+
+
+def _run_gan_eval(args) -> int:
+    from activegan.data import load_dataset
+    from activegan.reference import SampleJudge
+
+    _set_threads(args.threads)
+    G, _, cfg, epoch = load_checkpoint(args.checkpoint)
+    ds = load_dataset(args.dataset, args.data_dir)
+    m = SampleJudge(ds, _cache_dir(args), n=args.n, seed=args.seed)(G, cfg.nz)
+    print(f"{args.checkpoint} (epoch {epoch}, {args.n} samples) against {args.dataset} test images:")
+    print(f"classifier-FID   {m['fid']:.4f}")
+    print(f"recognisability  {m['recognisability']:.4f}  (share with confidence >= 0.9)")
+    print(f"class coverage   {m['coverage']:.4f}  (entropy of predicted classes; max ln {ds.n_classes} = {np.log(ds.n_classes):.4f})")
     return 0
