@@ -191,11 +191,30 @@ def score(name: str, *, probs=None, dens=None, mc_probs=None, rng=None, n: int |
     raise UsageError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
 
 
+GAN_ORACLES = ("match", "model")
+
+
+def parse_strategy(name: str) -> tuple[str, str | None]:
+    """'entropy' → ('entropy', None): ranks the pool. 'gan-entropy-match' → ('entropy', 'match'):
+    ranks generated images, labeled through the named oracle (match: nearest unlabeled pool
+    image; model: the reference classifier)."""
+    if name.startswith("gan-"):
+        acq, _, oracle = name[len("gan-") :].rpartition("-")
+        if acq in STRATEGIES and oracle in GAN_ORACLES:
+            return acq, oracle
+        raise UsageError(
+            f"unknown strategy {name!r}: GAN strategies are gan-<acquisition>-<oracle> with an acquisition from "
+            f"{', '.join(STRATEGIES)} and an oracle from {', '.join(GAN_ORACLES)}"
+        )
+    if name not in STRATEGIES:
+        raise UsageError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)} or gan-<acquisition>-<match|model>")
+    return name, None
+
+
 def check_strategy_names(names) -> list[str]:
     names = [n.strip() for n in names if n.strip()]
-    unknown = [n for n in names if n not in STRATEGIES]
-    if unknown:
-        raise UsageError(f"unknown strategy {unknown[0]!r}; choose from {', '.join(STRATEGIES)}")
+    for n in names:
+        parse_strategy(n)
     if not names:
         raise UsageError("no strategy given")
     return names

@@ -1,8 +1,10 @@
-"""Pool-based active-learning experiments: the loop, resumable state, curves and summaries.
+"""Active-learning experiments: the loop, resumable state, curves and summaries.
 
 This is the only module that holds a model, an acquisition function and the labeled set at
 once. One round reads top to bottom in ``run_strategy``:
-pool → model probabilities → acquisition scores → selection → oracle → labeled set → training.
+candidates → model probabilities → acquisition scores → selection → oracle → labeled set → training.
+Candidates are unlabeled pool images, or images from a DCGAN (``gan-<acquisition>-<oracle>``
+strategies); only the source of candidates and the oracle differ.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
 from activegan import acquisition
 from activegan.acquisition import POSTER_STRATEGIES, select_top
 from activegan.errors import UsageError
+from activegan.generation import DIFFERENTIABLE, MATCH_FEATURES, generate_queries, label_by_model, match_to_pool
 from activegan.io import atomic_torch_save, atomic_write_json, atomic_write_text
 from activegan.metrics import aulc, labels_to
 from activegan.models import CNNClassifier
@@ -56,6 +60,16 @@ class ExperimentConfig:
     density_features: str = "pixels"  # or "penultimate": the classifier's features, each round
     mc_samples: int = 20
     device: str = "cpu"
+    # gan-<acquisition>-<match|model> strategies: one DCGAN per dataset and seed, cached.
+    gan_epochs: int | None = None  # None: 20 for digits (about 20 s), 5 otherwise
+    gan_ngf: int = 32
+    gan_ndf: int = 32
+    gan_candidates: int = 2000  # z drawn per round (M)
+    gan_refine_steps: int = 0  # gradient-ascent steps on the score in z
+    gan_step_size: float = 0.02
+    gan_dedup: float = 0.98  # skip a generated image this similar (pixel cosine) to a kept one
+    match_features: str = "pixels"  # match oracle's space: pixels, discriminator or classifier
+    model_threshold: float = 0.9  # model oracle: reject below this reference confidence
 
     def validate(self, pool_size: int) -> None:
         acquisition.check_strategy_names(self.strategies)
@@ -78,6 +92,18 @@ class ExperimentConfig:
             )
         if self.subset is not None and self.subset < self.query_size:
             raise UsageError(f"--subset {self.subset} is smaller than --query-size {self.query_size}")
+        if self.match_features not in MATCH_FEATURES:
+            raise UsageError(f"--match-features must be one of {', '.join(MATCH_FEATURES)}, got {self.match_features!r}")
+        if self.gan_candidates < self.query_size:
+            raise UsageError(f"--gan-candidates {self.gan_candidates} is smaller than --query-size {self.query_size}")
+        if self.gan_epochs is not None and self.gan_epochs < 1:
+            raise UsageError(f"--gan-epochs must be at least 1, got {self.gan_epochs}")
+        if self.gan_refine_steps < 0:
+            raise UsageError(f"--gan-refine-steps must be 0 or more, got {self.gan_refine_steps}")
+        for name in self.strategies:
+            acq, via = acquisition.parse_strategy(name)
+            if via and self.gan_refine_steps and acq not in DIFFERENTIABLE:
+                raise UsageError(f"{name}: --gan-refine-steps needs one of {', '.join(DIFFERENTIABLE)}")
         if self.density_features not in ("pixels", "penultimate"):
             raise UsageError(f"--density-features must be 'pixels' or 'penultimate', got {self.density_features!r}")
         uses_density = any(s.startswith("density-") for s in self.strategies)
@@ -123,6 +149,16 @@ def round_rng(seed: int, strategy: str, round_: int) -> np.random.Generator:
     return np.random.default_rng([seed, round_, zlib.crc32(strategy.encode())])
 
 
+@dataclass
+class GanSource:
+    """What gan-* strategies need beside the pool: the generator, its discriminator, the reference."""
+
+    G: object
+    image_size: int  # the side G generates; resized to the dataset's when they differ
+    D: object | None = None  # for --match-features discriminator
+    reference: CNNClassifier | None = None  # the model oracle
+
+
 def run_strategy(
     data,
     strategy: str,
@@ -132,15 +168,23 @@ def run_strategy(
     saved: dict | None = None,
     on_round: Callable[[dict, dict], None] | None = None,
     oracle: Callable[[np.ndarray], np.ndarray] | None = None,
+    gan: GanSource | None = None,
 ) -> dict:
     """Run (or resume from ``saved``) one strategy with one seed; returns its state.
 
     ``on_round(state, row)`` is called after every completed round with the full state, so a
-    caller can persist it: that is what makes a killed experiment resumable.
+    caller can persist it: that is what makes a killed experiment resumable. ``gan`` is needed
+    by gan-* strategies only. ``n_labeled`` counts labels spent: a generated image the model
+    oracle rejects costs its label but does not join the training set.
     """
+    acq, via = acquisition.parse_strategy(strategy)  # via: None (pool), "match" or "model"
+    if via is not None and (gan is None or (via == "model" and gan.reference is None)):
+        raise ValueError(f"{strategy} needs a GanSource with a generator (and a reference classifier for model)")
     oracle = oracle or SimulatedOracle(data.y_pool)
     pool = Pool(len(data.y_pool))
     x_test, y_test = data.x_test, data.y_test
+    pool_pixels = data.x_pool.reshape(len(data.x_pool), -1)
+    gan_size = data.image_shape[1] if via and gan.image_size != data.image_shape[1] else None
 
     if saved is None:
         first = initial_indices(data.y_pool, cfg.initial, np.random.default_rng(seed), cfg.balanced_initial)
@@ -150,6 +194,8 @@ def run_strategy(
         train_s = time.perf_counter() - t
         row = _row(strategy, seed, 0, len(pool), model.score(x_test, y_test), train_s, 0.0, 0.0)
         state = {"rows": [row], "queries": [], "labeled": pool.labeled.tolist()}
+        if via is not None:
+            state.update(_empty_synthetic(data.image_shape))
         _checkpoint(state, model, on_round, row)
     else:
         state = saved
@@ -160,35 +206,83 @@ def run_strategy(
 
     for r in range(len(state["rows"]), cfg.rounds + 1):
         rng = round_rng(seed, strategy, r)
-        # Candidates: the unlabeled pool, or a random subset of it (Gal et al. scored 2 000).
-        candidates = pool.unlabeled
-        if cfg.subset is not None and cfg.subset < len(candidates):
-            candidates = np.sort(rng.choice(candidates, cfg.subset, replace=False))
-
         t0 = time.perf_counter()
-        dens = None
-        if strategy.startswith("density-"):
-            if cfg.density_features == "penultimate":
-                pool_density = acquisition.density(model.features(data.x_pool), cfg.density_k)
-            dens = pool_density[candidates]
-        scores = score_candidates(strategy, model, data.x_pool[candidates], rng, dens=dens, mc_samples=cfg.mc_samples, seed=r)
+        if via is None:
+            # Candidates: the unlabeled pool, or a random subset of it (Gal et al. scored 2 000).
+            candidates = pool.unlabeled
+            if cfg.subset is not None and cfg.subset < len(candidates):
+                candidates = np.sort(rng.choice(candidates, cfg.subset, replace=False))
+            dens = None
+            if acq.startswith("density-"):
+                if cfg.density_features == "penultimate":
+                    pool_density = acquisition.density(model.features(data.x_pool), cfg.density_k)
+                dens = pool_density[candidates]
+            scores = score_candidates(acq, model, data.x_pool[candidates], rng, dens=dens, mc_samples=cfg.mc_samples, seed=r)
+            t1 = time.perf_counter()
+            chosen = candidates[select_top(scores, cfg.query_size, rng)]
+        else:
+            # Candidates: M generated images, scored the same way; the best distinct n are kept.
+            queries = generate_queries(
+                gan.G, model, acq, cfg.query_size, cfg.gan_candidates, rng=rng, pool_features=pool_pixels,
+                density_k=cfg.density_k, refine_steps=cfg.gan_refine_steps, step_size=cfg.gan_step_size,
+                dedup_threshold=cfg.gan_dedup, image_size=gan_size, mc_samples=cfg.mc_samples,
+            ).images
+            t1 = time.perf_counter()
+            state["generated"] = torch.cat([state["generated"], torch.from_numpy(queries)])
 
-        t1 = time.perf_counter()
-        chosen = candidates[select_top(scores, cfg.query_size, rng)]
+        # Oracle: ground truth of pool images (chosen, or matched to the generated queries), or
+        # the reference classifier's label of the generated image itself.
+        if via == "match":
+            pool_features = _match_features(cfg, data.x_pool, gan, model)
+            chosen = match_to_pool(_match_features(cfg, queries, gan, model), pool_features, pool.unlabeled)
+        if via == "model":
+            labels, accepted = label_by_model(queries, gan.reference, cfg.model_threshold)
+            state["synthetic_x"] = torch.cat([state["synthetic_x"], torch.from_numpy(queries[accepted])])
+            state["synthetic_y"] = torch.cat([state["synthetic_y"], torch.from_numpy(labels[accepted])])
+            state["synthetic_spent"] += len(queries)
+            state["queries"].append([])
+        else:
+            pool.label(chosen, oracle(chosen))
+            state["queries"].append(chosen.tolist())
 
         t2 = time.perf_counter()
-        pool.label(chosen, oracle(chosen))
+        x_train, y_train = data.x_pool[pool.labeled], pool.labels
+        if via is not None and len(state["synthetic_y"]):
+            x_train = np.concatenate([x_train, state["synthetic_x"].numpy()])
+            y_train = np.concatenate([y_train, state["synthetic_y"].numpy()])
         if not cfg.warm_start:
             model = make_classifier(cfg, data.n_classes, seed, r)
-        model.fit(data.x_pool[pool.labeled], pool.labels)
+        model.fit(x_train, y_train)
         train_s = time.perf_counter() - t2
 
-        row = _row(strategy, seed, r, len(pool), model.score(x_test, y_test), train_s, t1 - t0, t2 - t1)
+        spent = len(pool) + int(state.get("synthetic_spent", 0))
+        row = _row(strategy, seed, r, spent, model.score(x_test, y_test), train_s, t1 - t0, t2 - t1)
         state["rows"].append(row)
-        state["queries"].append(chosen.tolist())
         state["labeled"] = pool.labeled.tolist()
         _checkpoint(state, model, on_round, row)
     return state
+
+
+def _empty_synthetic(image_shape) -> dict:
+    """State of gan-* strategies: every generated query, and the synthetic labeled images (model oracle)."""
+    return {
+        "generated": torch.empty((0, *image_shape)),
+        "synthetic_x": torch.empty((0, *image_shape)),
+        "synthetic_y": torch.empty(0, dtype=torch.int64),
+        "synthetic_spent": 0,
+    }
+
+
+def _match_features(cfg: ExperimentConfig, images: np.ndarray, gan: GanSource, model: CNNClassifier) -> np.ndarray:
+    """Images in the match oracle's feature space: pixels, the discriminator's or the classifier's features."""
+    if cfg.match_features == "classifier":
+        return model.features(images)
+    if cfg.match_features == "discriminator":
+        from activegan.gan import discriminator_features
+
+        with torch.inference_mode():
+            return np.concatenate([discriminator_features(gan.D, torch.from_numpy(b)).numpy() for b in np.array_split(images, max(1, len(images) // 256))])
+    return images.reshape(len(images), -1)
 
 
 def _row(strategy, seed, round_, n_labeled, accuracy, train_s, score_s, select_s) -> dict:
@@ -352,8 +446,60 @@ def _run_unit(unit) -> tuple[str, int]:
         atomic_torch_save(state, _state_path(w["out"], strategy, seed))
         w["report"](row)
 
-    run_strategy(w["data"], strategy, seed, w["cfg"], w["density"], saved, persist)
+    gan = None
+    if acquisition.parse_strategy(strategy)[1] is not None:
+        from activegan.gan import load_checkpoint
+
+        G, D, gan_cfg, _ = load_checkpoint(w["gans"][seed])
+        gan = GanSource(G, gan_cfg.image_size, D, w.get("reference"))
+    run_strategy(w["data"], strategy, seed, w["cfg"], w["density"], saved, persist, gan=gan)
     return unit
+
+
+# -- the generators and the reference classifier, made once before the loop ----------------
+
+
+def gan_config(cfg: ExperimentConfig, data, seed: int):
+    from activegan.gan import GanConfig, default_image_size
+
+    epochs = cfg.gan_epochs if cfg.gan_epochs is not None else (20 if data.name == "digits" else 5)
+    return GanConfig(
+        image_size=default_image_size(data.image_shape), channels=data.image_shape[0], ngf=cfg.gan_ngf,
+        ndf=cfg.gan_ndf, epochs=epochs, seed=seed, device=cfg.device, dataset=data.name,
+    )
+
+
+def gan_checkpoint(data, cfg: ExperimentConfig, seed: int, cache_dir) -> Path:
+    """The DCGAN of this pool, GAN config and seed: trained once into the cache (resumed if cut short)."""
+    import hashlib
+
+    from activegan.gan import CHECKPOINT, train_gan
+    from activegan.reference import pool_hash
+
+    gcfg = gan_config(cfg, data, seed)
+    described = {k: v for k, v in dataclasses.asdict(gcfg).items() if k != "device"}
+    key = hashlib.sha1(json.dumps([pool_hash(data.x_pool, data.y_pool), described], sort_keys=True).encode()).hexdigest()[:16]
+    out = Path(cache_dir) / "gan" / key
+    return train_gan(data.x_pool, gcfg, out, resume=(out / CHECKPOINT).is_file(), progress=False)
+
+
+def _train_gan_for_seed(seed: int) -> Path:
+    w = _WORKER
+    return gan_checkpoint(w["data"], w["cfg"], seed, w["gan_cache"])
+
+
+def _train_gans(seeds, jobs: int) -> dict[int, Path]:
+    """One generator per seed; in parallel processes (one thread each) when jobs > 1."""
+    if jobs == 1 or len(seeds) == 1:
+        return {seed: _train_gan_for_seed(seed) for seed in seeds}
+    import multiprocessing as mp
+
+    with mp.get_context("fork").Pool(min(jobs, len(seeds)), initializer=_set_threads, initargs=(1,)) as pool:
+        return dict(zip(seeds, pool.map(_train_gan_for_seed, seeds, chunksize=1)))
+
+
+def _set_threads(n: int) -> None:
+    torch.set_num_threads(n)
 
 
 def _worker_init(queue, threads: int) -> None:
@@ -420,6 +566,14 @@ def run_experiment(
 
     _WORKER.update(out=out, cfg=cfg, data=data, density=density, report=on_row)
     jobs = max(1, min(jobs, len(units)))
+    oracles = {acquisition.parse_strategy(s)[1] for s in cfg.strategies}
+    if oracles - {None}:  # before the loop, and not counted in any round's train_s
+        _WORKER.update(gan_cache=Path(cache_dir) if cache_dir is not None else out / "cache")
+        _WORKER["gans"] = _train_gans(cfg.seeds, jobs)
+    if "model" in oracles:
+        from activegan.reference import reference_classifier
+
+        _WORKER["reference"] = reference_classifier(data, _WORKER["gan_cache"])
     if jobs == 1:
         for unit in units:
             _run_unit(unit)
@@ -436,7 +590,12 @@ def run_experiment(
     for s in cfg.strategies:
         state = _load_state(_state_path(out, s, first_seed))
         queried = [i for q in state["queries"][:3] for i in q][:64]
-        if queried:
+        generated = state.get("generated", torch.empty(0))[:64].numpy()
+        if len(generated):  # what the generator proposed; for match, the pool images it was matched to
+            plots.save_image_grid(generated, out / f"queries_{s}.png", nrow=min(len(generated), 10))
+            if queried:
+                plots.save_image_grid(data.x_pool[queried], out / f"matched_{s}.png", nrow=min(len(queried), 10))
+        elif queried:
             plots.save_image_grid(data.x_pool[queried], out / f"queries_{s}.png", nrow=min(len(queried), 10))
     return summary
 
