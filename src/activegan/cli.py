@@ -47,7 +47,7 @@ def _strategies(text: str) -> list[str]:
 RUN_OPTIONS = [
     ("--dataset", "dataset", str, "digits (embedded), mnist, fashion-mnist, cifar10, or folder:PATH"),
     ("--data-dir", "data_dir", str, "directory (or archive) holding the dataset's files"),
-    ("--strategies", "strategies", _strategies, "comma list of acquisition strategies"),
+    ("--strategies", "strategies", _strategies, "comma list of strategies: pool ones, or gan-<acquisition>-<match|model>"),
     ("--seeds", "seeds", _seeds, "number of seeds (0..S-1) or a comma list"),
     ("--initial", "initial", int, "size of the initial labeled set"),
     ("--query-size", "query_size", int, "labels queried per round (n)"),
@@ -61,6 +61,11 @@ RUN_OPTIONS = [
     ("--density-features", "density_features", str, "pixels (cached once per pool) or penultimate (each round)"),
     ("--mc-samples", "mc_samples", int, "MC-dropout samples for bald and variation-ratios"),
     ("--device", "device", str, "cpu or cuda"),
+    ("--gan-epochs", "gan_epochs", int, "gan-* strategies: DCGAN epochs (default 20 for digits, else 5)"),
+    ("--gan-candidates", "gan_candidates", int, "gan-* strategies: generated candidates scored per round (M)"),
+    ("--gan-refine-steps", "gan_refine_steps", int, "gan-* strategies: gradient-ascent steps on the score in z"),
+    ("--match-features", "match_features", str, "match oracle's space: pixels, discriminator or classifier"),
+    ("--model-threshold", "model_threshold", float, "model oracle: reject labels below this confidence"),
 ]
 RUN_FLAGS = [
     ("--random-initial", "balanced_initial", False, "draw the initial set uniformly instead of class-balanced"),
@@ -148,6 +153,7 @@ COMMANDS = {"run": cmd_run}
 # Subcommands defined beside their feature: module → (adds its parser, runs its args).
 PLUGINS = {
     "activegan.gan": ("add_gan_parser", "run_gan_command"),
+    "activegan.generation": ("add_generate_parser", "run_generate_command"),
     "activegan.label.cli": ("add_label_parser", "run_label_command"),
 }
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -206,3 +207,70 @@ def label_by_model(images, reference, threshold: float = 0.9) -> tuple[np.ndarra
     """(labels, accepted): the reference classifier's class, accepted where its confidence ≥ threshold."""
     probs = reference.predict_proba(images)
     return probs.argmax(axis=1).astype(np.int64), probs.max(axis=1) >= threshold
+
+
+# -- command line -----------------------------------------------------------------------------
+
+COMMANDS = ("generate",)
+
+
+def add_generate_parser(subparsers) -> None:
+    p = subparsers.add_parser("generate", help="generate informative queries with a trained DCGAN")
+    p.add_argument("--gan", required=True, help="checkpoint.pt written by gan train")
+    p.add_argument("--dataset", required=True, help="the dataset the GAN was trained on")
+    p.add_argument("--data-dir", default=None, help="where the dataset files are")
+    p.add_argument("--acquisition", default="entropy", help="acquisition function (default entropy)")
+    p.add_argument("-n", type=int, default=64, help="queries to keep (default 64)")
+    p.add_argument("-m", type=int, default=10_000, help="candidates to draw (default 10000)")
+    p.add_argument("--refine-steps", type=int, default=0, help="gradient-ascent steps on the score in z (default 0)")
+    p.add_argument("--step-size", type=float, default=0.02, help="signed step in z per refinement step (default 0.02)")
+    p.add_argument("--dedup-threshold", type=float, default=0.98, help="skip images with pixel cosine above this to a kept one")
+    p.add_argument("--initial", type=int, default=20, help="class-balanced labeled images the classifier is trained on (default 20)")
+    p.add_argument("--epochs", type=int, default=50, help="classifier training epochs (default 50)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial set, classifier and z (default 0)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--out", required=True, help="output directory: queries.png and queries.npz")
+
+
+def run_generate_command(args) -> int:
+    import io
+
+    from activegan.data import load_dataset
+    from activegan.gan import load_checkpoint
+    from activegan.io import atomic_write_bytes
+    from activegan.models import CNNClassifier
+    from activegan.plots import save_image_grid
+    from activegan.pool import initial_indices
+
+    if args.threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
+    acquisition.parse_strategy(args.acquisition)
+    if args.acquisition.startswith("gan-"):
+        raise UsageError(f"--acquisition takes an acquisition function, not a strategy: {args.acquisition!r}")
+    if args.refine_steps < 0:
+        raise UsageError(f"--refine-steps must be 0 or more, got {args.refine_steps}")
+    if args.refine_steps and args.acquisition not in DIFFERENTIABLE:
+        raise UsageError(f"--refine-steps needs a differentiable acquisition ({', '.join(DIFFERENTIABLE)}), not {args.acquisition!r}")
+    G, _, gan_cfg, _ = load_checkpoint(args.gan)
+    data = load_dataset(args.dataset, args.data_dir)
+    if gan_cfg.channels != data.image_shape[0]:
+        raise UsageError(f"{args.gan} makes {gan_cfg.channels}-channel images but {args.dataset} has {data.image_shape[0]}")
+    first = initial_indices(data.y_pool, args.initial, np.random.default_rng(args.seed))
+    classifier = CNNClassifier(n_classes=data.n_classes, epochs=args.epochs, random_state=args.seed)
+    classifier.fit(data.x_pool[first], data.y_pool[first])
+    side = data.image_shape[1]
+    q = generate_queries(
+        G, classifier, args.acquisition, args.n, args.m, seed=args.seed,
+        pool_features=data.x_pool.reshape(len(data.x_pool), -1), refine_steps=args.refine_steps,
+        step_size=args.step_size, dedup_threshold=args.dedup_threshold,
+        image_size=None if gan_cfg.image_size == side else side,
+    )
+    out = Path(args.out)
+    buf = io.BytesIO()
+    np.savez(buf, images=q.images, scores=q.scores, z=q.z)
+    atomic_write_bytes(out / "queries.npz", buf.getvalue())
+    save_image_grid(q.images, out / "queries.png", nrow=min(len(q.images), 8))
+    print(f"{len(q.images)} queries, {args.acquisition} scores {q.scores[0]:.4f} (best) to {q.scores[-1]:.4f}")
+    print(f"grid:   {out / 'queries.png'}\narrays: {out / 'queries.npz'} (images, scores, z)")
+    return 0
