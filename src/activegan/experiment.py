@@ -425,7 +425,10 @@ def check_resumable(out: Path, cfg: ExperimentConfig, resume: bool) -> None:
     except (OSError, ValueError):
         raise UsageError(f"{existing} is unreadable; cannot resume from it") from None
     new = config_dict(cfg)
+    defaults = config_dict(ExperimentConfig())
     for key in new:
+        if key not in old and new[key] == defaults[key]:
+            continue  # a field added since that run, at its default: the run did the same
         if old.get(key) != new[key]:
             raise UsageError(
                 f"--resume: {out} was run with {key}={old.get(key)!r}, not {new[key]!r}; use the same arguments or another --out"
@@ -452,7 +455,12 @@ def _run_unit(unit) -> tuple[str, int]:
         from activegan.gan import load_checkpoint
 
         G, D, gan_cfg, _ = load_checkpoint(w["gans"][seed])
-        gan = GanSource(G, gan_cfg.image_size, D, w.get("reference"))
+        reference = None
+        if acquisition.parse_strategy(strategy)[1] == "model":
+            from activegan.reference import reference_classifier
+
+            reference = reference_classifier(w["data"], w["gan_cache"])  # from the cache: trained before the loop
+        gan = GanSource(G, gan_cfg.image_size, D, reference)
     run_strategy(w["data"], strategy, seed, w["cfg"], w["density"], saved, persist, gan=gan)
     return unit
 
@@ -484,19 +492,32 @@ def gan_checkpoint(data, cfg: ExperimentConfig, seed: int, cache_dir) -> Path:
     return train_gan(data.x_pool, gcfg, out, resume=(out / CHECKPOINT).is_file(), progress=False)
 
 
-def _train_gan_for_seed(seed: int) -> Path:
+def _prepare(task):
+    """One generator (task = a seed) or the reference classifier (task = "reference"), into the cache."""
     w = _WORKER
-    return gan_checkpoint(w["data"], w["cfg"], seed, w["gan_cache"])
+    if task == "reference":
+        from activegan.reference import reference_classifier
+
+        reference_classifier(w["data"], w["gan_cache"])
+        return None
+    return gan_checkpoint(w["data"], w["cfg"], task, w["gan_cache"])
 
 
-def _train_gans(seeds, jobs: int) -> dict[int, Path]:
-    """One generator per seed; in parallel processes (one thread each) when jobs > 1."""
-    if jobs == 1 or len(seeds) == 1:
-        return {seed: _train_gan_for_seed(seed) for seed in seeds}
-    import multiprocessing as mp
+def _prepare_gans(seeds, reference: bool, jobs: int) -> dict[int, Path]:
+    """Train (or find cached) one generator per seed and the reference classifier.
 
-    with mp.get_context("fork").Pool(min(jobs, len(seeds)), initializer=_set_threads, initargs=(1,)) as pool:
-        return dict(zip(seeds, pool.map(_train_gan_for_seed, seeds, chunksize=1)))
+    With jobs > 1 they train in forked processes (one thread each), so the parent has run no
+    torch threads before it forks the loop's workers.
+    """
+    tasks = [*seeds, *(["reference"] if reference else [])]
+    if jobs == 1:
+        done = [_prepare(t) for t in tasks]
+    else:
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(min(jobs, len(tasks)), initializer=_set_threads, initargs=(1,)) as pool:
+            done = pool.map(_prepare, tasks, chunksize=1)
+    return dict(zip(seeds, done))
 
 
 def _set_threads(n: int) -> None:
@@ -569,12 +590,10 @@ def run_experiment(
     jobs = max(1, min(jobs, len(units)))
     oracles = {acquisition.parse_strategy(s)[1] for s in cfg.strategies}
     if oracles - {None}:  # before the loop, and not counted in any round's train_s
+        if progress:
+            print(f"activegan: DCGAN for seeds {', '.join(map(str, cfg.seeds))} (trained once, then cached)", flush=True)
         _WORKER.update(gan_cache=Path(cache_dir) if cache_dir is not None else out / "cache")
-        _WORKER["gans"] = _train_gans(cfg.seeds, jobs)
-    if "model" in oracles:
-        from activegan.reference import reference_classifier
-
-        _WORKER["reference"] = reference_classifier(data, _WORKER["gan_cache"])
+        _WORKER["gans"] = _prepare_gans(cfg.seeds, "model" in oracles, jobs)
     if jobs == 1:
         for unit in units:
             _run_unit(unit)
