@@ -1,0 +1,145 @@
+"""Gal, Islam & Ghahramani (2017), MNIST protocol: labels needed to reach 90 % and 95 % accuracy.
+
+    python benchmarks/gal.py                  # → docs/results/mnist-gal/   (many hours on 2 cores)
+    python benchmarks/gal.py --resume         # continue an interrupted run
+    python benchmarks/gal.py --report-only    # rewrite the results from the rounds done
+    python benchmarks/gal.py --quick          # < 1 min on digits, for the smoke test
+
+20 class-balanced initial labels, +10 per round for 38 rounds (400 labels), a random subset
+of 2 000 pool images scored per round, 3 seeds; random, the poster's five, BALD and variation
+ratios (MC dropout, 20 samples).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import experiments
+import reporting
+from index import GAL_PAPER
+
+from activegan.acquisition import POSTER_STRATEGIES
+from activegan.experiment import ExperimentConfig, read_curves, summarize
+
+STRATEGIES = ["random", *POSTER_STRATEGIES, "bald", "variation-ratios"]
+
+
+def config(quick: bool, seeds: int, epochs: int, rounds: int) -> ExperimentConfig:
+    if quick:
+        return ExperimentConfig(dataset="digits", strategies=STRATEGIES, seeds=[0], initial=10, query_size=5, rounds=2, subset=100, epochs=1, mc_samples=3)
+    return ExperimentConfig(dataset="mnist", strategies=STRATEGIES, seeds=list(range(seeds)), initial=20, query_size=10, rounds=rounds, subset=2000, epochs=epochs, mc_samples=20)
+
+
+def render(cfg: ExperimentConfig, results: Path, runlog: dict | None, quick: bool, cmd: str) -> str:
+    inv = (runlog or {}).get("invocations", [])
+    wall = sum(i["wall_s"] for i in inv)
+    progress = reporting.read_json(results / "progress.json") if (results / "progress.json").exists() else None
+    lines = [
+        "# Gal et al. (2017) protocol on MNIST" + (" (quick mode: digits)" if quick else ""),
+        "",
+        f"{cfg.initial} class-balanced initial labels + {cfg.rounds} rounds × {cfg.query_size} (up to "
+        f"{cfg.initial + cfg.rounds * cfg.query_size} labels), a random subset of {cfg.subset:,} unlabeled images scored per "
+        f"round, {len(cfg.seeds)} seeds, the Keras-style MNIST CNN of the poster retrained from scratch each round for "
+        f"{cfg.epochs} epochs (Adam, lr {cfg.lr}, batch {cfg.batch_size}), MC dropout with {cfg.mc_samples} samples for BALD "
+        "and variation ratios, the full test set for accuracy. GAN-generated queries will be added as further strategies.",
+        "",
+        f"- Status: {'not run yet' if progress is None else ('complete' if progress['complete'] else 'partial')}"
+        + (f", {progress['rounds_done']} of {progress['rounds_total']} rounds." if progress else "."),
+        f"- Command: `{cmd}` (continue with `--resume`).",
+        f"- Dates (UTC): {inv[0]['started'] if inv else '–'} to {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; "
+        f"wall time {reporting.fmt_seconds(wall)} over {len(inv)} invocation(s).",
+        f"- Machine: {reporting.machine_line(inv[-1]['machine'])}; one process, one thread." if inv and "machine" in inv[-1] else "- Machine: –",
+        "- Raw data: [curves.csv](curves.csv), [summary.json](summary.json) (the core format, all rounds done so far), "
+        "[config.json](config.json), [progress.json](progress.json).",
+        "",
+        "Differences from the paper: Adam without weight decay instead of the paper's training set-up, a budget of "
+        f"{cfg.initial + cfg.rounds * cfg.query_size} labels instead of 1 000, and 3 seeds. Labels to an accuracy are read off "
+        "the seed-mean curve, so 'not reached' means not within our budget (the paper's random needed 835 for 95 %).",
+        "",
+    ]
+    if progress is None:
+        return "\n".join(lines + ["Not run yet."])
+    rows = experiments.complete_rows(read_curves(results / "curves.csv"), cfg.strategies, cfg.seeds, cfg.rounds)
+    summary = summarize(rows, cfg.strategies) if rows else {}
+    if summary:
+        extra = {"headers": ["paper (Table 1): 90 %", "paper: 95 %"]}
+        for s in summary:
+            extra[s] = list(map(str, GAL_PAPER[s])) if s in GAL_PAPER else ["–", "–"]
+        lines += ["## Labels to 90 % and 95 % test accuracy", "", experiments.strategy_table(summary, experiments.per_seed_aulc(rows), extra), ""]
+        missing = [s for s in cfg.strategies if s not in summary]
+        if missing:
+            lines += [f"Not finished yet: {', '.join(missing)}.", ""]
+        lines += ["![learning curves](learning_curves.png)", ""]
+    else:
+        lines += ["Running: no strategy has finished all its seeds yet.", ""]
+    if not quick:
+        lines += ["## Continue", "", experiments.continue_text(cmd.removeprefix("python "), "runs/bench/mnist-gal.log")]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="tiny run on digits (< 1 min), for the smoke test")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from runs/bench/mnist-gal")
+    p.add_argument("--report-only", action="store_true", help="rewrite the results folder from the rounds done; no training")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--rounds", type=int, default=38)
+    p.add_argument("--data-dir", type=Path, default=reporting.SHARED / "mnist")
+    p.add_argument("--out", type=Path, help="results folder (default docs/results/mnist-gal; quick: runs/bench-quick/digits-gal)")
+    p.add_argument("--state", type=Path, help="resumable state (default runs/bench/mnist-gal)")
+    args = p.parse_args(argv)
+    argv_used = [a for a in (sys.argv[1:] if argv is None else argv) if a not in ("--resume", "--report-only")]
+    name = "digits-gal" if args.quick else "mnist-gal"
+    out = args.out or (reporting.REPO / "runs" / "bench-quick" / name if args.quick else reporting.RESULTS / name)
+    state = args.state or (out.parent / "_state" / name if args.quick else reporting.STATE / name)
+    cfg = config(args.quick, args.seeds, args.epochs, args.rounds)
+    cmd = reporting.command("gal.py", argv_used)
+    runlog_path = state / "runlog.json"
+
+    def report():
+        experiments.publish(cfg, state / "experiment", out)
+        runlog = reporting.read_json(runlog_path) if runlog_path.exists() else None
+        reporting.write_readme(out / "README.md", render(cfg, out, runlog, args.quick, cmd))
+        import index
+
+        index.write_index(out.parent)
+
+    if args.report_only:
+        report()
+        return 0
+    if args.quick and not args.resume and state.exists():
+        shutil.rmtree(state)  # quick runs are disposable
+    if (state / "experiment" / "config.json").exists() and not args.resume:
+        print(f"gal: error: {state} already holds this benchmark's state; pass --resume to continue it", file=sys.stderr)
+        return 2
+    reporting.one_thread()
+    if args.quick:
+        data = experiments.quick_data()
+    else:
+        from activegan.data import load_dataset
+
+        data = load_dataset("mnist", args.data_dir)
+    from activegan.data import default_cache_dir
+    from activegan.errors import UsageError
+
+    state.mkdir(parents=True, exist_ok=True)
+    try:
+        with reporting.RunLog(runlog_path, cmd + (" --resume" if args.resume else "")) as log:
+            log.entry["machine"] = reporting.machine()
+            experiments.run(cfg, data, state / "experiment", resume=args.resume, cache_dir=None if args.quick else default_cache_dir())
+    except UsageError as exc:
+        print(f"gal: error: {exc}", file=sys.stderr)
+        return 2
+    report()
+    print(f"gal: {out / 'README.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

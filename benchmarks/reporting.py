@@ -1,0 +1,149 @@
+"""Shared by the benchmark scripts: machine description, wall-time log, Markdown, data paths.
+
+Every number a README states is computed here or in the scripts from measured data; nothing
+is typed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from activegan.io import atomic_write_json, atomic_write_text
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "docs" / "results"
+STATE = REPO / "runs" / "bench"  # resumable state (model weights): git-ignored, never under docs/
+SHARED = REPO.parent / "shared" / "datasets"
+
+
+def one_thread() -> None:
+    """Long runs use one thread: on the shared 2-core machine 2 threads ran 2.5-3x slower."""
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+    except (ImportError, AttributeError):
+        pass
+
+
+def cpu_model() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    for line in out.splitlines():
+        if line.startswith("Model name:"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def cpu_flags() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+    flags = next((ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), [])
+    return ", ".join(f for f in ("avx2", "avx512f", "fma") if f in flags)
+
+
+def machine() -> dict:
+    import numpy
+    import torch
+
+    return {
+        "cores": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "cpu_flags": cpu_flags(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+    }
+
+
+def machine_line(m: dict) -> str:
+    flags = f" ({m['cpu_flags']})" if m.get("cpu_flags") else ""
+    return (
+        f"{m['cores']} cores, {m['cpu_model']}{flags}, {m['memory_gib']} GiB; load average at start "
+        f"{' / '.join(str(x) for x in m['load_average_at_start'])} (the machine is shared); "
+        f"Python {m['python']}, torch {m['torch']}, NumPy {m['numpy']}"
+    )
+
+
+def command(script: str, argv: list[str]) -> str:
+    return shlex.join(["python", f"benchmarks/{script}", *argv])
+
+
+def fmt_seconds(s: float) -> str:
+    s = int(round(s))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h} h {m:02d} min {sec:02d} s" if h else f"{m} min {sec:02d} s"
+
+
+def fmt_ratio(x: float) -> str:
+    return f"{x:,.0f}×" if x >= 10 else f"{x:.1f}×"
+
+
+def md_table(headers: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join("---" for _ in headers) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+class RunLog:
+    """Wall time of every invocation of a resumable benchmark, kept in a JSON file.
+
+    A heartbeat rewrites this invocation's elapsed time every ``every`` seconds, so a run that
+    is killed still counts (to within ``every``). The total is what the README reports.
+    """
+
+    def __init__(self, path: Path, cmd: str, every: float = 30.0):
+        self.path, self.every = Path(path), every
+        self.log = json.loads(self.path.read_text()) if self.path.exists() else {"invocations": []}
+        self.entry = {"command": cmd, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "wall_s": 0.0, "finished": False}
+        self.log["invocations"].append(self.entry)
+        self._t0 = time.perf_counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def __enter__(self) -> RunLog:
+        self._save()
+        self._thread.start()
+        return self
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every):
+            self._save()
+
+    def _save(self) -> None:
+        self.entry["wall_s"] = round(time.perf_counter() - self._t0, 1)
+        atomic_write_json(self.path, self.log)
+
+    def __exit__(self, exc_type, *_) -> None:
+        self._stop.set()
+        self.entry["finished"] = exc_type is None
+        self._save()
+
+    @property
+    def total_s(self) -> float:
+        return sum(e["wall_s"] for e in self.log["invocations"])
+
+
+def write_readme(path: Path, text: str) -> None:
+    atomic_write_text(path, text.rstrip() + "\n")
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text())

@@ -1,0 +1,67 @@
+"""Smoke test of every benchmark's --quick mode: it runs on digits, writes its files, and the
+published summary is the one its curves give."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from activegan.experiment import read_curves, summarize
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import gal
+import poster
+import speed
+
+pytestmark = pytest.mark.slow
+
+
+def assert_experiment_published(folder: Path, strategies: list[str]) -> None:
+    for name in ("curves.csv", "summary.json", "config.json", "progress.json", "learning_curves.png"):
+        assert (folder / name).is_file(), f"{folder / name} missing"
+    rows = read_curves(folder / "curves.csv")
+    summary = json.loads((folder / "summary.json").read_text())
+    assert list(summary) == strategies
+    assert summary == json.loads(json.dumps(summarize(rows, strategies)))  # exactly what the curves give
+    assert json.loads((folder / "progress.json").read_text())["complete"]
+    assert not (folder / "state").exists()  # model weights stay out of docs/
+
+
+def test_poster_quick_publishes_both_epoch_settings_and_the_conclusions(tmp_path):
+    out = tmp_path / "results" / "mnist-poster"
+    assert poster.main(["--quick", "--out", str(out)]) == 0
+    for e in poster.QUICK["epochs"]:
+        assert_experiment_published(out / f"epochs-{e}", poster.STRATEGIES)
+    readme = (out / "README.md").read_text()
+    for claim in ("(a) acquisition AULC beats random", "(b) the gap shrinks", "(c) curves are smoother", "(d) the gap is smaller"):
+        assert claim in readme
+    assert "## Poster comparison, MNIST" in (out.parent / "README.md").read_text()
+
+
+def test_gal_quick_publishes_labels_to_accuracy_beside_the_paper(tmp_path):
+    out = tmp_path / "results" / "mnist-gal"
+    assert gal.main(["--quick", "--out", str(out)]) == 0
+    assert_experiment_published(out, gal.STRATEGIES)
+    readme = (out / "README.md").read_text()
+    assert "paper (Table 1): 90 %" in readme and "| variation-ratios |" in readme
+    index = (out.parent / "README.md").read_text()
+    assert "Gal et al. protocol" in index and "Not run yet" in index  # the posters and speed were not run here
+
+
+def test_speed_quick_measures_every_part_and_reports_the_aims(tmp_path):
+    out = tmp_path / "results" / "speed"
+    assert speed.main(["--quick", "--out", str(out)]) == 0
+    res = json.loads((out / "speed.json").read_text())
+    assert res["matmul"]["gflops_1_thread"] > 0 and res["scoring"][0]["images_per_s"] > 0
+    # Hand count of the MNIST CNN: 2 × (32·26²·9 + 64·24²·288 + 9216·128 + 128·10) multiply-adds.
+    assert res["model_flops"]["flops"] == 2 * (32 * 26 * 26 * 9 + 64 * 24 * 24 * 288 + 9216 * 128 + 128 * 10)
+    for row in res["density"]:
+        assert row["ours_all"]["seconds"] > 0 and row["ours_k"]["peak_rss_mib"] > 0
+    rows = read_curves(out / "round" / "curves.csv")
+    assert {r["strategy"] for r in rows} == {"random", "entropy", "density-entropy"}
+    assert res["dcgan"]["s_per_epoch_extrapolated"] > 0
+    readme = (out / "README.md").read_text()
+    assert "## Aims" in readme and "extrapolated" in readme
