@@ -78,7 +78,7 @@ def render(cfg: ExperimentConfig, results: Path, runlog: dict | None, quick: boo
     else:
         lines += ["Running: no strategy has finished all its seeds yet.", ""]
     if not quick:
-        lines += ["## Continue", "", experiments.continue_text(cmd.removeprefix("python "), "runs/bench/mnist-gal.log")]
+        lines += ["## Continue", "", experiments.continue_text(cmd, "runs/bench/mnist-gal.log")]
     return "\n".join(lines)
 
 

@@ -213,7 +213,7 @@ def render(name: str, dataset: str, cfgs: dict[int, ExperimentConfig], results: 
         lines += [f"Raw data: [curves.csv](epochs-{e}/curves.csv), [summary.json](epochs-{e}/summary.json). ",
                   "", f"![learning curves, {e} epochs](epochs-{e}/learning_curves.png)", ""]
     if not quick:
-        lines += ["## Continue", "", experiments.continue_text(cmd.removeprefix("python "), f"runs/bench/{name}.log")]
+        lines += ["## Continue", "", experiments.continue_text(cmd, f"runs/bench/{name}.log")]
     return "\n".join(lines)
 
 
