@@ -610,8 +610,9 @@ def run_experiment(
     for s in cfg.strategies:
         state = _load_state(_state_path(out, s, first_seed))
         queried = [i for q in state["queries"][:3] for i in q][:64]
-        generated = state.get("generated", torch.empty(0))[:64].numpy()
-        if len(generated):  # what the generator proposed; for match, the pool images it was matched to
+        # The first 3 rounds: what the generator proposed and, for match, the pool images it got, cell for cell.
+        generated = state.get("generated", torch.empty(0))[: 3 * cfg.query_size][:64].numpy()
+        if len(generated):
             plots.save_image_grid(generated, out / f"queries_{s}.png", nrow=min(len(generated), 10))
             if queried:
                 plots.save_image_grid(data.x_pool[queried], out / f"matched_{s}.png", nrow=min(len(queried), 10))
