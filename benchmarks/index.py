@@ -20,6 +20,11 @@ POSTERS = [("mnist-poster", "MNIST"), ("cifar10-poster", "CIFAR-10")]
 EPOCHS = (5, 50)
 
 
+def link(root: Path, folder: str) -> str:
+    """A link to the benchmark's README, or its bare name while there is none (no dead links)."""
+    return f"[{folder}/]({folder}/README.md)" if (root / folder / "README.md").exists() else f"`{folder}/`"
+
+
 def finished(folder: Path) -> tuple[dict, set[str], dict | None]:
     """The summary, the strategies whose every seed is done, and the progress record."""
     summary = reporting.read_json(folder / "summary.json")
@@ -43,7 +48,7 @@ def status(progress: dict | None) -> str:
 
 
 def poster_section(root: Path, folder: str, title: str) -> list[str]:
-    lines = [f"## Poster comparison, {title} — [{folder}/]({folder}/README.md)", ""]
+    lines = [f"## Poster comparison, {title} — {link(root, folder)}", ""]
     have = [e for e in EPOCHS if (root / folder / f"epochs-{e}" / "summary.json").exists()]
     if not have:
         return lines + ["Not run yet.", ""]
@@ -66,7 +71,7 @@ GAL_PAPER = {"variation-ratios": (120, 295), "bald": (145, 335), "entropy": (165
 
 
 def gal_section(root: Path) -> list[str]:
-    lines = ["## Gal et al. protocol, MNIST — [mnist-gal/](mnist-gal/README.md)", ""]
+    lines = [f"## Gal et al. protocol, MNIST — {link(root, 'mnist-gal')}", ""]
     if not (root / "mnist-gal" / "summary.json").exists():
         return lines + ["Not run yet.", ""]
     summary, done, progress = finished(root / "mnist-gal")
@@ -88,7 +93,7 @@ def extra(measured: dict, baseline: dict) -> float:
 
 
 def speed_section(root: Path) -> list[str]:
-    lines = ["## Speed — [speed/](speed/README.md)", ""]
+    lines = [f"## Speed — {link(root, 'speed')}", ""]
     path = root / "speed" / "speed.json"
     if not path.exists():
         return lines + ["Not run yet.", ""]
