@@ -232,3 +232,31 @@ def test_generate_and_gan_eval_commands(gan_path, tmp_path, capsys):
     assert main(["generate", "--gan", str(gan_path), "--dataset", "digits", "--acquisition", "bald",
                  "--refine-steps", "2", "--out", str(out)]) == 2
     assert "differentiable" in capsys.readouterr().err
+
+
+def test_gan_eval_prints_the_three_measures(gan_path, digits, monkeypatch, capsys):
+    from activegan import reference
+
+    quick = CNNClassifier(n_classes=10, steps=30, random_state=0).fit(digits.x_pool[:50], digits.y_pool[:50])
+    monkeypatch.setattr(reference, "reference_classifier", lambda data, cache_dir=None: quick)
+    assert main(["gan", "eval", str(gan_path), "--dataset", "digits", "-n", "200"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = ["classifier-FID", "recognisability", "class coverage"]
+    assert [line[:16].strip() for line in lines[1:]] == names
+    fid, recognisable, coverage = (float(line[16:].split()[0]) for line in lines[1:])
+    assert fid > 0 and 0 <= recognisable <= 1 and 0 <= coverage <= np.log(10)
+
+
+def test_training_records_the_evaluation_of_every_epoch(digits, tmp_path):
+    calls = []
+
+    def evaluate(G, nz):
+        calls.append(G.training)
+        return {"fid": 10.0 / (len(calls)), "coverage": 2.0}
+
+    train_gan(digits.x_pool[:64], GanConfig(image_size=8, ngf=8, ndf=8, epochs=2, batch_size=32), tmp_path,
+              progress=False, evaluate=evaluate)
+    with open(tmp_path / "epochs.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert calls == [False, False]  # G is evaluated in eval mode
+    assert [(r["epoch"], float(r["fid"]), float(r["coverage"])) for r in rows] == [("1", 10.0, 2.0), ("2", 5.0, 2.0)]
