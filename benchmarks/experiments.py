@@ -52,11 +52,6 @@ def publish(cfg: ExperimentConfig, state: Path, results: Path) -> dict | None:
     summary = summarize(rows, cfg.strategies)
     atomic_write_json(results / "summary.json", summary)
     atomic_write_json(results / "config.json", dataclasses.asdict(cfg))
-    plot = state / "learning_curves.png"
-    if plot.exists() and plot.stat().st_mtime >= curves.stat().st_mtime:
-        shutil.copy(plot, results / "learning_curves.png")  # run_experiment drew it from these same rows
-    else:
-        plots.save_learning_curves(summary, rows, results / "learning_curves.png", title=f"{cfg.dataset}, {cfg.epochs} epochs: test accuracy")
     total = len(cfg.strategies) * len(cfg.seeds) * (cfg.rounds + 1)
     done_units = {(r["strategy"], r["seed"]) for r in rows if r["round"] == cfg.rounds}
     progress = {
@@ -65,6 +60,13 @@ def publish(cfg: ExperimentConfig, state: Path, results: Path) -> dict | None:
         "complete": len(rows) == total,
         "complete_strategies": [s for s in cfg.strategies if all((s, seed) in done_units for seed in cfg.seeds)],
     }
+    plot = state / "learning_curves.png"
+    title = f"{cfg.dataset}, {cfg.epochs} epochs: test accuracy"
+    if progress["complete"] and plot.exists() and plot.stat().st_mtime >= curves.stat().st_mtime:
+        shutil.copy(plot, results / "learning_curves.png")  # run_experiment drew it from these same rows
+    elif progress["complete_strategies"]:  # a partial run: only the curves that are finished
+        finished = complete_rows(rows, cfg.strategies, cfg.seeds, cfg.rounds)
+        plots.save_learning_curves(summarize(finished, cfg.strategies), finished, results / "learning_curves.png", title=title + " (finished strategies)")
     atomic_write_json(results / "progress.json", progress)
     return progress
 
@@ -126,7 +128,7 @@ def continue_text(cmd: str, log: str) -> str:
         "The resumable state (model weights per strategy and seed) is in `runs/bench/` (git-ignored). On the same\n"
         "checkout, one command continues where the run stopped (completed rounds are never recomputed) and rewrites this\n"
         "folder from the rounds that are done each time one experiment finishes:\n\n"
-        f"```sh\nnohup .venv/bin/{cmd} --resume > {log} 2>&1 &\n```\n\n"
+        f"```sh\nnohup nice -n 19 .venv/bin/{cmd} --resume >> {log} 2>&1 &\n```\n\n"
         "`--report-only` rewrites this folder at any moment from the rounds done so far, without training.\n"
     )
 
