@@ -29,15 +29,6 @@ SIZES = (8, 16, 28, 32, 64)
 TINY = GanConfig(image_size=8, channels=1, ngf=16, ndf=16, epochs=2, batch_size=32, log_every=4, dataset="digits")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny nets on 2 shared cores run about 3x faster on one thread than on two."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def digits():
     """256 scikit-learn digits as (N, 1, 8, 8) floats in [0, 1]."""

@@ -19,14 +19,6 @@ from activegan.models import CNNClassifier
 from activegan.reference import class_coverage, frechet_distance, recognisability
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def digits():
     d = load_dataset("digits")
