@@ -32,17 +32,6 @@ def digits():
     return replace(d, x_pool=d.x_pool[:300], y_pool=d.y_pool[:300], x_test=d.x_test[:150], y_test=d.y_test[:150])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # As the server does: two threads fight over two busy cores and train several times slower.
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def open_app(tmp_path, digits):
     """open_app(**config) → (session, client) on tmp_path/state; closed after the test."""
