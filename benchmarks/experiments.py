@@ -34,9 +34,9 @@ def quick_data():
     return dataclasses.replace(d, x_test=d.x_test[:200], y_test=d.y_test[:200])
 
 
-def run(cfg: ExperimentConfig, data, state: Path, resume: bool, cache_dir) -> None:
+def run(cfg: ExperimentConfig, data, state: Path, resume: bool, cache_dir, jobs: int = 1) -> None:
     state.mkdir(parents=True, exist_ok=True)
-    run_experiment(cfg, state, data=data, resume=resume, jobs=1, progress=True, cache_dir=cache_dir)
+    run_experiment(cfg, state, data=data, resume=resume, jobs=jobs, progress=True, cache_dir=cache_dir)
 
 
 def publish(cfg: ExperimentConfig, state: Path, results: Path) -> dict | None:

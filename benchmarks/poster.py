@@ -35,14 +35,30 @@ BUDGETS = {
     "mnist": dict(initial=20, query_size=10, rounds=20, subset=2000),
     "cifar10": dict(initial=100, query_size=50, rounds=6, subset=2000),
 }
+# Fewer rounds where an epoch setting costs too much for the machine: {dataset: {epochs: rounds}}.
+# MNIST at 50 epochs: 20 rounds would take about 3.6 h on one core, 10 rounds about 1.4 h.
+ROUNDS_AT = {"mnist": {50: 10}}
 QUICK = dict(initial=10, query_size=5, rounds=2, subset=200, seeds=[0], epochs=(2, 3))
 
 
-def configs(dataset: str, quick: bool, epochs: tuple[int, ...], seeds: list[int]) -> dict[int, ExperimentConfig]:
+def configs(dataset: str, quick: bool, epochs: tuple[int, ...], seeds: list[int], rounds_at: dict[int, int] | None = None) -> dict[int, ExperimentConfig]:
     if quick:
         b = {k: QUICK[k] for k in ("initial", "query_size", "rounds", "subset")}
         return {e: ExperimentConfig(dataset="digits", strategies=STRATEGIES, seeds=QUICK["seeds"], epochs=e, **b) for e in QUICK["epochs"]}
-    return {e: ExperimentConfig(dataset=dataset, strategies=STRATEGIES, seeds=seeds, epochs=e, **BUDGETS[dataset]) for e in epochs}
+    rounds_at = ROUNDS_AT.get(dataset, {}) if rounds_at is None else rounds_at
+    return {e: ExperimentConfig(dataset=dataset, strategies=STRATEGIES, seeds=seeds, epochs=e,
+                                **{**BUDGETS[dataset], "rounds": rounds_at.get(e, BUDGETS[dataset]["rounds"])}) for e in epochs}
+
+
+def parse_rounds_at(text: str) -> dict[int, int]:
+    """'50:10,20:15' → {50: 10, 20: 15}."""
+    out = {}
+    for part in filter(None, (t.strip() for t in text.split(","))):
+        e, sep, r = part.partition(":")
+        if not sep or not e.isdigit() or not r.isdigit():
+            raise argparse.ArgumentTypeError(f"expected EPOCHS:ROUNDS pairs such as 50:10, got {part!r}")
+        out[int(e)] = int(r)
+    return out
 
 
 def load(dataset: str, quick: bool, data_dir: Path | None):
@@ -57,12 +73,17 @@ def load(dataset: str, quick: bool, data_dir: Path | None):
 # -- the poster's conclusions -------------------------------------------------------------------
 
 
-def analyse(results: Path, cfg: ExperimentConfig) -> dict | None:
-    """Gap to random and smoothness, from the strategies whose every seed has finished."""
+def analyse(results: Path, cfg: ExperimentConfig, upto: int | None = None) -> dict | None:
+    """Gap to random and smoothness, from the strategies whose every seed has finished.
+
+    ``upto``: only rounds 0..upto, to compare settings run for different numbers of rounds.
+    """
     path = results / "curves.csv"
     if not path.exists():
         return None
     rows = experiments.complete_rows(read_curves(path), cfg.strategies, cfg.seeds, cfg.rounds)
+    if upto is not None:
+        rows = [r for r in rows if r["round"] <= upto]
     summary = summarize(rows, cfg.strategies) if rows else {}
     seed_aulc = experiments.per_seed_aulc(rows)
     acq = [s for s in POSTER_STRATEGIES if s in summary]
@@ -84,7 +105,10 @@ def verdict(ok: bool | None) -> str:
     return {True: "**holds**", False: "**does not hold**", None: "not measurable yet"}[ok]
 
 
-def conclusions(an: dict[int, dict | None], other: dict[int, dict | None], dataset: str, other_name: str) -> list[str]:
+def conclusions(an: dict[int, dict | None], other: dict[int, dict | None], dataset: str, other_name: str,
+                common: dict[int, dict | None] | None = None, common_labels: int | None = None) -> list[str]:
+    """The poster's four conclusions. (b) and (c) compare ``common`` (both settings cut to the
+    same rounds) when the settings ran for different numbers of rounds."""
     few, many = min(an), max(an)
     lines = []
     # (a) acquisition beats random
@@ -102,19 +126,21 @@ def conclusions(an: dict[int, dict | None], other: dict[int, dict | None], datas
             )
         else:
             lines.append(f"- **(a) acquisition AULC beats random, {e} epochs:** not measurable yet (random and at least one acquisition function must finish all seeds).")
+    cmp = common or an
+    upto = f" (both up to {common_labels} labels, the budget of the shorter setting)" if common else ""
     # (b) gap shrinks with epochs
-    gf, gm = (an[few] or {}).get("mean_gap"), (an[many] or {}).get("mean_gap")
+    gf, gm = (cmp[few] or {}).get("mean_gap"), (cmp[many] or {}).get("mean_gap")
     if gf is not None and gm is not None:
-        lines.append(f"- **(b) the gap shrinks as epochs grow:** mean gap {gf:+.4f} at {few} epochs, {gm:+.4f} at {many} — {verdict(gm < gf)}"
-                     + ("" if an[few]["complete"] and an[many]["complete"] else " (partial: not every strategy has finished)") + ".")
+        lines.append(f"- **(b) the gap shrinks as epochs grow{upto}:** mean gap {gf:+.4f} at {few} epochs, {gm:+.4f} at {many} — {verdict(gm < gf)}"
+                     + ("" if cmp[few]["complete"] and cmp[many]["complete"] else " (partial: not every strategy has finished)") + ".")
     else:
         lines.append(f"- **(b) the gap shrinks as epochs grow:** not measurable yet (needs both {few} and {many} epochs).")
     # (c) smoother with more epochs
-    sf, sm = (an[few] or {}).get("mean_second_diff"), (an[many] or {}).get("mean_second_diff")
+    sf, sm = (cmp[few] or {}).get("mean_second_diff"), (cmp[many] or {}).get("mean_second_diff")
     if sf is not None and sm is not None:
-        rf, rm = an[few]["mean_reversals"], an[many]["mean_reversals"]
+        rf, rm = cmp[few]["mean_reversals"], cmp[many]["mean_reversals"]
         lines.append(
-            f"- **(c) curves are smoother with more epochs:** mean |second difference| of the seed-mean curves {sf:.4f} at {few} epochs, "
+            f"- **(c) curves are smoother with more epochs{upto}:** mean |second difference| of the seed-mean curves {sf:.4f} at {few} epochs, "
             f"{sm:.4f} at {many}; share of rounds where the seed-mean accuracy fell {rf:.0%} → {rm:.0%} — {verdict(sm < sf)}."
         )
     else:
@@ -138,9 +164,11 @@ def budget_text(dataset: str, cfgs: dict[int, ExperimentConfig], speed_json: Pat
     cfg0 = next(iter(cfgs.values()))
     units = len(cfg0.strategies) * len(cfg0.seeds)
     text = (
-        f"Label budget: {cfg0.initial} + {cfg0.rounds} × {cfg0.query_size} = {cfg0.initial + cfg0.rounds * cfg0.query_size} labels, "
-        f"{units * (cfg0.rounds + 1)} rounds per epoch setting (each retrains on every label so far and evaluates the whole "
-        "test set), chosen so that the shared 2-core machine finishes both settings within a few sessions."
+        "Label budget: " + "; ".join(
+            f"{c.initial} + {c.rounds} × {c.query_size} = {c.initial + c.rounds * c.query_size} labels at {e} epochs "
+            f"({units * (c.rounds + 1)} rounds)" for e, c in cfgs.items())
+        + " — each round retrains on every label so far and evaluates the whole test set; chosen so that the shared "
+        "2-core machine can finish every setting."
     )
     if dataset != "mnist" or not speed_json.exists():
         return text
@@ -150,7 +178,7 @@ def budget_text(dataset: str, cfgs: dict[int, ExperimentConfig], speed_json: Pat
         return text
     per_label_epoch = float(np.mean([v["train_s"] / (rnd["epochs"] * np.mean(v["n_labeled"])) for v in rnd["per_strategy"].values()]))
     fixed = rnd["test"] / sp["scoring"][0]["images_per_s"] + max(v["score_s"] for v in rnd["per_strategy"].values())
-    est = {e: units * sum(fixed + per_label_epoch * e * (cfg0.initial + r * cfg0.query_size) for r in range(cfg0.rounds + 1)) for e in cfgs}
+    est = {e: units * sum(fixed + per_label_epoch * e * (c.initial + r * c.query_size) for r in range(c.rounds + 1)) for e, c in cfgs.items()}
     return text + (
         " Estimated from the [speed benchmark](../speed/README.md) (test evaluation + scoring per round, training time "
         "proportional to epochs × labels): " + ", ".join(f"{reporting.fmt_seconds(v)} at {e} epochs" for e, v in est.items()) + "."
@@ -162,6 +190,10 @@ def render(name: str, dataset: str, cfgs: dict[int, ExperimentConfig], results: 
     an = {e: analyse(results / f"epochs-{e}", cfg) for e, cfg in cfgs.items()}
     other = {e: analyse(results.parent / f"{other_name}-poster" / f"epochs-{e}", cfg) for e, cfg in cfgs.items()} if not quick else {}
     cfg0 = next(iter(cfgs.values()))
+    shortest = min(c.rounds for c in cfgs.values())
+    common = None
+    if any(c.rounds != shortest for c in cfgs.values()):
+        common = {e: analyse(results / f"epochs-{e}", cfg, upto=shortest) for e, cfg in cfgs.items()}
     inv = (runlog or {}).get("invocations", [])
     wall = sum(i["wall_s"] for i in inv)
     progress = {e: reporting.read_json(results / f"epochs-{e}" / "progress.json") if (results / f"epochs-{e}" / "progress.json").exists() else None for e in cfgs}
@@ -175,8 +207,9 @@ def render(name: str, dataset: str, cfgs: dict[int, ExperimentConfig], results: 
         f"# The poster's comparison on {dataset.upper() if dataset == 'mnist' else 'CIFAR-10'}" + (" (quick mode: digits)" if quick else ""),
         "",
         f"Random sampling against the poster's five acquisition functions ({', '.join(POSTER_STRATEGIES)}), "
-        f"{len(cfg0.seeds)} seeds, {cfg0.initial} class-balanced initial labels + {cfg0.rounds} rounds × {cfg0.query_size} "
-        f"(up to {cfg0.initial + cfg0.rounds * cfg0.query_size} labels), a random subset of {cfg0.subset:,} unlabeled images "
+        f"{len(cfg0.seeds)} seeds, {cfg0.initial} class-balanced initial labels + "
+        + "; ".join(f"{c.rounds} rounds × {c.query_size} (up to {c.initial + c.rounds * c.query_size} labels) at {e} epochs" for e, c in cfgs.items())
+        + f", a random subset of {cfg0.subset:,} unlabeled images "
         f"scored per round, the classifier retrained from scratch each round for **{' and '.join(str(e) for e in cfgs)} epochs** "
         f"(one experiment each), density on pixels with k = {cfg0.density_k}.",
         "",
@@ -191,7 +224,8 @@ def render(name: str, dataset: str, cfgs: dict[int, ExperimentConfig], results: 
     ]
     if not quick and dataset in BUDGETS:
         lines += [budget_text(dataset, cfgs, results.parent / "speed" / "speed.json"), ""]
-    lines += ["## Conclusions of the poster, with our numbers", ""] + conclusions(an, other, dataset, other_name) + [
+    common_labels = cfg0.initial + shortest * cfg0.query_size
+    lines += ["## Conclusions of the poster, with our numbers", ""] + conclusions(an, other, dataset, other_name, common, common_labels) + [
         "",
         "Gap = AULC of an acquisition function − AULC of random (seed means). Smoothness = mean absolute second difference",
         "of the seed-mean accuracy curve over rounds (0 for a straight line), averaged over the six strategies; reversals =",
@@ -224,6 +258,8 @@ def main(argv=None) -> int:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from runs/bench/")
     p.add_argument("--report-only", action="store_true", help="rewrite the results folder from the rounds done; no training")
     p.add_argument("--epochs", default="5,50", help="comma list of epoch settings, one experiment each (default 5,50)")
+    p.add_argument("--rounds-at", type=parse_rounds_at, default=None,
+                   help="EPOCHS:ROUNDS pairs that shorten an epoch setting (default: mnist 50:10; '' for none)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--data-dir", type=Path, help="default ../shared/datasets/mnist or ../shared/datasets/cifar10-jpeg.zip")
     p.add_argument("--out", type=Path, help="results folder (default docs/results/<dataset>-poster; quick: runs/bench-quick/mnist-poster)")
@@ -234,7 +270,7 @@ def main(argv=None) -> int:
     out = args.out or (reporting.REPO / "runs" / "bench-quick" / name if args.quick else reporting.RESULTS / name)
     state = args.state or (out.parent / "_state" / name if args.quick else reporting.STATE / name)
     epochs = tuple(int(e) for e in args.epochs.split(","))
-    cfgs = configs(args.dataset, args.quick, epochs, list(range(args.seeds)))
+    cfgs = configs(args.dataset, args.quick, epochs, list(range(args.seeds)), args.rounds_at)
     cmd = reporting.command("poster.py", argv_used)
     runlog_path = state / "runlog.json"
 

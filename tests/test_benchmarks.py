@@ -13,6 +13,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 import gal
+import gan_loop
 import poster
 import speed
 
@@ -49,6 +50,16 @@ def test_gal_quick_publishes_labels_to_accuracy_beside_the_paper(tmp_path):
     assert "paper (Table 1): 90 %" in readme and "| variation-ratios |" in readme
     index = (out.parent / "README.md").read_text()
     assert "Gal et al. protocol" in index and "Not run yet" in index  # the posters and speed were not run here
+
+
+def test_gan_loop_quick_publishes_generated_queries_beside_pool_ones(tmp_path):
+    out = tmp_path / "results" / "gan" / "mnist-loop"
+    assert gan_loop.main(["--quick", "--out", str(out)]) == 0
+    assert_experiment_published(out, gan_loop.STRATEGIES)
+    readme = (out / "README.md").read_text()
+    assert "gan-entropy-match vs entropy: AULC" in readme and "gan-entropy-model vs random: AULC" in readme
+    assert "The model oracle accepted" in readme
+    assert (out / "queries_gan-entropy-match.png").is_file() and (out / "matched_gan-entropy-match.png").is_file()
 
 
 def test_speed_quick_measures_every_part_and_reports_the_aims(tmp_path):

@@ -12,6 +12,7 @@ from torch import nn
 from activegan import acquisition
 from activegan.cli import main
 from activegan.data import load_dataset
+from activegan.errors import UsageError
 from activegan.experiment import ExperimentConfig, GanSource, run_experiment, run_strategy
 from activegan.gan import GanConfig, load_checkpoint, train_gan
 from activegan.generation import generate_queries, label_by_model, match_to_pool, refine
@@ -252,3 +253,24 @@ def test_training_records_the_evaluation_of_every_epoch(digits, tmp_path):
         rows = list(csv.DictReader(f))
     assert calls == [False, False]  # G is evaluated in eval mode
     assert [(r["epoch"], float(r["fid"]), float(r["coverage"])) for r in rows] == [("1", 10.0, 2.0), ("2", 5.0, 2.0)]
+
+
+def test_a_given_gan_checkpoint_serves_every_seed_without_training(digits, gan_path, tmp_path):
+    cfg = ExperimentConfig(strategies=["gan-entropy-match"], gan_checkpoint=str(gan_path), gan_dedup=1.0,
+                           **{**TINY_LOOP, "seeds": [0, 1]})
+    out = tmp_path / "out"
+    run_experiment(cfg, out, data=digits, progress=False, cache_dir=tmp_path / "cache")
+    rows = list(csv.DictReader(io.StringIO((out / "curves.csv").read_text())))
+    assert sorted({r["seed"] for r in rows}) == ["0", "1"]
+    assert not (tmp_path / "cache" / "gan").exists()  # nothing trained
+
+
+def test_a_gan_checkpoint_with_the_wrong_channels_or_missing_is_a_usage_error(digits, tmp_path):
+    colour = train_gan(np.repeat(digits.x_pool[:32], 3, axis=1), GanConfig(image_size=8, channels=3, ngf=8, ndf=8,
+                       epochs=1, batch_size=32), tmp_path / "rgb", progress=False)
+    cfg = ExperimentConfig(strategies=["gan-entropy-match"], gan_checkpoint=str(colour), **TINY_LOOP)
+    with pytest.raises(UsageError, match="3-channel images, the digits pool has 1"):
+        run_experiment(cfg, tmp_path / "out", data=digits, progress=False, cache_dir=tmp_path / "cache")
+    cfg = ExperimentConfig(strategies=["gan-entropy-match"], gan_checkpoint=str(tmp_path / "nope.pt"), **TINY_LOOP)
+    with pytest.raises(UsageError, match="no such file"):
+        run_experiment(cfg, tmp_path / "out2", data=digits, progress=False, cache_dir=tmp_path / "cache")

@@ -62,6 +62,7 @@ RUN_OPTIONS = [
     ("--mc-samples", "mc_samples", int, "MC-dropout samples for bald and variation-ratios"),
     ("--device", "device", str, "cpu or cuda"),
     ("--gan-epochs", "gan_epochs", int, "gan-* strategies: DCGAN epochs (default 20 for digits, else 5)"),
+    ("--gan-checkpoint", "gan_checkpoint", str, "gan-* strategies: use this trained DCGAN for every seed (skip training)"),
     ("--gan-candidates", "gan_candidates", int, "gan-* strategies: generated candidates scored per round (M)"),
     ("--gan-refine-steps", "gan_refine_steps", int, "gan-* strategies: gradient-ascent steps on the score in z"),
     ("--match-features", "match_features", str, "match oracle's space: pixels, discriminator or classifier"),

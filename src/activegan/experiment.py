@@ -69,6 +69,7 @@ class ExperimentConfig:
     gan_refine_steps: int = 0  # gradient-ascent steps on the score in z
     gan_step_size: float = 0.02
     gan_dedup: float = 0.98  # skip a generated image this similar (pixel cosine) to a kept one
+    gan_checkpoint: str | None = None  # a trained DCGAN for every seed instead of training one per seed
     match_features: str = "pixels"  # match oracle's space: pixels, discriminator or classifier
     model_threshold: float = 0.9  # model oracle: reject below this reference confidence
 
@@ -101,6 +102,8 @@ class ExperimentConfig:
             raise UsageError(f"--gan-epochs must be at least 1, got {self.gan_epochs}")
         if self.gan_refine_steps < 0:
             raise UsageError(f"--gan-refine-steps must be 0 or more, got {self.gan_refine_steps}")
+        if self.gan_checkpoint is not None and not Path(self.gan_checkpoint).is_file():
+            raise UsageError(f"--gan-checkpoint: no such file: {self.gan_checkpoint}")
         for name in self.strategies:
             acq, via = acquisition.parse_strategy(name)
             if via and self.gan_refine_steps and acq not in DIFFERENTIABLE:
@@ -492,6 +495,18 @@ def gan_checkpoint(data, cfg: ExperimentConfig, seed: int, cache_dir) -> Path:
     return train_gan(data.x_pool, gcfg, out, resume=(out / CHECKPOINT).is_file(), progress=False)
 
 
+def check_gan_checkpoint(path, data) -> None:
+    """UsageError unless ``path`` is a DCGAN checkpoint whose images have the pool's channels."""
+    from activegan.gan import read_checkpoint
+
+    gcfg = read_checkpoint(path)["config"]
+    if gcfg.channels != data.image_shape[0]:
+        raise UsageError(
+            f"--gan-checkpoint {path}: the generator makes {gcfg.channels}-channel images, "
+            f"the {data.name} pool has {data.image_shape[0]}"
+        )
+
+
 def _prepare(task):
     """One generator (task = a seed) or the reference classifier (task = "reference"), into the cache."""
     w = _WORKER
@@ -510,6 +525,8 @@ def _prepare_gans(seeds, reference: bool, jobs: int) -> dict[int, Path]:
     torch threads before it forks the loop's workers.
     """
     tasks = [*seeds, *(["reference"] if reference else [])]
+    if not tasks:
+        return {}
     if jobs == 1:
         done = [_prepare(t) for t in tasks]
     else:
@@ -559,6 +576,8 @@ def run_experiment(
 
         data = load_dataset(cfg.dataset, cfg.data_dir)
     cfg.validate(len(data.y_pool))
+    if cfg.gan_checkpoint is not None:
+        check_gan_checkpoint(cfg.gan_checkpoint, data)
     check_resumable(out, cfg, resume)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "config.json", config_dict(cfg))
@@ -590,10 +609,16 @@ def run_experiment(
     jobs = max(1, min(jobs, len(units)))
     oracles = {acquisition.parse_strategy(s)[1] for s in cfg.strategies}
     if oracles - {None}:  # before the loop, and not counted in any round's train_s
-        if progress:
-            print(f"activegan: DCGAN for seeds {', '.join(map(str, cfg.seeds))} (trained once, then cached)", flush=True)
         _WORKER.update(gan_cache=Path(cache_dir) if cache_dir is not None else out / "cache")
-        _WORKER["gans"] = _prepare_gans(cfg.seeds, "model" in oracles, jobs)
+        if cfg.gan_checkpoint is not None:
+            if progress:
+                print(f"activegan: DCGAN {cfg.gan_checkpoint} for every seed", flush=True)
+            _prepare_gans([], "model" in oracles, jobs)  # the reference classifier only, if needed
+            _WORKER["gans"] = {seed: Path(cfg.gan_checkpoint) for seed in cfg.seeds}
+        else:
+            if progress:
+                print(f"activegan: DCGAN for seeds {', '.join(map(str, cfg.seeds))} (trained once, then cached)", flush=True)
+            _WORKER["gans"] = _prepare_gans(cfg.seeds, "model" in oracles, jobs)
     if jobs == 1:
         for unit in units:
             _run_unit(unit)
