@@ -87,6 +87,21 @@ def gal_section(root: Path) -> list[str]:
     ]
 
 
+def gan_section(root: Path) -> list[str]:
+    folder = root / "gan" / "mnist-loop"
+    lines = [f"## Generated queries in the loop, MNIST — {link(root, 'gan/mnist-loop')}", ""]
+    if not (folder / "summary.json").exists():
+        return lines + ["Not run yet.", ""]
+    summary, done, progress = finished(folder)
+    rows = [[s, *cell(summary, done, s)] for s in summary]
+    return lines + [
+        reporting.md_table(["strategy", "AULC", "labels to 90 %", "labels to 95 %"], rows),
+        "",
+        f"Status: {status(progress)}. Sample quality of the DCGAN per epoch: [gan/](gan/README.md).",
+        "",
+    ]
+
+
 def extra(measured: dict, baseline: dict) -> float:
     """MiB of peak RSS a computation added over its baseline process (same imports and data)."""
     return max(measured["peak_rss_mib"] - baseline["peak_rss_mib"], 0.1)
@@ -137,7 +152,7 @@ def write_index(root: Path) -> None:
     ]
     for folder, title in POSTERS:
         lines += poster_section(root, folder, title)
-    lines += gal_section(root) + speed_section(root)
+    lines += gal_section(root) + gan_section(root) + speed_section(root)
     if (root / "demo").exists():
         lines += ["## Demo", "", "The `make demo` run on digits: [../demo.md](../demo.md), data in [demo/](demo/).", ""]
     reporting.write_readme(root / "README.md", "\n".join(lines))

@@ -15,7 +15,10 @@ from activegan.gan import (
     GanConfig,
     add_gan_parser,
     build_discriminator,
+    _recalibrate_batch_norm,
+    _update_average,
     build_generator,
+    check_config,
     discriminator_features,
     generate_from_z,
     load_checkpoint,
@@ -295,7 +298,7 @@ def test_weights_that_do_not_match_the_config(run_dir, tmp_path):
     ckpt["config"]["ngf"] = 32  # the stored weights are ngf=16
     path = tmp_path / "mismatch.pt"
     torch.save(ckpt, path)
-    assert_usage_error_naming(path, "generator weights do not match")
+    assert_usage_error_naming(path, "generator(_ema)? weights do not match")
 
 
 def test_checkpoint_with_an_unsupported_size_in_its_config(run_dir, tmp_path):
@@ -332,3 +335,43 @@ def test_resume_after_a_crash_mid_epoch_drops_that_epochs_log_rows(digits, tmp_p
         log.write("2,12,1.3,0.7,0.5,0.5,9.9\n2,1")  # rows appended before the crash, the last one cut short
     train_gan(digits, TINY, tmp_path, resume=True, progress=False)
     assert [r["step"] for r in read_csv(tmp_path / "losses.csv")] == ["4", "8", "12", "16"]
+
+
+# --- weight averaging ------------------------------------------------------------------------
+
+
+def test_the_average_moves_each_weight_toward_the_live_one_by_one_minus_decay():
+    avg, live = nn.Linear(2, 1), nn.Linear(2, 1)
+    with torch.no_grad():
+        avg.weight.copy_(torch.tensor([[1.0, 2.0]]))
+        live.weight.copy_(torch.tensor([[3.0, -2.0]]))
+    _update_average(avg, live, 0.75)
+    # 0.75 · 1 + 0.25 · 3 = 1.5; 0.75 · 2 + 0.25 · (−2) = 1.0
+    assert torch.allclose(avg.weight, torch.tensor([[1.5, 1.0]]))
+
+
+def test_recalibrated_batch_norm_holds_the_mean_of_the_generators_own_activations():
+    G = build_generator(replace(TINY, nz=4))
+    _recalibrate_batch_norm(G, replace(TINY, nz=4), "cpu", batches=3, size=50)
+    gen = torch.Generator().manual_seed(TINY.seed + 2)
+    z = torch.cat([sample_z(50, 4, gen) for _ in range(3)])
+    first = G[0](z)  # the projection, before the first batch norm
+    assert torch.allclose(G[1].running_mean, first.mean(dim=(0, 2, 3)), atol=1e-5)
+    assert not G.training and G[1].momentum == 0.1
+
+
+def test_samples_come_from_the_averaged_generator_and_ema_0_keeps_the_last_weights(digits, run_dir, tmp_path):
+    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    G, _, _, _ = load_checkpoint(run_dir / "checkpoint.pt")
+    assert all(torch.equal(v, ckpt["generator_ema"][k]) for k, v in G.state_dict().items())
+    assert not torch.equal(ckpt["generator_ema"]["0.weight"], ckpt["generator"]["0.weight"])
+    train_gan(digits, replace(TINY, ema=0.0), tmp_path, progress=False)
+    plain = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert "generator_ema" not in plain
+    G0, _, _, _ = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert torch.equal(G0.state_dict()["0.weight"], plain["generator"]["0.weight"])
+
+
+def test_ema_outside_0_1_is_a_usage_error():
+    with pytest.raises(UsageError, match=r"ema must be in \[0, 1\)"):
+        check_config(replace(TINY, ema=1.0))

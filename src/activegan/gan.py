@@ -13,6 +13,7 @@ Public images are float32 in [0, 1]; the networks themselves work in [-1, 1] (x 
 
 from __future__ import annotations
 
+import copy
 import csv
 import math
 import time
@@ -57,6 +58,12 @@ class GanConfig:
     device: str = "cpu"
     log_every: int = 10  # optimizer steps per row of losses.csv
     dataset: str = ""  # provenance only: the name the images were loaded under
+    # Samples come from an exponential moving average of the generator's weights (Yazıcı et al.
+    # 2019), decay min(ema, (1 + t) / (10 + t)) at step t; 0 samples the last weights instead.
+    ema: float = 0.999
+    # Target of real images in the discriminator's loss; 0.9 is one-sided label smoothing
+    # (Salimans et al. 2016). Fakes are always 0, and the generator always aims at 1.
+    real_label: float = 1.0
 
 
 def check_config(cfg: GanConfig) -> None:
@@ -72,6 +79,10 @@ def check_config(cfg: GanConfig) -> None:
         raise UsageError(f"epochs must be 0 or more, got {cfg.epochs}")
     if not cfg.lr > 0:
         raise UsageError(f"lr must be positive, got {cfg.lr}")
+    if not 0.5 < cfg.real_label <= 1:
+        raise UsageError(f"real_label must be in (0.5, 1], got {cfg.real_label}")
+    if not 0 <= cfg.ema < 1:
+        raise UsageError(f"ema must be in [0, 1), got {cfg.ema}")
 
 
 def _blocks(image_size: int) -> int:
@@ -225,10 +236,10 @@ def read_checkpoint(path: str | Path) -> dict:
     return ckpt
 
 
-def _networks_from(ckpt: dict, path: Path) -> tuple[nn.Sequential, Discriminator]:
+def _networks_from(ckpt: dict, path: Path, generator_key: str = "generator") -> tuple[nn.Sequential, Discriminator]:
     cfg = ckpt["config"]
     G, D = build_generator(cfg), build_discriminator(cfg)
-    for name, net in (("generator", G), ("discriminator", D)):
+    for name, net in ((generator_key, G), ("discriminator", D)):
         try:
             net.load_state_dict(ckpt[name])
         except Exception as e:
@@ -238,9 +249,12 @@ def _networks_from(ckpt: dict, path: Path) -> tuple[nn.Sequential, Discriminator
 
 
 def load_checkpoint(path: str | Path) -> tuple[nn.Sequential, Discriminator, GanConfig, int]:
-    """(G, D, config, completed epochs) from a checkpoint written by train_gan, on the CPU, in eval mode."""
+    """(G, D, config, completed epochs) from a checkpoint written by train_gan, on the CPU, in eval mode.
+
+    G is the weight-averaged generator when the checkpoint has one (what samples come from).
+    """
     ckpt = read_checkpoint(path)
-    G, D = _networks_from(ckpt, Path(path))
+    G, D = _networks_from(ckpt, Path(path), "generator_ema" if "generator_ema" in ckpt else "generator")
     return G.eval(), D.eval(), ckpt["config"], int(ckpt["epoch"])
 
 
@@ -330,12 +344,12 @@ def _plot_losses(rows: list[dict], path: Path) -> None:
     atomic_savefig(fig, path, dpi=100)
 
 
-def _train_step(G, D, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor) -> np.ndarray:
+def _train_step(G, D, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor, real_label: float = 1.0) -> np.ndarray:
     """One discriminator update, then one generator update; returns loss_d, loss_g, mean D(real), mean D(fake)."""
     fake = G(z)
     opt_d.zero_grad(set_to_none=True)
     out_real, out_fake = D(real), D(fake.detach())
-    loss_d = F.binary_cross_entropy_with_logits(out_real, torch.ones_like(out_real)) + \
+    loss_d = F.binary_cross_entropy_with_logits(out_real, torch.full_like(out_real, real_label)) + \
         F.binary_cross_entropy_with_logits(out_fake, torch.zeros_like(out_fake))
     loss_d.backward()
     opt_d.step()
@@ -346,6 +360,30 @@ def _train_step(G, D, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor) -> np.n
     loss_g.backward()
     opt_g.step()
     return np.array([loss_d.item(), loss_g.item(), out_real.sigmoid().mean().item(), out_fake.sigmoid().mean().item()])
+
+
+@torch.no_grad()
+def _update_average(avg: nn.Module, live: nn.Module, decay: float) -> None:
+    """avg ← decay · avg + (1 − decay) · live, for the weights (batch-norm statistics are
+    recomputed for the average at the end of each epoch)."""
+    for a, p in zip(avg.parameters(), live.parameters()):
+        a.lerp_(p, 1 - decay)
+
+
+@torch.no_grad()
+def _recalibrate_batch_norm(G: nn.Module, cfg: GanConfig, device, batches: int = 20, size: int = 256) -> None:
+    """Batch-norm running statistics of G's own activations: the exact mean over fixed z batches."""
+    norms = [m for m in G.modules() if isinstance(m, nn.BatchNorm2d)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    G.train()
+    gen = torch.Generator().manual_seed(cfg.seed + 2)
+    for _ in range(batches):
+        G(sample_z(size, cfg.nz, gen).to(device))
+    for m in norms:
+        m.momentum = 0.1
+    G.eval()
 
 
 def _check_out_dir(out_dir: Path, resume: bool) -> None:
@@ -393,12 +431,15 @@ def train_gan(
         if start_epoch >= cfg.epochs:
             return ckpt_path
         G, D = _networks_from(ckpt, ckpt_path)
+        G_ema = _networks_from(ckpt, ckpt_path, "generator_ema")[0] if "generator_ema" in ckpt else copy.deepcopy(G)
     else:
         with torch.random.fork_rng(devices=[]):  # seeded initial weights, no change to the caller's RNG
             torch.manual_seed(cfg.seed)
             G, D = build_generator(cfg), build_discriminator(cfg)
+        G_ema = copy.deepcopy(G)
 
     x = _prepare_images(images, cfg)
+    G_ema.to(device).requires_grad_(False)
     G.to(device).train()
     D.to(device).train()
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
@@ -428,7 +469,9 @@ def train_gan(
         with open(out_dir / "losses.csv", "a") as log:
             for i in bar:
                 real = x[perm[i * batch : (i + 1) * batch]].to(device)
-                sums += _train_step(G, D, opt_g, opt_d, real, sample_z(batch, cfg.nz, gen).to(device))
+                sums += _train_step(G, D, opt_g, opt_d, real, sample_z(batch, cfg.nz, gen).to(device), cfg.real_label)
+                t = (epoch - 1) * steps + i  # steps taken before this one
+                _update_average(G_ema, G, min(cfg.ema, (1 + t) / (10 + t)))
                 if (i + 1) % cfg.log_every == 0 or i + 1 == steps:
                     means = sums / ((i % cfg.log_every) + 1)
                     row = dict(zip(LOSS_COLUMNS, [epoch, (epoch - 1) * steps + i + 1, *means,
@@ -441,16 +484,19 @@ def train_gan(
         bar.close()
 
         seconds = time.perf_counter() - t0
-        G.eval()
+        if cfg.ema:
+            _recalibrate_batch_norm(G_ema, cfg, device)
+        sampler = (G_ema if cfg.ema else G).eval()
         with torch.inference_mode():
-            grid = generate_from_z(G, fixed_z).cpu().numpy()
-        measures = evaluate(G, cfg.nz) if evaluate is not None else {}
+            grid = generate_from_z(sampler, fixed_z).cpu().numpy()
+        measures = evaluate(sampler, cfg.nz) if evaluate is not None else {}
         G.train()
         save_image_grid(grid, out_dir / f"samples_epoch{epoch:03d}.png", nrow=8)
         epoch_rows.append({"epoch": epoch, "steps": steps, "seconds": seconds, **measures})
         atomic_torch_save({
             "format": FORMAT,
             "generator": G.state_dict(),
+            **({"generator_ema": G_ema.state_dict()} if cfg.ema else {}),
             "discriminator": D.state_dict(),
             "opt_g": opt_g.state_dict(),
             "opt_d": opt_d.state_dict(),
@@ -490,6 +536,10 @@ def add_gan_parser(subparsers) -> None:
     train.add_argument("--ngf", type=int, default=None, help=f"generator width (default {GanConfig.ngf})")
     train.add_argument("--ndf", type=int, default=None, help=f"discriminator width (default {GanConfig.ndf})")
     train.add_argument("--seed", type=int, default=None, help=f"default {GanConfig.seed}")
+    train.add_argument("--real-label", type=float, default=None,
+                       help=f"discriminator's target for real images (default {GanConfig.real_label}; 0.9: one-sided label smoothing)")
+    train.add_argument("--ema", type=float, default=None,
+                       help=f"decay of the generator's weight average that samples come from (default {GanConfig.ema}; 0: none)")
     train.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default cpu")
     train.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: 2 were slower on 2 shared cores)")
     train.add_argument("--eval-every-epoch", action="store_true",
@@ -534,7 +584,8 @@ def run_gan_command(args) -> int:
     base = read_checkpoint(out_dir / CHECKPOINT)["config"] if args.resume else \
         GanConfig(image_size=default_image_size(ds.x_pool.shape[1:]))
     given = {"image_size": args.image_size, "batch_size": args.batch_size, "ngf": args.ngf,
-             "ndf": args.ndf, "seed": args.seed, "device": args.device}
+             "ndf": args.ndf, "seed": args.seed, "device": args.device, "ema": args.ema,
+             "real_label": args.real_label}
     cfg = replace(base, epochs=args.epochs, channels=int(ds.x_pool.shape[1]), dataset=args.dataset,
                   **{k: v for k, v in given.items() if v is not None})
     evaluate = None
