@@ -361,14 +361,14 @@ def test_recalibrated_batch_norm_holds_the_mean_of_the_generators_own_activation
 
 
 def test_samples_come_from_the_averaged_generator_and_ema_0_keeps_the_last_weights(digits, run_dir, tmp_path):
-    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=True)
-    G, _, _, _ = load_checkpoint(run_dir / "checkpoint.pt")
+    train_gan(digits, replace(TINY, ema=0.9), tmp_path / "ema", progress=False)
+    ckpt = torch.load(tmp_path / "ema" / "checkpoint.pt", weights_only=True)
+    G, _, _, _ = load_checkpoint(tmp_path / "ema" / "checkpoint.pt")
     assert all(torch.equal(v, ckpt["generator_ema"][k]) for k, v in G.state_dict().items())
     assert not torch.equal(ckpt["generator_ema"]["0.weight"], ckpt["generator"]["0.weight"])
-    train_gan(digits, replace(TINY, ema=0.0), tmp_path, progress=False)
-    plain = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    plain = torch.load(run_dir / "checkpoint.pt", weights_only=True)  # TINY: ema 0, the default
     assert "generator_ema" not in plain
-    G0, _, _, _ = load_checkpoint(tmp_path / "checkpoint.pt")
+    G0, _, _, _ = load_checkpoint(run_dir / "checkpoint.pt")
     assert torch.equal(G0.state_dict()["0.weight"], plain["generator"]["0.weight"])
 
 

@@ -58,9 +58,10 @@ class GanConfig:
     device: str = "cpu"
     log_every: int = 10  # optimizer steps per row of losses.csv
     dataset: str = ""  # provenance only: the name the images were loaded under
-    # Samples come from an exponential moving average of the generator's weights (Yazıcı et al.
-    # 2019), decay min(ema, (1 + t) / (10 + t)) at step t; 0 samples the last weights instead.
-    ema: float = 0.999
+    # > 0: samples come from an exponential moving average of the generator's weights (Yazıcı et
+    # al. 2019), decay min(ema, (1 + t) / (10 + t)) at step t. Off by default: on MNIST (5 epochs,
+    # batch 16) 0.999 raised recognisability by 0.005 but also raised classifier-FID by 4.
+    ema: float = 0.0
     # Target of real images in the discriminator's loss; 0.9 is one-sided label smoothing
     # (Salimans et al. 2016). Fakes are always 0, and the generator always aims at 1.
     real_label: float = 1.0
