@@ -321,11 +321,11 @@ def test_cli_trains_and_resume_keeps_the_checkpoint_options(digits, tmp_path, mo
     out = str(tmp_path / "run")
     common = ["gan", "train", "--dataset", "digits", "--out", out]
     assert run_gan_command(parser.parse_args(common + ["--epochs", "1", "--image-size", "8", "--ngf", "8",
-                                                      "--ndf", "8", "--batch-size", "16"])) == 0
+                                                      "--ndf", "8", "--batch-size", "32"])) == 0
     assert run_gan_command(parser.parse_args(common + ["--epochs", "2", "--resume"])) == 0
     _, _, cfg, epoch = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert epoch == 2
-    assert (cfg.image_size, cfg.ngf, cfg.ndf, cfg.batch_size, cfg.dataset) == (8, 8, 8, 16, "digits")
+    assert (cfg.image_size, cfg.ngf, cfg.ndf, cfg.batch_size, cfg.dataset) == (8, 8, 8, 32, "digits")
     assert "checkpoint.pt" in capsys.readouterr().out
 
 

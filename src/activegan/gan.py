@@ -50,7 +50,9 @@ class GanConfig:
     ngf: int = 64
     ndf: int = 64
     epochs: int = 5
-    batch_size: int = 64
+    # 16 rather than DCGAN's 128: 4× the updates per epoch. On MNIST after 5 epochs (width 32):
+    # recognisability 0.668 vs 0.637 at 64, classifier-FID 151 vs 169 (docs/results/gan).
+    batch_size: int = 16
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
