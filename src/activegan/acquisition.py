@@ -50,6 +50,14 @@ def _unit_rows(features) -> np.ndarray:
     return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
 
 
+def _rows_and_inverse_norms(features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, d) float32 rows, 1/|row| (0 for a zero row), and whether each row is non-zero."""
+    x = np.asarray(features, dtype=np.float32).reshape(len(features), -1)
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
+    nonzero = norms > 0
+    return x, np.divide(1.0, norms, out=np.zeros_like(norms), where=nonzero), nonzero
+
+
 def density(features, k: int | None = 10) -> np.ndarray:
     """Mean cosine similarity of each row to its k nearest neighbours (by cosine) among the others.
 
@@ -57,14 +65,16 @@ def density(features, k: int | None = 10) -> np.ndarray:
     N × N matrix is ever built. For finite k the neighbours come from an exact inner-product
     search on unit vectors (faiss ``IndexFlatIP``), the row itself excluded.
     """
-    u = _unit_rows(features)
-    n = len(u)
+    n = len(features)
     if n < 2:
         raise UsageError(f"density needs at least 2 rows, got {n}")
     if k is None:
-        total = u.astype(np.float64).sum(axis=0)
-        self_sim = np.einsum("ij,ij->i", u, u, dtype=np.float64)
-        return (u.astype(np.float64) @ total - self_sim) / (n - 1)
+        # Without forming the unit rows u = x / |x| (an N × d copy that cost 4× the rest):
+        # Σ_j u_j = xᵀ (1/|x|), and u_i · Σ_j u_j = (x_i · Σ_j u_j) / |x_i|; u_i · u_i = 1 (0 for a zero row).
+        x, inv, nonzero = _rows_and_inverse_norms(features)
+        sims = (x @ (x.T @ inv)).astype(np.float64) * inv
+        return (sims - nonzero) / (n - 1)
+    u = _unit_rows(features)
     k = int(k)
     if not 1 <= k < n:
         raise UsageError(f"density: k must be between 1 and N-1 = {n - 1} (the other rows), got k={k}")
@@ -82,9 +92,11 @@ def density_to(queries, reference, k: int | None = 10) -> np.ndarray:
     For candidates that are not in the pool (generated images): their density is measured
     against the real pool. ``k=None`` averages over all reference rows, in O((Q + N)·d).
     """
-    q, ref = _unit_rows(queries), _unit_rows(reference)
     if k is None:
-        return q.astype(np.float64) @ ref.astype(np.float64).sum(axis=0) / len(ref)
+        x, inv, _ = _rows_and_inverse_norms(reference)
+        qx, qinv, _ = _rows_and_inverse_norms(queries)
+        return (qx @ (x.T @ inv)).astype(np.float64) * qinv / len(x)
+    q, ref = _unit_rows(queries), _unit_rows(reference)
     if not 1 <= k <= len(ref):
         raise UsageError(f"density: k must be between 1 and the reference size {len(ref)}, got k={k}")
     sims, _ = _knn_inner_product(ref, k, queries=q)
