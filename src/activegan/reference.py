@@ -58,6 +58,12 @@ def reference_classifier(data, cache_dir=None, cfg: ReferenceConfig | None = Non
                 return clf.load_state(data.image_shape, data.n_classes, saved["model"])
             except Exception:  # noqa: BLE001 - a damaged cache entry is retrained
                 pass
+    if len(data.y_pool) >= 10_000:  # minutes on a CPU: say so, once (the digits take seconds)
+        import sys
+
+        where = f", then cached in {path.parent}" if path is not None else ""
+        print(f"activegan: training the {data.name} reference classifier ({cfg.epochs} epochs on "
+              f"{len(data.y_pool):,} images{where})", file=sys.stderr, flush=True)
     clf.fit(data.x_pool, data.y_pool)
     if path is not None:
         atomic_torch_save({"model": clf.model_.state_dict(), "config": asdict(cfg)}, path)
