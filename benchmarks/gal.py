@@ -53,7 +53,7 @@ def render(cfg: ExperimentConfig, results: Path, runlog: dict | None, quick: boo
         f"- Command: `{cmd}` (continue with `--resume`).",
         f"- Dates (UTC): {inv[0]['started'] if inv else '–'} to {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; "
         f"wall time {reporting.fmt_seconds(wall)} over {len(inv)} invocation(s).",
-        f"- Machine: {reporting.machine_line(inv[-1]['machine'])}; one process, one thread." if inv and "machine" in inv[-1] else "- Machine: –",
+        reporting.machine_bullet(inv),
         "- Raw data: [curves.csv](curves.csv), [summary.json](summary.json) (the core format, all rounds done so far), "
         "[config.json](config.json), [progress.json](progress.json).",
         "",

@@ -150,6 +150,8 @@ def conclusions(an: dict[int, dict | None], other: dict[int, dict | None], datas
     upto = f" (both up to {common_labels} labels, the budget of the shorter setting)" if common else ""
     # (b) gap shrinks with epochs
     gf, gm = (cmp[few] or {}).get("mean_gap"), (cmp[many] or {}).get("mean_gap")
+    if few == many:  # one epoch setting run: nothing to compare across epochs
+        gf = gm = None
     if gf is not None and gm is not None:
         lines.append(f"- **(b) the gap shrinks as epochs grow{upto}:** mean gap {gf:+.4f} at {few} epochs, {gm:+.4f} at {many} — {verdict(gm < gf)}"
                      + ("" if cmp[few]["complete"] and cmp[many]["complete"] else " (partial: not every strategy has finished)") + ".")
@@ -157,6 +159,8 @@ def conclusions(an: dict[int, dict | None], other: dict[int, dict | None], datas
         lines.append(f"- **(b) the gap shrinks as epochs grow:** not measurable yet (needs both {few} and {many} epochs).")
     # (c) smoother with more epochs
     sf, sm = (cmp[few] or {}).get("mean_second_diff"), (cmp[many] or {}).get("mean_second_diff")
+    if few == many:
+        sf = sm = None
     if sf is not None and sm is not None:
         rf, rm = cmp[few]["mean_reversals"], cmp[many]["mean_reversals"]
         lines.append(
@@ -239,7 +243,7 @@ def render(name: str, dataset: str, cfgs: dict[int, ExperimentConfig], results: 
         f"- Command: `{cmd}` (continue with `--resume`).",
         f"- Dates (UTC): {inv[0]['started'] if inv else '–'} to {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; "
         f"wall time {reporting.fmt_seconds(wall)} over {len(inv)} invocation(s) (heartbeat every 30 s, from `runs/bench/` run log).",
-        f"- Machine: {reporting.machine_line(inv[-1]['machine'])}; one process, one thread." if inv and "machine" in inv[-1] else "- Machine: –",
+        reporting.machine_bullet(inv),
         "- Layout: `epochs-<E>/` holds each experiment's `curves.csv`, `summary.json` (the core format, all rounds done so far), "
         "`config.json`, `progress.json` and `learning_curves.png`. Tables below use only strategies whose every seed has finished.",
         "",

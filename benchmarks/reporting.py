@@ -147,3 +147,9 @@ def write_readme(path: Path, text: str) -> None:
 
 def read_json(path: Path):
     return json.loads(Path(path).read_text())
+
+
+def machine_bullet(invocations: list[dict]) -> str:
+    """'- Machine: …' from the latest invocation that recorded one (a running one may not have yet)."""
+    m = next((i["machine"] for i in reversed(invocations) if "machine" in i), None)
+    return f"- Machine: {machine_line(m)}; one process, one thread." if m else "- Machine: –"
