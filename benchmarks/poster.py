@@ -212,7 +212,8 @@ def budget_text(dataset: str, cfgs: dict[int, ExperimentConfig], speed_json: Pat
 def render(name: str, dataset: str, cfgs: dict[int, ExperimentConfig], results: Path, runlog: dict | None, quick: bool, cmd: str) -> str:
     other_name = "cifar10" if dataset == "mnist" else "mnist"
     an = {e: analyse(results / f"epochs-{e}", cfg) for e, cfg in cfgs.items()}
-    other = {e: analyse(results.parent / f"{other_name}-poster" / f"epochs-{e}", cfg) for e, cfg in cfgs.items()} if not quick else {}
+    other_cfgs = configs(other_name, False, tuple(cfgs), next(iter(cfgs.values())).seeds) if not quick else {}
+    other = {e: analyse(results.parent / f"{other_name}-poster" / f"epochs-{e}", c) for e, c in other_cfgs.items()}
     cfg0 = next(iter(cfgs.values()))
     shortest = min(c.rounds for c in cfgs.values())
     common = None
