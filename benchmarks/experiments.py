@@ -137,3 +137,18 @@ def copy_if_exists(src: Path, dst: Path) -> None:
     if src.exists():
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(src, dst)
+
+
+def prepare_state(name: str, state: Path, started: bool, quick: bool, resume: bool) -> bool:
+    """Make the state folder ready for a run; False (after one line on stderr) when a run would
+    overwrite state that --resume should continue. Quick runs start afresh each time."""
+    import sys
+
+    if quick and not resume and state.exists():
+        shutil.rmtree(state)  # quick runs are disposable
+        started = False
+    if started and not resume:
+        print(f"{name}: error: {state} already holds this benchmark's state; pass --resume to continue it", file=sys.stderr)
+        return False
+    state.mkdir(parents=True, exist_ok=True)
+    return True

@@ -13,7 +13,6 @@ ratios (MC dropout, 20 samples).
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -113,10 +112,7 @@ def main(argv=None) -> int:
     if args.report_only:
         report()
         return 0
-    if args.quick and not args.resume and state.exists():
-        shutil.rmtree(state)  # quick runs are disposable
-    if (state / "experiment" / "config.json").exists() and not args.resume:
-        print(f"gal: error: {state} already holds this benchmark's state; pass --resume to continue it", file=sys.stderr)
+    if not experiments.prepare_state("gal", state, (state / "experiment" / "config.json").exists(), args.quick, args.resume):
         return 2
     reporting.one_thread()
     if args.quick:
@@ -128,7 +124,6 @@ def main(argv=None) -> int:
     from activegan.data import default_cache_dir
     from activegan.errors import UsageError
 
-    state.mkdir(parents=True, exist_ok=True)
     try:
         with reporting.RunLog(runlog_path, cmd + (" --resume" if args.resume else "")) as log:
             log.entry["machine"] = reporting.machine()

@@ -170,15 +170,11 @@ def main(argv=None) -> int:
     if args.report_only:
         report()
         return 0
-    if args.quick and not args.resume and state.exists():
-        shutil.rmtree(state)  # quick runs are disposable
-    if (state / "experiment" / "config.json").exists() and not args.resume:
-        print(f"gan_loop: error: {state} already holds this benchmark's state; pass --resume to continue it", file=sys.stderr)
+    if not experiments.prepare_state("gan_loop", state, (state / "experiment" / "config.json").exists(), args.quick, args.resume):
         return 2
     reporting.one_thread()
     from activegan.data import default_cache_dir
 
-    state.mkdir(parents=True, exist_ok=True)
     try:
         with reporting.RunLog(runlog_path, cmd + (" --resume" if args.resume else "")) as log:
             log.entry["machine"] = reporting.machine()

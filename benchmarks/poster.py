@@ -14,7 +14,6 @@ the measured numbers.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -313,16 +312,12 @@ def main(argv=None) -> int:
     if args.report_only:
         report()
         return 0
-    if args.quick and not args.resume and state.exists():
-        shutil.rmtree(state)  # quick runs are disposable
-    started = [e for e in cfgs if (state / f"epochs-{e}" / "config.json").exists()]
-    if started and not args.resume:
-        print(f"poster: error: {state} already holds this benchmark's state; pass --resume to continue it", file=sys.stderr)
+    started = any((state / f"epochs-{e}" / "config.json").exists() for e in cfgs)
+    if not experiments.prepare_state("poster", state, started, args.quick, args.resume):
         return 2
     reporting.one_thread()
     from activegan.data import default_cache_dir
 
-    state.mkdir(parents=True, exist_ok=True)
     try:
         with reporting.RunLog(runlog_path, cmd + (" --resume" if args.resume else "")) as log:
             log.entry["machine"] = reporting.machine()
