@@ -34,6 +34,22 @@ def quick_data():
     return dataclasses.replace(d, x_test=d.x_test[:200], y_test=d.y_test[:200])
 
 
+def balanced_subset(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of n items of y, n / classes from each class, drawn with a fixed seed."""
+    rng = np.random.default_rng(seed)
+    classes = np.unique(y)
+    per = n // len(classes)
+    return np.sort(np.concatenate([rng.choice(np.flatnonzero(y == c), per, replace=False) for c in classes]))
+
+
+def test_subset(data, n: int | None):
+    """The dataset with its test set cut to a fixed class-balanced subset of n (unchanged for None)."""
+    if not n:
+        return data
+    keep = balanced_subset(data.y_test, n)
+    return dataclasses.replace(data, x_test=data.x_test[keep], y_test=data.y_test[keep])
+
+
 def run(cfg: ExperimentConfig, data, state: Path, resume: bool, cache_dir, jobs: int = 1) -> None:
     state.mkdir(parents=True, exist_ok=True)
     run_experiment(cfg, state, data=data, resume=resume, jobs=jobs, progress=True, cache_dir=cache_dir)

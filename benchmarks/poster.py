@@ -66,27 +66,14 @@ def parse_rounds_at(text: str) -> dict[int, int]:
 TEST_SUBSET = {"cifar10": 2000}
 
 
-def balanced_subset(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
-    """Sorted indices of n items of y, n / classes from each class, drawn with a fixed seed."""
-    rng = np.random.default_rng(seed)
-    classes = np.unique(y)
-    per = n // len(classes)
-    return np.sort(np.concatenate([rng.choice(np.flatnonzero(y == c), per, replace=False) for c in classes]))
-
-
 def load(dataset: str, quick: bool, data_dir: Path | None):
     if quick:
         return experiments.quick_data()
-    import dataclasses
-
     from activegan.data import load_dataset
 
     default = reporting.SHARED / ("mnist" if dataset == "mnist" else "cifar10-jpeg.zip")
     data = load_dataset(dataset, data_dir or default)
-    if dataset in TEST_SUBSET:
-        keep = balanced_subset(data.y_test, TEST_SUBSET[dataset])
-        data = dataclasses.replace(data, x_test=data.x_test[keep], y_test=data.y_test[keep])
-    return data
+    return experiments.test_subset(data, TEST_SUBSET.get(dataset))
 
 
 # -- the poster's conclusions -------------------------------------------------------------------

@@ -16,6 +16,7 @@ from activegan.gan import (
     add_gan_parser,
     build_discriminator,
     _recalibrate_batch_norm,
+    _train_step,
     _update_average,
     build_generator,
     check_config,
@@ -335,6 +336,34 @@ def test_resume_after_a_crash_mid_epoch_drops_that_epochs_log_rows(digits, tmp_p
         log.write("2,12,1.3,0.7,0.5,0.5,9.9\n2,1")  # rows appended before the crash, the last one cut short
     train_gan(digits, TINY, tmp_path, resume=True, progress=False)
     assert [r["step"] for r in read_csv(tmp_path / "losses.csv")] == ["4", "8", "12", "16"]
+
+
+@pytest.mark.parametrize("size, hidden", [(28, 14), (32, 16)])
+def test_extra_layers_add_stride_1_blocks_with_batch_norm_to_both_networks(size, hidden):
+    cfg = GanConfig(image_size=size, ngf=8, ndf=8, extra_layers=2)
+    G, D = build_generator(cfg), build_discriminator(cfg)
+    extra_g = [i for i, m in enumerate(G) if isinstance(m, nn.Conv2d)]
+    assert len(extra_g) == 2 and all(G[i].stride == (1, 1) and G[i].kernel_size == (3, 3) for i in extra_g)
+    assert [type(G[i + 1]) for i in extra_g] == [nn.BatchNorm2d] * 2
+    assert G[: extra_g[0]](sample_z(2, 100, torch.Generator().manual_seed(0))).shape == (2, 8, hidden, hidden)
+    convs_d = [m for m in D.features if isinstance(m, nn.Conv2d)]
+    assert [c.stride for c in convs_d[1:3]] == [(1, 1)] * 2 and type(D.features[3]) is nn.BatchNorm2d
+    assert G(sample_z(2, 100, torch.Generator().manual_seed(0))).shape == (2, 1, size, size)
+    assert D(torch.zeros(2, 1, size, size)).shape == (2,)
+    with pytest.raises(UsageError, match="extra_layers must be 0 or more"):
+        check_config(replace(cfg, extra_layers=-1))
+
+
+@pytest.mark.parametrize("g_steps", [1, 2, 3])
+def test_each_discriminator_update_is_followed_by_g_steps_generator_updates(g_steps):
+    cfg = replace(TINY, nz=4)
+    G, D = build_generator(cfg), build_discriminator(cfg)
+    opt_g, opt_d = torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters())
+    calls = {"g": 0, "d": 0}
+    for name, opt in (("g", opt_g), ("d", opt_d)):
+        opt.register_step_post_hook(lambda *_, name=name: calls.__setitem__(name, calls[name] + 1))
+    _train_step(G, D, opt_g, opt_d, torch.rand(8, 1, 8, 8) * 2 - 1, sample_z(8, 4, torch.Generator().manual_seed(0)), g_steps=g_steps)
+    assert calls == {"g": g_steps, "d": 1}
 
 
 # --- weight averaging ------------------------------------------------------------------------

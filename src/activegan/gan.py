@@ -67,6 +67,13 @@ class GanConfig:
     # Target of real images in the discriminator's loss; 0.9 is one-sided label smoothing
     # (Salimans et al. 2016). Fakes are always 0, and the generator always aims at 1.
     real_label: float = 1.0
+    # Generator updates per discriminator update (DCGAN-tensorflow makes 2 so that D's loss does not
+    # go to zero).
+    g_steps: int = 1
+    # Stride-1 3 x 3 convolution blocks (conv, batch norm, activation) added at the generator's last
+    # hidden map and after the discriminator's first layer, as `n_extra_layers` in Arjovsky et al.'s
+    # DCGAN code: more depth at the same resolutions, still no pooling or fully connected layer.
+    extra_layers: int = 0
 
 
 def check_config(cfg: GanConfig) -> None:
@@ -75,9 +82,11 @@ def check_config(cfg: GanConfig) -> None:
         raise UsageError(f"image size {cfg.image_size} is not supported: use one of {sorted(BASE_SIDE)}")
     if cfg.channels not in (1, 3):
         raise UsageError(f"channels must be 1 or 3, got {cfg.channels}")
-    for name in ("nz", "ngf", "ndf", "batch_size", "log_every"):
+    for name in ("nz", "ngf", "ndf", "batch_size", "log_every", "g_steps"):
         if int(getattr(cfg, name)) < 1:
             raise UsageError(f"{name} must be at least 1, got {getattr(cfg, name)}")
+    if cfg.extra_layers < 0:
+        raise UsageError(f"extra_layers must be 0 or more, got {cfg.extra_layers}")
     if cfg.epochs < 0:
         raise UsageError(f"epochs must be 0 or more, got {cfg.epochs}")
     if not cfg.lr > 0:
@@ -123,6 +132,8 @@ def build_generator(cfg: GanConfig) -> nn.Sequential:
             nn.BatchNorm2d(w_out),
             nn.ReLU(inplace=True),
         ]
+    for _ in range(cfg.extra_layers):
+        layers += [nn.Conv2d(widths[-1], widths[-1], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[-1]), nn.ReLU(inplace=True)]
     layers += [
         nn.ConvTranspose2d(widths[-1], cfg.channels, 4, 2, 1),  # channels x S x S, no batch norm
         nn.Tanh(),
@@ -158,6 +169,8 @@ def build_discriminator(cfg: GanConfig) -> Discriminator:
         nn.Conv2d(cfg.channels, widths[0], 4, 2, 1),  # ndf x S/2 x S/2, no batch norm
         nn.LeakyReLU(0.2, inplace=True),
     ]
+    for _ in range(cfg.extra_layers):
+        layers += [nn.Conv2d(widths[0], widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.LeakyReLU(0.2, inplace=True)]
     for w_in, w_out in zip(widths, widths[1:]):
         layers += [
             nn.Conv2d(w_in, w_out, 4, 2, 1, bias=False),  # w_out x s/2 x s/2
@@ -347,8 +360,10 @@ def _plot_losses(rows: list[dict], path: Path) -> None:
     atomic_savefig(fig, path, dpi=100)
 
 
-def _train_step(G, D, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor, real_label: float = 1.0) -> np.ndarray:
-    """One discriminator update, then one generator update; returns loss_d, loss_g, mean D(real), mean D(fake)."""
+def _train_step(G, D, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor, real_label: float = 1.0,
+                g_steps: int = 1) -> np.ndarray:
+    """One discriminator update, then `g_steps` generator updates on the same z; returns loss_d,
+    the first loss_g, mean D(real), mean D(fake)."""
     fake = G(z)
     opt_d.zero_grad(set_to_none=True)
     out_real, out_fake = D(real), D(fake.detach())
@@ -357,11 +372,13 @@ def _train_step(G, D, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor, real_la
     loss_d.backward()
     opt_d.step()
 
-    opt_g.zero_grad(set_to_none=True)
-    out_gen = D(fake)
-    loss_g = F.binary_cross_entropy_with_logits(out_gen, torch.ones_like(out_gen))  # non-saturating: fakes labelled real
-    loss_g.backward()
-    opt_g.step()
+    for step in range(g_steps):
+        opt_g.zero_grad(set_to_none=True)
+        out_gen = D(fake if step == 0 else G(z))
+        loss = F.binary_cross_entropy_with_logits(out_gen, torch.ones_like(out_gen))  # non-saturating: fakes labelled real
+        loss.backward()
+        opt_g.step()
+        loss_g = loss if step == 0 else loss_g
     return np.array([loss_d.item(), loss_g.item(), out_real.sigmoid().mean().item(), out_fake.sigmoid().mean().item()])
 
 
@@ -472,7 +489,7 @@ def train_gan(
         with open(out_dir / "losses.csv", "a") as log:
             for i in bar:
                 real = x[perm[i * batch : (i + 1) * batch]].to(device)
-                sums += _train_step(G, D, opt_g, opt_d, real, sample_z(batch, cfg.nz, gen).to(device), cfg.real_label)
+                sums += _train_step(G, D, opt_g, opt_d, real, sample_z(batch, cfg.nz, gen).to(device), cfg.real_label, cfg.g_steps)
                 t = (epoch - 1) * steps + i  # steps taken before this one
                 _update_average(G_ema, G, min(cfg.ema, (1 + t) / (10 + t)))
                 if (i + 1) % cfg.log_every == 0 or i + 1 == steps:
@@ -543,6 +560,9 @@ def add_gan_parser(subparsers) -> None:
                        help=f"discriminator's target for real images (default {GanConfig.real_label}; 0.9: one-sided label smoothing)")
     train.add_argument("--ema", type=float, default=None,
                        help=f"decay of the generator's weight average that samples come from (default {GanConfig.ema}; 0: none)")
+    train.add_argument("--g-steps", type=int, default=None, help=f"generator updates per discriminator update (default {GanConfig.g_steps})")
+    train.add_argument("--extra-layers", type=int, default=None,
+                       help=f"stride-1 3x3 conv blocks added to each network (default {GanConfig.extra_layers})")
     train.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default cpu")
     train.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: 2 were slower on 2 shared cores)")
     train.add_argument("--eval-every-epoch", action="store_true",
@@ -588,7 +608,7 @@ def run_gan_command(args) -> int:
         GanConfig(image_size=default_image_size(ds.x_pool.shape[1:]))
     given = {"image_size": args.image_size, "batch_size": args.batch_size, "ngf": args.ngf,
              "ndf": args.ndf, "seed": args.seed, "device": args.device, "ema": args.ema,
-             "real_label": args.real_label}
+             "real_label": args.real_label, "g_steps": args.g_steps, "extra_layers": args.extra_layers}
     cfg = replace(base, epochs=args.epochs, channels=int(ds.x_pool.shape[1]), dataset=args.dataset,
                   **{k: v for k, v in given.items() if v is not None})
     evaluate = None
