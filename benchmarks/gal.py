@@ -39,6 +39,41 @@ def config(quick: bool, args) -> ExperimentConfig:
                             rounds=args.rounds, subset=2000, epochs=args.epochs, steps=args.steps or None, mc_samples=args.mc_samples)
 
 
+AIM = {"0.90": 60, "0.95": 150}  # labels, with the best strategy
+
+
+def conclusions(summary: dict, seed_aulc: dict) -> list[str]:
+    """The aim, the paper's ordering and the gap to random, from the finished strategies."""
+
+    def labels(s, k):
+        return summary[s]["labels_to"][k]
+
+    out = []
+    for k, limit in AIM.items():
+        reached = {s: labels(s, k) for s in summary if labels(s, k) is not None}
+        if reached:
+            best = min(reached, key=reached.get)
+            verdict = "**met**" if reached[best] <= limit else "**not met**"
+            out.append(f"- Aim, {float(k):.0%} with at most {limit} labels: best {best} at {reached[best]} labels — {verdict}.")
+        else:
+            out.append(f"- Aim, {float(k):.0%} with at most {limit} labels: no strategy reached {float(k):.0%} within the budget — **not met**.")
+    if "random" in seed_aulc:
+        base = seed_aulc["random"]
+        for s in summary:
+            if s != "random" and s in seed_aulc:
+                d = [seed_aulc[s][seed] - base[seed] for seed in seed_aulc[s] if seed in base]
+                wins = sum(x > 0 for x in d)
+                out.append(f"- {s} against random: AULC {sum(d) / len(d):+.4f} (ahead in {wins} of {len(d)} seeds); labels to 90 %: "
+                           f"{labels(s, '0.90') or 'not reached'} vs {labels('random', '0.90') or 'not reached'}.")
+    order = [s for s in GAL_PAPER if s in summary]
+    if len(order) > 1:
+        ours = sorted(order, key=lambda s: -summary[s]["aulc_mean"])
+        paper = sorted(order, key=lambda s: GAL_PAPER[s][0])
+        out.append(f"- Paper's order by labels to 90 %: {' < '.join(paper)}; ours by AULC (best first): {' > '.join(ours)} — "
+                   + ("the same order." if ours == paper else "a different order."))
+    return out
+
+
 def render(cfg: ExperimentConfig, results: Path, runlog: dict | None, quick: bool, cmd: str, test_subset: int | None) -> str:
     inv = (runlog or {}).get("invocations", [])
     wall = sum(i["wall_s"] for i in inv)
@@ -81,7 +116,9 @@ def render(cfg: ExperimentConfig, results: Path, runlog: dict | None, quick: boo
         extra = {"headers": ["paper (Table 1): 90 %", "paper: 95 %"]}
         for s in summary:
             extra[s] = list(map(str, GAL_PAPER[s])) if s in GAL_PAPER else ["–", "–"]
-        lines += ["## Labels to 90 % and 95 % test accuracy", "", experiments.strategy_table(summary, experiments.per_seed_aulc(rows), extra), ""]
+        seed_aulc = experiments.per_seed_aulc(rows)
+        lines += ["## Labels to 90 % and 95 % test accuracy", "", experiments.strategy_table(summary, seed_aulc, extra), "",
+                  "## What this shows", "", *conclusions(summary, seed_aulc), ""]
         missing = [s for s in cfg.strategies if s not in summary]
         if missing:
             lines += [f"Not finished yet: {', '.join(missing)}.", ""]

@@ -52,6 +52,19 @@ def test_gal_quick_publishes_labels_to_accuracy_beside_the_paper(tmp_path):
     assert "Gal et al. protocol" in index and "Not run yet" in index  # the posters and speed were not run here
 
 
+def test_gal_conclusions_read_the_aim_and_the_paper_order_off_the_summary():
+    def entry(aulc, l90, l95):
+        return {"aulc_mean": aulc, "labels_to": {"0.90": l90, "0.95": l95}}
+
+    summary = {"random": entry(0.80, 250, None), "variation-ratios": entry(0.90, 60, 160), "bald": entry(0.85, 70, None)}
+    seed_aulc = {"random": {0: 0.8, 1: 0.8}, "variation-ratios": {0: 0.9, 1: 0.9}, "bald": {0: 0.9, 1: 0.8}}
+    text = "\n".join(gal.conclusions(summary, seed_aulc))
+    assert "90% with at most 60 labels: best variation-ratios at 60 labels — **met**" in text
+    assert "95% with at most 150 labels: best variation-ratios at 160 labels — **not met**" in text
+    assert "bald against random: AULC +0.0500 (ahead in 1 of 2 seeds); labels to 90 %: 70 vs 250" in text
+    assert "ours by AULC (best first): variation-ratios > bald > random — the same order." in text
+
+
 def test_gan_loop_quick_publishes_generated_queries_beside_pool_ones(tmp_path):
     out = tmp_path / "results" / "gan" / "mnist-loop"
     assert gan_loop.main(["--quick", "--out", str(out)]) == 0
