@@ -763,8 +763,7 @@ def test_real_cifar_jpeg_full_load_and_cache(tmp_path, monkeypatch):
     # README: channel means match the original CIFAR-10 (0.4914, 0.4822, 0.4465) to 0.001
     np.testing.assert_allclose(ds.x_pool.mean(axis=(0, 2, 3)), [0.4914, 0.4822, 0.4465], atol=2e-3)
 
+    # The cache, not the JPEGs: decoding again fails the test (a wall-time bound failed on a loaded machine).
     monkeypatch.setattr(data, "_decode", lambda *a: pytest.fail("second load decoded again"))
-    t = time.perf_counter()
     again = load_dataset("cifar10", SHARED, cache_dir=cache)
-    assert time.perf_counter() - t < 10  # about 1 s when idle; generous for a loaded 2-core CI box
     np.testing.assert_array_equal(again.y_test, ds.y_test)
