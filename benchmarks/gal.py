@@ -76,7 +76,6 @@ def conclusions(summary: dict, seed_aulc: dict) -> list[str]:
 
 def render(cfg: ExperimentConfig, results: Path, runlog: dict | None, quick: bool, cmd: str, test_subset: int | None) -> str:
     inv = (runlog or {}).get("invocations", [])
-    wall = sum(i["wall_s"] for i in inv)
     progress = reporting.read_json(results / "progress.json") if (results / "progress.json").exists() else None
     lines = [
         "# Gal et al. (2017) protocol on MNIST" + (" (quick mode: digits)" if quick else ""),
@@ -93,8 +92,7 @@ def render(cfg: ExperimentConfig, results: Path, runlog: dict | None, quick: boo
         f"- Status: {'not run yet' if progress is None else ('complete' if progress['complete'] else 'partial')}"
         + (f", {progress['rounds_done']} of {progress['rounds_total']} rounds." if progress else "."),
         f"- Command: `{cmd}` (continue with `--resume`).",
-        f"- Dates (UTC): {inv[0]['started'] if inv else '–'} to {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; "
-        f"wall time {reporting.fmt_seconds(wall)} over {len(inv)} invocation(s).",
+        reporting.dates_bullet(inv),
         reporting.machine_bullet(inv),
         "- Raw data: [curves.csv](curves.csv), [summary.json](summary.json) (the core format, all rounds done so far), "
         "[config.json](config.json), [progress.json](progress.json).",

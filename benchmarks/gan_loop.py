@@ -72,7 +72,6 @@ def poster_check(results: Path, rows: list[dict]) -> str | None:
 
 def render(cfg: ExperimentConfig, results: Path, state: Path, runlog: dict | None, quick: bool, cmd: str) -> str:
     inv = (runlog or {}).get("invocations", [])
-    wall = sum(i["wall_s"] for i in inv)
     progress = reporting.read_json(results / "progress.json") if (results / "progress.json").exists() else None
     gan = f"the DCGAN `{cfg.gan_checkpoint}` for every seed" if cfg.gan_checkpoint else (
         f"one DCGAN per seed (width {cfg.gan_ngf}, trained {cfg.gan_epochs or 5} epochs on the pool images, cached)")
@@ -91,8 +90,7 @@ def render(cfg: ExperimentConfig, results: Path, state: Path, runlog: dict | Non
         f"- Status: {'not run yet' if progress is None else ('complete' if progress['complete'] else 'partial')}"
         + (f", {progress['rounds_done']} of {progress['rounds_total']} rounds." if progress else "."),
         f"- Command: `{cmd}` (continue with `--resume`).",
-        f"- Dates (UTC): {inv[0]['started'] if inv else '–'} to {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; "
-        f"wall time {reporting.fmt_seconds(wall)} over {len(inv)} invocation(s).",
+        reporting.dates_bullet(inv),
         reporting.machine_bullet(inv),
         "- Raw data: [curves.csv](curves.csv), [summary.json](summary.json) (the core format), [config.json](config.json), "
         "[progress.json](progress.json).",

@@ -206,7 +206,6 @@ def render(name: str, dataset: str, cfgs: dict[int, ExperimentConfig], results: 
     if any(c.rounds != shortest for c in cfgs.values()):
         common = {e: analyse(results / f"epochs-{e}", cfg, upto=shortest) for e, cfg in cfgs.items()}
     inv = (runlog or {}).get("invocations", [])
-    wall = sum(i["wall_s"] for i in inv)
     progress = {e: reporting.read_json(results / f"epochs-{e}" / "progress.json") if (results / f"epochs-{e}" / "progress.json").exists() else None for e in cfgs}
     status = []
     for e, p in progress.items():
@@ -228,8 +227,7 @@ def render(name: str, dataset: str, cfgs: dict[int, ExperimentConfig], results: 
         "",
         f"- Status: {'; '.join(status)}.",
         f"- Command: `{cmd}` (continue with `--resume`).",
-        f"- Dates (UTC): {inv[0]['started'] if inv else '–'} to {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; "
-        f"wall time {reporting.fmt_seconds(wall)} over {len(inv)} invocation(s) (heartbeat every 30 s, from `runs/bench/` run log).",
+        reporting.dates_bullet(inv, ' (heartbeat every 30 s, from `runs/bench/` run log)'),
         reporting.machine_bullet(inv),
         "- Layout: `epochs-<E>/` holds each experiment's `curves.csv`, `summary.json` (the core format, all rounds done so far), "
         "`config.json`, `progress.json` and `learning_curves.png`. Tables below use only strategies whose every seed has finished.",

@@ -141,6 +141,20 @@ class RunLog:
         return sum(e["wall_s"] for e in self.log["invocations"])
 
 
+def dates_bullet(invocations: list[dict], note: str = "") -> str:
+    """'- Dates (UTC): first start to last end; wall time' from a RunLog's invocations (the end is the
+    last invocation's start plus its wall time, not the moment the README is written)."""
+    import calendar
+
+    if not invocations:
+        return "- Dates (UTC): –; wall time 0 s."
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    end = max(calendar.timegm(time.strptime(i["started"], fmt)) + i["wall_s"] for i in invocations)
+    wall = sum(i["wall_s"] for i in invocations)
+    return (f"- Dates (UTC): {invocations[0]['started']} to {time.strftime(fmt, time.gmtime(end))}; "
+            f"wall time {fmt_seconds(wall)} over {len(invocations)} invocation(s){note}.")
+
+
 def write_readme(path: Path, text: str) -> None:
     atomic_write_text(path, text.rstrip() + "\n")
 
