@@ -176,6 +176,7 @@ def main(argv=None) -> int:
     try:
         with reporting.RunLog(runlog_path, cmd + (" --resume" if args.resume else "")) as log:
             log.entry["machine"] = reporting.machine()
+            log.entry["jobs"] = args.jobs
             if args.quick:
                 data = experiments.quick_data()
             else:

@@ -165,5 +165,7 @@ def read_json(path: Path):
 
 def machine_bullet(invocations: list[dict]) -> str:
     """'- Machine: …' from the latest invocation that recorded one (a running one may not have yet)."""
-    m = next((i["machine"] for i in reversed(invocations) if "machine" in i), None)
-    return f"- Machine: {machine_line(m)}; one process, one thread." if m else "- Machine: –"
+    last = next((i for i in reversed(invocations) if "machine" in i), None)
+    m, jobs = (last["machine"], last.get("jobs", 1)) if last else (None, 1)
+    procs = "one process, one thread" if jobs == 1 else f"{jobs} processes, one thread each"
+    return f"- Machine: {machine_line(m)}; {procs}." if m else "- Machine: –"
