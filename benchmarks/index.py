@@ -102,18 +102,13 @@ def gan_section(root: Path) -> list[str]:
     ]
 
 
-def extra(measured: dict, baseline: dict) -> float:
-    """MiB of peak RSS a computation added over its baseline process (same imports and data)."""
-    return max(measured["peak_rss_mib"] - baseline["peak_rss_mib"], 0.1)
-
-
 def speed_section(root: Path) -> list[str]:
     lines = [f"## Speed — {link(root, 'speed')}", ""]
     path = root / "speed" / "speed.json"
     if not path.exists():
         return lines + ["Not run yet.", ""]
     r = reporting.read_json(path)
-    fr = reporting.fmt_ratio
+    fr, mem, extra = reporting.fmt_ratio, reporting.fmt_mem_ratio, reporting.extra_mib
     flops = r["model_flops"]["flops"]
     s1 = r["scoring"][0]
     rows = [
@@ -125,8 +120,8 @@ def speed_section(root: Path) -> list[str]:
         if "seconds" in m:
             rows.append([f"density, N = {d['n']:,}: modAL ÷ ours (k = all / k = {r['density_k']})",
                          f"time {fr(m['seconds'] / d['ours_all']['seconds'])} / {fr(m['seconds'] / d['ours_k']['seconds'])}; "
-                         f"memory {fr(extra(m, d['base_modal']) / extra(d['ours_all'], d['base_ours']))} / "
-                         f"{fr(extra(m, d['base_modal']) / extra(d['ours_k'], d['base_ours']))}",
+                         f"memory {mem(extra(m, d['base_modal']), extra(d['ours_all'], d['base_ours']))} / "
+                         f"{mem(extra(m, d['base_modal']), extra(d['ours_k'], d['base_ours']))}",
                          "≥ 100× at 20 000" if d["n"] == 20000 else ""])
         else:
             rows.append([f"density, N = {d['n']:,}", f"ours {d['ours_all']['seconds']:.2f} s (k = all), {d['ours_k']['seconds']:.1f} s (k = {r['density_k']}); modAL not run", ""])

@@ -96,6 +96,20 @@ def fmt_ratio(x: float) -> str:
     return f"{x:,.0f}×" if x >= 10 else f"{x:.1f}×"
 
 
+def extra_mib(measured: dict, baseline: dict) -> float:
+    """MiB of peak RSS a computation added over its baseline process (same imports and data), ≥ 0."""
+    return max(measured["peak_rss_mib"] - baseline["peak_rss_mib"], 0.0)
+
+
+def fmt_mib(mib: float) -> str:
+    return "< 1" if mib < 1 else f"{mib:,.0f}"
+
+
+def fmt_mem_ratio(theirs: float, ours: float) -> str:
+    """theirs ÷ ours; below 1 MiB (the resolution that matters for peak RSS) ours counts as 1 MiB, a lower bound."""
+    return f"> {fmt_ratio(theirs)}" if ours < 1 else fmt_ratio(theirs / ours)
+
+
 def md_table(headers: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join("---" for _ in headers) + " |"]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]

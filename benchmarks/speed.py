@@ -298,13 +298,14 @@ def render(res: dict) -> str:
     rows = []
     for r in a["density"]:
         md, b = r["modal"], r["base_ours"]["peak_rss_mib"]
-        extra = lambda c, base: max(c["peak_rss_mib"] - base, 0.1)
-        ours = [f"{r['ours_all']['seconds']:.3f} s / {extra(r['ours_all'], b):,.0f}", f"{r['ours_k']['seconds']:.2f} s / {extra(r['ours_k'], b):,.0f}"]
+        all_mib, k_mib = (reporting.extra_mib(r[k], r["base_ours"]) for k in ("ours_all", "ours_k"))
+        ours = [f"{r['ours_all']['seconds']:.3f} s / {reporting.fmt_mib(all_mib)}", f"{r['ours_k']['seconds']:.2f} s / {reporting.fmt_mib(k_mib)}"]
         if "seconds" in md:
             mb = r["base_modal"]["peak_rss_mib"]
-            cmp = [f"{md['seconds']:.2f} s / {extra(md, mb):,.0f}",
-                   f"{ratio(md['seconds'], r['ours_all']['seconds'])} / {ratio(extra(md, mb), extra(r['ours_all'], b))}",
-                   f"{ratio(md['seconds'], r['ours_k']['seconds'])} / {ratio(extra(md, mb), extra(r['ours_k'], b))}"]
+            modal_mib = reporting.extra_mib(md, r["base_modal"])
+            cmp = [f"{md['seconds']:.2f} s / {reporting.fmt_mib(modal_mib)}",
+                   f"{ratio(md['seconds'], r['ours_all']['seconds'])} / {reporting.fmt_mem_ratio(modal_mib, all_mib)}",
+                   f"{ratio(md['seconds'], r['ours_k']['seconds'])} / {reporting.fmt_mem_ratio(modal_mib, k_mib)}"]
             base = f"{b:,.0f} / {mb:,.0f}"
         else:
             cmp = [f"not run: {md.get('skipped') or md.get('error')}", "–", "–"]
