@@ -372,14 +372,15 @@ def _train_step(G, D, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor, real_la
     loss_d.backward()
     opt_d.step()
 
+    losses_g = []
     for step in range(g_steps):
         opt_g.zero_grad(set_to_none=True)
         out_gen = D(fake if step == 0 else G(z))
-        loss = F.binary_cross_entropy_with_logits(out_gen, torch.ones_like(out_gen))  # non-saturating: fakes labelled real
-        loss.backward()
+        loss_g = F.binary_cross_entropy_with_logits(out_gen, torch.ones_like(out_gen))  # non-saturating: fakes labelled real
+        loss_g.backward()
         opt_g.step()
-        loss_g = loss if step == 0 else loss_g
-    return np.array([loss_d.item(), loss_g.item(), out_real.sigmoid().mean().item(), out_fake.sigmoid().mean().item()])
+        losses_g.append(loss_g.item())
+    return np.array([loss_d.item(), losses_g[0], out_real.sigmoid().mean().item(), out_fake.sigmoid().mean().item()])
 
 
 @torch.no_grad()
