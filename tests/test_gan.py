@@ -328,6 +328,8 @@ def test_cli_trains_and_resume_keeps_the_checkpoint_options(digits, tmp_path, mo
     assert epoch == 2
     assert (cfg.image_size, cfg.ngf, cfg.ndf, cfg.batch_size, cfg.dataset) == (8, 8, 8, 32, "digits")
     assert "checkpoint.pt" in capsys.readouterr().out
+    with pytest.raises(UsageError, match="give both or neither"):
+        run_gan_command(parser.parse_args(common + ["--epochs", "3", "--resume", "--reference-epochs", "12"]))
 
 
 def test_resume_after_a_crash_mid_epoch_drops_that_epochs_log_rows(digits, tmp_path):

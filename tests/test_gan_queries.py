@@ -231,13 +231,21 @@ def test_gan_eval_prints_the_three_measures(gan_path, digits, monkeypatch, capsy
     from activegan import reference
 
     quick = CNNClassifier(n_classes=10, steps=30, random_state=0).fit(digits.x_pool[:50], digits.y_pool[:50])
-    monkeypatch.setattr(reference, "reference_classifier", lambda data, cache_dir=None: quick)
+    judges = []
+    monkeypatch.setattr(reference, "reference_classifier", lambda data, cache_dir=None, cfg=None: judges.append(cfg) or quick)
     assert main(["gan", "eval", str(gan_path), "--dataset", "digits", "-n", "200"]) == 0
     lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("judged by the reference classifier trained 30 epochs:")  # the digits' default
     names = ["classifier-FID", "recognisability", "class coverage"]
     assert [line[:16].strip() for line in lines[1:]] == names
     fid, recognisable, coverage = (float(line[16:].split()[0]) for line in lines[1:])
     assert fid > 0 and 0 <= recognisable <= 1 and 0 <= coverage <= np.log(10)
+
+    assert main(["gan", "eval", str(gan_path), "--dataset", "digits", "-n", "200", "--reference-epochs", "7"]) == 0
+    assert [cfg.epochs for cfg in judges] == [30, 7]
+    assert "trained 7 epochs:" in capsys.readouterr().out.splitlines()[0]
+    assert main(["gan", "eval", str(gan_path), "--dataset", "digits", "--reference-epochs", "0"]) == 2
+    assert "--reference-epochs must be at least 1, got 0" in capsys.readouterr().err
 
 
 def test_training_records_the_evaluation_of_every_epoch(digits, tmp_path):

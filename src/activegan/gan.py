@@ -569,6 +569,8 @@ def add_gan_parser(subparsers) -> None:
     train.add_argument("--eval-every-epoch", action="store_true",
                        help="record classifier-FID, recognisability and coverage per epoch in epochs.csv")
     train.add_argument("--eval-n", type=int, default=5000, help="samples per evaluation (default 5000)")
+    train.add_argument("--reference-epochs", type=int, default=None,
+                       help="training epochs of the reference classifier that judges (default: activegan.reference's per dataset)")
     train.add_argument("--cache-dir", default=None, help="where the reference classifier is cached")
     train.add_argument("--resume", action="store_true", help="continue OUT/checkpoint.pt")
 
@@ -579,6 +581,8 @@ def add_gan_parser(subparsers) -> None:
     ev.add_argument("-n", type=int, default=5000, help="number of samples (default 5000)")
     ev.add_argument("--seed", type=int, default=0, help="seed of the samples' z (default 0)")
     ev.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    ev.add_argument("--reference-epochs", type=int, default=None,
+                    help="training epochs of the reference classifier that judges (default: activegan.reference's per dataset)")
     ev.add_argument("--cache-dir", default=None, help="where the reference classifier is cached")
 
 
@@ -601,6 +605,8 @@ def run_gan_command(args) -> int:
         raise UsageError(f"unknown gan command {args.gan_command!r}")
     from activegan.data import load_dataset
 
+    if args.reference_epochs is not None and not args.eval_every_epoch:
+        raise UsageError("--reference-epochs chooses the judge of --eval-every-epoch; give both or neither")
     _set_threads(getattr(args, "threads", 1))
     out_dir = Path(args.out)
     _check_out_dir(out_dir, args.resume)
@@ -616,7 +622,7 @@ def run_gan_command(args) -> int:
     if getattr(args, "eval_every_epoch", False):
         from activegan.reference import SampleJudge
 
-        evaluate = SampleJudge(ds, _cache_dir(args), n=args.eval_n)
+        evaluate = SampleJudge(ds, _cache_dir(args), n=args.eval_n, reference_epochs=args.reference_epochs)
     path = train_gan(ds.x_pool, cfg, out_dir, resume=args.resume, progress=True, evaluate=evaluate)
     print(f"checkpoint: {path}")
     return 0
@@ -629,8 +635,10 @@ def _run_gan_eval(args) -> int:
     _set_threads(args.threads)
     G, _, cfg, epoch = load_checkpoint(args.checkpoint)
     ds = load_dataset(args.dataset, args.data_dir)
-    m = SampleJudge(ds, _cache_dir(args), n=args.n, seed=args.seed)(G, cfg.nz)
-    print(f"{args.checkpoint} (epoch {epoch}, {args.n} samples) against {args.dataset} test images:")
+    judge = SampleJudge(ds, _cache_dir(args), n=args.n, seed=args.seed, reference_epochs=args.reference_epochs)
+    m = judge(G, cfg.nz)
+    print(f"{args.checkpoint} (epoch {epoch}, {args.n} samples) against {args.dataset} test images, "
+          f"judged by the reference classifier trained {judge.config.epochs} epochs:")
     print(f"classifier-FID   {m['fid']:.4f}")
     print(f"recognisability  {m['recognisability']:.4f}  (share with confidence >= 0.9)")
     print(f"class coverage   {m['coverage']:.4f}  (entropy of predicted classes; max ln {ds.n_classes} = {np.log(ds.n_classes):.4f})")

@@ -131,11 +131,14 @@ def images_for(data, images: np.ndarray) -> np.ndarray:
 class SampleJudge:
     """Measures a generator's samples against a dataset's test set with its reference classifier."""
 
-    def __init__(self, data, cache_dir=None, n: int = 5000, seed: int = 0):
+    def __init__(self, data, cache_dir=None, n: int = 5000, seed: int = 0, reference_epochs: int | None = None):
         if n < 2:
             raise UsageError(f"-n must be at least 2 samples to estimate a covariance, got {n}")
+        if reference_epochs is not None and reference_epochs < 1:
+            raise UsageError(f"--reference-epochs must be at least 1, got {reference_epochs}")
         self.data, self.n, self.seed = data, n, seed
-        self.classifier = reference_classifier(data, cache_dir)
+        self.config = default_reference_config(data.name) if reference_epochs is None else ReferenceConfig(epochs=reference_epochs)
+        self.classifier = reference_classifier(data, cache_dir, self.config)
         self.test_features = self.classifier.features(data.x_test)
 
     def __call__(self, G, nz: int) -> dict:
