@@ -155,6 +155,13 @@ def copy_if_exists(src: Path, dst: Path) -> None:
         shutil.copy(src, dst)
 
 
+def as_run(cfg: ExperimentConfig, state: Path) -> ExperimentConfig:
+    """The config the rounds in ``state`` were run with (``cfg`` if none ran yet): a report is
+    rewritten from what ran, not from the options of the command that asks for the report."""
+    saved = state / "config.json"
+    return ExperimentConfig(**reporting.read_json(saved)) if saved.exists() else cfg
+
+
 def prepare_state(name: str, state: Path, started: bool, quick: bool, resume: bool) -> bool:
     """Make the state folder ready for a run; False (after one line on stderr) when a run would
     overwrite state that --resume should continue. Quick runs start afresh each time."""

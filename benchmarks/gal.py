@@ -164,6 +164,7 @@ def main(argv=None) -> int:
         index.write_index(out.parent)
 
     if args.report_only:
+        cfg, cmd = experiments.as_run(cfg, state / "experiment"), reporting.recorded_command(runlog_path, cmd)
         report()
         return 0
     if not experiments.prepare_state("gal", state, (state / "experiment" / "config.json").exists(), args.quick, args.resume):

@@ -165,6 +165,7 @@ def main(argv=None) -> int:
         reporting.write_readme(out / "README.md", render(cfg, out, state / "experiment", runlog, args.quick, cmd))
 
     if args.report_only:
+        cfg, cmd = experiments.as_run(cfg, state / "experiment"), reporting.recorded_command(runlog_path, cmd)
         report()
         return 0
     if not experiments.prepare_state("gan_loop", state, (state / "experiment" / "config.json").exists(), args.quick, args.resume):

@@ -294,6 +294,7 @@ def main(argv=None) -> int:
         index.write_index(out.parent)
 
     if args.report_only:
+        cfgs = {e: experiments.as_run(cfg, state / f"epochs-{e}") for e, cfg in cfgs.items()}
         report()
         return 0
     started = any((state / f"epochs-{e}" / "config.json").exists() for e in cfgs)

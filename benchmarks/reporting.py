@@ -85,6 +85,14 @@ def command(script: str, argv: list[str]) -> str:
     return shlex.join(["python", f"benchmarks/{script}", *argv])
 
 
+def recorded_command(runlog_path: Path, cmd: str) -> str:
+    """The command that started the run logged at ``runlog_path`` (``cmd`` if none is logged)."""
+    if not Path(runlog_path).exists():
+        return cmd
+    inv = read_json(runlog_path).get("invocations", [])
+    return inv[0]["command"].removesuffix(" --resume") if inv else cmd
+
+
 def fmt_seconds(s: float) -> str:
     s = int(round(s))
     h, rem = divmod(s, 3600)

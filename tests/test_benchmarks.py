@@ -89,3 +89,26 @@ def test_speed_quick_measures_every_part_and_reports_the_aims(tmp_path):
     assert res["dcgan"]["s_per_epoch_extrapolated"] > 0
     readme = (out / "README.md").read_text()
     assert "## Aims" in readme and "extrapolated" in readme
+
+
+def test_a_report_describes_the_run_in_its_state_not_the_command_that_asks_for_it(tmp_path):
+    """--report-only rebuilds a README from the config and command that ran (the first mnist-loop
+    README said 'one DCGAN per seed' because it was rewritten by a command without --gan)."""
+    import dataclasses
+
+    import experiments
+    import reporting
+
+    from activegan.experiment import ExperimentConfig
+
+    ran = ExperimentConfig(dataset="mnist", strategies=["random", "gan-entropy-match"], gan_checkpoint="runs/g/checkpoint.pt")
+    (tmp_path / "config.json").write_text(json.dumps(dataclasses.asdict(ran)))
+    asked = ExperimentConfig(dataset="mnist", strategies=["random", "gan-entropy-match"])
+    assert experiments.as_run(asked, tmp_path) == ran
+    assert experiments.as_run(asked, tmp_path / "never-ran") is asked
+
+    runlog = tmp_path / "runlog.json"
+    runlog.write_text(json.dumps({"invocations": [{"command": "python benchmarks/gan_loop.py --gan runs/g/checkpoint.pt"},
+                                                  {"command": "python benchmarks/gan_loop.py --gan runs/g/checkpoint.pt --resume"}]}))
+    assert reporting.recorded_command(runlog, "python benchmarks/gan_loop.py") == "python benchmarks/gan_loop.py --gan runs/g/checkpoint.pt"
+    assert reporting.recorded_command(tmp_path / "none.json", "python benchmarks/gan_loop.py") == "python benchmarks/gan_loop.py"
