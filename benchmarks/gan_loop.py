@@ -74,6 +74,8 @@ def render(cfg: ExperimentConfig, results: Path, state: Path, runlog: dict | Non
     progress = reporting.read_json(results / "progress.json") if (results / "progress.json").exists() else None
     gan = f"the DCGAN `{cfg.gan_checkpoint}` for every seed" if cfg.gan_checkpoint else (
         f"one DCGAN per seed (width {cfg.gan_ngf}, trained {cfg.gan_epochs or 5} epochs on the pool images, cached)")
+    judge_epochs = next((i["reference_epochs"] for i in inv if "reference_epochs" in i), None)
+    judge = f" (trained {judge_epochs} epochs on the whole pool)" if judge_epochs else ""
     lines = [
         "# Generated queries in the loop, MNIST" + (" (quick mode: digits)" if quick else ""),
         "",
@@ -83,8 +85,8 @@ def render(cfg: ExperimentConfig, results: Path, state: Path, runlog: dict | Non
         f"images per round. GAN strategies use {gan}: each round {cfg.gan_candidates:,} z ~ U(−1, 1)^100 are drawn, the "
         f"generated images scored by entropy under the current classifier, and the top {cfg.query_size} kept (near-duplicates "
         f"above pixel cosine {cfg.gan_dedup} skipped). `match`: each is replaced by its nearest unlabeled pool image "
-        f"({cfg.match_features}, faiss, never twice) whose true label is revealed. `model`: the reference classifier labels "
-        f"it if its confidence is ≥ {cfg.model_threshold}, otherwise it is rejected; either way it costs one label.",
+        f"({cfg.match_features}, faiss, never twice) whose true label is revealed. `model`: the reference classifier{judge} "
+        f"labels it if its confidence is ≥ {cfg.model_threshold}, otherwise it is rejected; either way it costs one label.",
         "",
         f"- Status: {'not run yet' if progress is None else ('complete' if progress['complete'] else 'partial')}"
         + (f", {progress['rounds_done']} of {progress['rounds_total']} rounds." if progress else "."),
@@ -132,7 +134,7 @@ def render(cfg: ExperimentConfig, results: Path, state: Path, runlog: dict | Non
     if (results / "matched_gan-entropy-match.png").exists():
         lines += ["The pool images the match oracle took for them, cell for cell: ![matched](matched_gan-entropy-match.png)", ""]
     if not quick:
-        lines += ["## Continue", "", experiments.continue_text(cmd, "runs/bench/mnist-loop.log")]
+        lines += ["## Continue", "", experiments.continue_text(cmd, f"runs/bench/{state.parent.name}.log")]
     return "\n".join(lines)
 
 
@@ -172,11 +174,13 @@ def main(argv=None) -> int:
         return 2
     reporting.one_thread()
     from activegan.data import default_cache_dir
+    from activegan.reference import default_reference_config
 
     try:
         with reporting.RunLog(runlog_path, cmd + (" --resume" if args.resume else "")) as log:
             log.entry["machine"] = reporting.machine()
             log.entry["jobs"] = args.jobs
+            log.entry["reference_epochs"] = default_reference_config(cfg.dataset).epochs  # the model oracle's judge
             if args.quick:
                 data = experiments.quick_data()
             else:

@@ -72,6 +72,7 @@ def test_gan_loop_quick_publishes_generated_queries_beside_pool_ones(tmp_path):
     readme = (out / "README.md").read_text()
     assert "gan-entropy-match vs entropy: AULC" in readme and "gan-entropy-model vs random: AULC" in readme
     assert "The model oracle accepted" in readme
+    assert "`model`: the reference classifier (trained 30 epochs on the whole pool) labels it" in readme
     assert (out / "queries_gan-entropy-match.png").is_file() and (out / "matched_gan-entropy-match.png").is_file()
 
 
