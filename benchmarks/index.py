@@ -88,18 +88,27 @@ def gal_section(root: Path) -> list[str]:
 
 
 def gan_section(root: Path) -> list[str]:
-    folder = root / "gan" / "mnist-loop"
-    lines = [f"## Generated queries in the loop, MNIST — {link(root, 'gan/mnist-loop')}", ""]
-    if not (folder / "summary.json").exists():
-        return lines + ["Not run yet.", ""]
-    summary, done, progress = finished(folder)
-    rows = [[s, *cell(summary, done, s)] for s in summary]
-    return lines + [
-        reporting.md_table(["strategy", "AULC", "labels to 90 %", "labels to 95 %"], rows),
-        "",
-        f"Status: {status(progress)}. Sample quality of the DCGAN per epoch: [gan/](gan/README.md).",
-        "",
-    ]
+    """One table per run of gan_loop.py (gan/mnist-loop*: one folder per generator)."""
+    folders = sorted((root / "gan").glob("mnist-loop*")) or [root / "gan" / "mnist-loop"]
+    lines = []
+    for folder in folders:
+        name = f"gan/{folder.name}"
+        lines += [f"## Generated queries in the loop, MNIST — {link(root, name)}", ""]
+        if not (folder / "summary.json").exists():
+            lines += ["Not run yet.", ""]
+            continue
+        summary, done, progress = finished(folder)
+        cfg = reporting.read_json(folder / "config.json") if (folder / "config.json").exists() else {}
+        generator = f"the DCGAN `{cfg['gan_checkpoint']}`" if cfg.get("gan_checkpoint") else "one DCGAN per seed"
+        rows = [[s, *cell(summary, done, s)] for s in summary]
+        lines += [
+            reporting.md_table(["strategy", "AULC", "labels to 90 %", "labels to 95 %"], rows),
+            "",
+            f"Status: {status(progress)}. GAN strategies: {generator}. Sample quality of the DCGANs per epoch: "
+            "[gan/](gan/README.md).",
+            "",
+        ]
+    return lines
 
 
 def speed_section(root: Path) -> list[str]:
