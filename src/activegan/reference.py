@@ -33,8 +33,8 @@ class ReferenceConfig:
 
 # Training epochs of the judge per dataset. MNIST-like: 12, the Keras mnist_cnn example's count for
 # this network; on MNIST it reaches test accuracy 0.9910 and gives 99.6 % of real training digits
-# confidence >= 0.9, against 0.9885 and 97.8 % after 3 epochs (the first default, which under-rates
-# generated digits with the real ones: docs/results/gan). CIFAR-10 keeps 3 (its CNN's epochs cost
+# confidence >= 0.9, against 0.9885 and 97.8 % after 3 epochs (the first default: unsure of real
+# digits too, it under-rates generated ones; docs/results/gan). CIFAR-10 keeps 3 (its CNN's epochs cost
 # many minutes on a CPU); the 1 297 digits need 30 passes (about 10 s). Other sets: 3.
 REFERENCE_EPOCHS = {"digits": 30, "mnist": 12, "fashion-mnist": 12, "cifar10": 3}
 
