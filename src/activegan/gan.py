@@ -372,15 +372,15 @@ def _train_step(G, D, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor, real_la
     loss_d.backward()
     opt_d.step()
 
-    losses_g = []
     for step in range(g_steps):
         opt_g.zero_grad(set_to_none=True)
         out_gen = D(fake if step == 0 else G(z))
         loss_g = F.binary_cross_entropy_with_logits(out_gen, torch.ones_like(out_gen))  # non-saturating: fakes labelled real
         loss_g.backward()
         opt_g.step()
-        losses_g.append(loss_g.item())
-    return np.array([loss_d.item(), losses_g[0], out_real.sigmoid().mean().item(), out_fake.sigmoid().mean().item()])
+        if step == 0:  # the logged loss is the first update's, on the same fakes D was just trained on
+            first_loss_g = loss_g.item()
+    return np.array([loss_d.item(), first_loss_g, out_real.sigmoid().mean().item(), out_fake.sigmoid().mean().item()])
 
 
 @torch.no_grad()
@@ -542,6 +542,9 @@ def default_image_size(image_shape) -> int:
     return side if side in BASE_SIDE and image_shape[-1] == image_shape[-2] else GanConfig.image_size
 
 
+REFERENCE_EPOCHS_HELP = "training epochs of the reference classifier that judges (default: activegan.reference's per dataset)"
+
+
 def add_gan_parser(subparsers) -> None:
     """`gan train`: options left out on --resume are taken from the checkpoint. `gan eval`: sample quality."""
     gan = subparsers.add_parser("gan", help="train a DCGAN on a dataset's pool images, or measure its samples")
@@ -569,8 +572,7 @@ def add_gan_parser(subparsers) -> None:
     train.add_argument("--eval-every-epoch", action="store_true",
                        help="record classifier-FID, recognisability and coverage per epoch in epochs.csv")
     train.add_argument("--eval-n", type=int, default=5000, help="samples per evaluation (default 5000)")
-    train.add_argument("--reference-epochs", type=int, default=None,
-                       help="training epochs of the reference classifier that judges (default: activegan.reference's per dataset)")
+    train.add_argument("--reference-epochs", type=int, default=None, help=REFERENCE_EPOCHS_HELP)
     train.add_argument("--cache-dir", default=None, help="where the reference classifier is cached")
     train.add_argument("--resume", action="store_true", help="continue OUT/checkpoint.pt")
 
@@ -581,8 +583,7 @@ def add_gan_parser(subparsers) -> None:
     ev.add_argument("-n", type=int, default=5000, help="number of samples (default 5000)")
     ev.add_argument("--seed", type=int, default=0, help="seed of the samples' z (default 0)")
     ev.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    ev.add_argument("--reference-epochs", type=int, default=None,
-                    help="training epochs of the reference classifier that judges (default: activegan.reference's per dataset)")
+    ev.add_argument("--reference-epochs", type=int, default=None, help=REFERENCE_EPOCHS_HELP)
     ev.add_argument("--cache-dir", default=None, help="where the reference classifier is cached")
 
 
