@@ -1,9 +1,24 @@
-"""The one exception type that reaches the user as a single line and exit code 2."""
+"""Errors the library raises for input a user can fix. Both are ``ValueError``s.
+
+The library names its own parameters (``query_size``), never command-line flags; only
+``activegan.cli`` turns these into one line on stderr, exit code 2, with the flag's name.
+"""
 
 
-class UsageError(Exception):
-    """Bad input from the user: a missing file, a corrupt dataset, an unknown name.
+class ConfigError(ValueError):
+    """A parameter whose value cannot work: ``param`` is its name in the library (``query_size``,
+    ``gan.candidates``); the message says what was expected and what was given."""
 
-    The CLI prints ``activegan: error: <message>`` and exits with code 2; the message must
-    be one line that names the problem (the file, the argument, what was expected).
-    """
+    def __init__(self, param: str, message: str):
+        super().__init__(f"{param}: {message}")
+        self.param = param
+        self.message = message
+
+
+class DataError(ValueError):
+    """A file the user gave cannot be used: missing, corrupt, truncated, of the wrong layout or
+    kind (a dataset, a checkpoint, a resume state). The message is one line that names the file."""
+
+
+# TRANSITION (removed before the redesign lands): modules not yet moved still raise this.
+UsageError = DataError
