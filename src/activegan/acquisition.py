@@ -7,18 +7,18 @@ separate step (``select_top``), as in modAL: scores know nothing of models or da
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from activegan.errors import UsageError
+
+def _array(values, ndim: int, what: str) -> np.ndarray:
+    p = np.asarray(values, dtype=np.float64)
+    if p.ndim != ndim:
+        raise ValueError(f"{what}, got shape {p.shape}")
+    return p
 
 
 def _probs(probs) -> np.ndarray:
-    p = np.asarray(probs, dtype=np.float64)
-    if p.ndim != 2:
-        raise ValueError(f"probs must be a (N, C) array, got shape {p.shape}")
-    return p
+    return _array(probs, 2, "probs must be a (N, C) array")
 
 
 def least_confidence(probs) -> np.ndarray:
@@ -43,7 +43,8 @@ def entropy(probs) -> np.ndarray:
     return -plogp.sum(axis=1)
 
 
-def _unit_rows(features) -> np.ndarray:
+def unit_rows(features) -> np.ndarray:
+    """Rows flattened and scaled to unit length (float32); a zero row stays zero."""
     x = np.asarray(features, dtype=np.float32).reshape(len(features), -1)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     # A zero vector has no direction: it is similar to nothing (cosine 0).
@@ -67,17 +68,17 @@ def density(features, k: int | None = 10) -> np.ndarray:
     """
     n = len(features)
     if n < 2:
-        raise UsageError(f"density needs at least 2 rows, got {n}")
+        raise ValueError(f"density needs at least 2 rows, got {n}")
     if k is None:
         # Without forming the unit rows u = x / |x| (an N × d copy that cost 4× the rest):
         # Σ_j u_j = xᵀ (1/|x|), and u_i · Σ_j u_j = (x_i · Σ_j u_j) / |x_i|; u_i · u_i = 1 (0 for a zero row).
         x, inv, nonzero = _rows_and_inverse_norms(features)
         sims = (x @ (x.T @ inv)).astype(np.float64) * inv
         return (sims - nonzero) / (n - 1)
-    u = _unit_rows(features)
+    u = unit_rows(features)
     k = int(k)
     if not 1 <= k < n:
-        raise UsageError(f"density: k must be between 1 and N-1 = {n - 1} (the other rows), got k={k}")
+        raise ValueError(f"density: k must be between 1 and N-1 = {n - 1} (the other rows), got k={k}")
     sims, idx = _knn_inner_product(u, k + 1)
     # Drop the row itself; with exact duplicates it may not come first, so drop it by index.
     is_self = idx == np.arange(n)[:, None]
@@ -96,9 +97,9 @@ def density_to(queries, reference, k: int | None = 10) -> np.ndarray:
         x, inv, _ = _rows_and_inverse_norms(reference)
         qx, qinv, _ = _rows_and_inverse_norms(queries)
         return (qx @ (x.T @ inv)).astype(np.float64) * qinv / len(x)
-    q, ref = _unit_rows(queries), _unit_rows(reference)
+    q, ref = unit_rows(queries), unit_rows(reference)
     if not 1 <= k <= len(ref):
-        raise UsageError(f"density: k must be between 1 and the reference size {len(ref)}, got k={k}")
+        raise ValueError(f"density: k must be between 1 and the reference size {len(ref)}, got k={k}")
     sims, _ = _knn_inner_product(ref, k, queries=q)
     return sims.astype(np.float64).mean(axis=1)
 
@@ -112,21 +113,13 @@ def _knn_inner_product(u: np.ndarray, k: int, queries: np.ndarray | None = None)
     return sims, idx
 
 
-def density_least_confidence(probs, features, k: int | None = 10) -> np.ndarray:
-    """The poster's "Density – Max Uncertainty": density × least confidence."""
-    return density(features, k) * least_confidence(probs)
-
-
-def density_entropy(probs, features, k: int | None = 10) -> np.ndarray:
-    """The poster's "Density – Entropy": density × entropy."""
-    return density(features, k) * entropy(probs)
-
-
 def _mc(mc_probs) -> np.ndarray:
-    p = np.asarray(mc_probs, dtype=np.float64)
-    if p.ndim != 3:
-        raise ValueError(f"mc_probs must be a (T, N, C) array of MC-dropout samples, got shape {p.shape}")
-    return p
+    return _array(mc_probs, 3, "mc_probs must be a (T, N, C) array of MC-dropout samples")
+
+
+def mean_entropy(mc_probs) -> np.ndarray:
+    """Entropy of the mean of (T, N, C) MC-dropout predictions: Gal et al. 2017's Max Entropy."""
+    return entropy(_mc(mc_probs).mean(axis=0))
 
 
 def bald(mc_probs) -> np.ndarray:
@@ -156,77 +149,6 @@ def select_top(scores, n: int, rng: np.random.Generator) -> np.ndarray:
     if np.isnan(s).any():
         raise ValueError("acquisition scores contain NaN")
     if not 0 <= n <= len(s):
-        raise UsageError(f"cannot select {n} items from {len(s)} candidates")
+        raise ValueError(f"cannot select {n} items from {len(s)} candidates")
     tie_break = rng.random(len(s))
     return np.lexsort((tie_break, -s))[:n]
-
-
-@dataclass(frozen=True)
-class Strategy:
-    """How a named strategy scores candidates: which model outputs it needs."""
-
-    name: str
-    needs: str  # "nothing" | "probs" | "probs+density" | "mc"
-    description: str
-
-
-STRATEGIES: dict[str, Strategy] = {
-    s.name: s
-    for s in [
-        Strategy("random", "nothing", "uniform sampling"),
-        Strategy("least-confidence", "probs", "1 - max P(y|x)"),
-        Strategy("margin", "probs", "-(P(best) - P(second))"),
-        Strategy("entropy", "probs", "-sum P log P"),
-        Strategy("density-least-confidence", "probs+density", "density x least confidence"),
-        Strategy("density-entropy", "probs+density", "density x entropy"),
-        Strategy("bald", "mc", "mutual information, MC dropout"),
-        Strategy("variation-ratios", "mc", "1 - modal vote share, MC dropout"),
-    ]
-}
-POSTER_STRATEGIES = ("least-confidence", "margin", "entropy", "density-least-confidence", "density-entropy")
-
-_PROB_SCORERS = {"least-confidence": least_confidence, "margin": margin, "entropy": entropy}
-_DENSITY_SCORERS = {"density-least-confidence": least_confidence, "density-entropy": entropy}
-_MC_SCORERS = {"bald": bald, "variation-ratios": variation_ratios}
-
-
-def score(name: str, *, probs=None, dens=None, mc_probs=None, rng=None, n: int | None = None) -> np.ndarray:
-    """Score candidates with the named strategy from whatever model outputs it needs."""
-    if name == "random":
-        return random_scores(n if n is not None else len(probs), rng)
-    if name in _PROB_SCORERS:
-        return _PROB_SCORERS[name](probs)
-    if name in _DENSITY_SCORERS:
-        return np.asarray(dens, dtype=np.float64) * _DENSITY_SCORERS[name](probs)
-    if name in _MC_SCORERS:
-        return _MC_SCORERS[name](mc_probs)
-    raise UsageError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
-
-
-GAN_ORACLES = ("match", "model")
-
-
-def parse_strategy(name: str) -> tuple[str, str | None]:
-    """'entropy' → ('entropy', None): ranks the pool. 'gan-entropy-match' → ('entropy', 'match'):
-    ranks generated images, labeled through the named oracle (match: nearest unlabeled pool
-    image; model: the reference classifier)."""
-    if name.startswith("gan-"):
-        acq, _, oracle = name[len("gan-") :].rpartition("-")
-        if acq in STRATEGIES and oracle in GAN_ORACLES:
-            return acq, oracle
-        raise UsageError(
-            f"unknown strategy {name!r}: GAN strategies are gan-<acquisition>-<oracle> with an acquisition from "
-            f"{', '.join(STRATEGIES)} and an oracle from {', '.join(GAN_ORACLES)}"
-        )
-    if name not in STRATEGIES:
-        raise UsageError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)} or gan-<acquisition>-<match|model>")
-    return name, None
-
-
-def check_strategy_names(names) -> list[str]:
-    names = [n.strip() for n in names if n.strip()]
-    for n in names:
-        parse_strategy(n)
-    if not names:
-        raise UsageError("no strategy given")
-    return names

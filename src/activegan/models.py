@@ -5,9 +5,6 @@ The model wrapper knows nothing of acquisition functions or of which samples are
 
 from __future__ import annotations
 
-import copy
-import math
-
 import numpy as np
 import torch
 from torch import nn
@@ -116,7 +113,7 @@ def as_tensor_images(X) -> np.ndarray:
 class CNNClassifier:
     """A CNN classifier with the scikit-learn estimator contract.
 
-    Parameters are stored as given; all work happens in ``fit``. ``epochs`` passes over the
+    Parameters are stored as given; all work happens in ``fit``. ``epochs`` full passes over the
     labeled set, or exactly ``steps`` gradient steps when ``steps`` is set. Deterministic for a
     given ``random_state``. ``warm_start=True`` continues from the current weights.
     """
@@ -168,18 +165,8 @@ class CNNClassifier:
         model = self.model_
         opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         gen = torch.Generator().manual_seed(self.random_state)
-        n = len(X)
-        batch = min(self.batch_size, n)
-        steps_per_epoch = math.ceil(n / batch)
-        total = self.steps if self.steps is not None else self.epochs * steps_per_epoch
         model.train()
-        order = torch.randperm(n, generator=gen)
-        pos = 0
-        for _ in range(total):
-            if pos + batch > n:  # new epoch: reshuffle; a batch never straddles two epochs
-                order, pos = torch.randperm(n, generator=gen), 0
-            idx = order[pos : pos + batch]
-            pos += batch
+        for idx in self._minibatches(len(X), gen):
             xb, yb = X[idx].to(self.device), y[idx].to(self.device)
             if self.augment:
                 xb = augment_batch(xb, gen)
@@ -190,6 +177,21 @@ class CNNClassifier:
             loss.backward()
             opt.step()
         model.eval()
+
+    def _minibatches(self, n: int, gen: torch.Generator):
+        """Index batches: ``epochs`` full passes (the last batch of a pass may be smaller), or exactly
+        ``steps`` full batches, reshuffling whenever the next batch would run past the data."""
+        batch = min(self.batch_size, n)
+        if self.steps is None:
+            for _ in range(self.epochs):
+                yield from torch.randperm(n, generator=gen).split(batch)
+            return
+        order, pos = torch.randperm(n, generator=gen), 0
+        for _ in range(self.steps):
+            if pos + batch > n:
+                order, pos = torch.randperm(n, generator=gen), 0
+            yield order[pos : pos + batch]
+            pos += batch
 
     def load_state(self, image_shape, n_classes: int, state_dict) -> "CNNClassifier":
         """Restore fitted weights (from ``model_.state_dict()``) without training."""
@@ -210,8 +212,7 @@ class CNNClassifier:
             yield torch.from_numpy(X[start : start + batch_size]).to(self.device)
 
     # Inference batches stay small: large activations are mmapped and freed by glibc on every
-    # batch, and the page faults cost more system time than the convolutions (measured: 64 →
-    # 1 310 img/s with no system time, 1 024 → 680 img/s with more system than user time).
+    # batch, and the page faults then cost more than the convolutions (docs/results/speed).
     def predict_proba(self, X, batch_size: int = 64) -> np.ndarray:
         self._check_fitted()
         self.model_.eval()
@@ -265,8 +266,3 @@ class CNNClassifier:
         if not out:
             return np.empty((n_samples, 0, self.n_classes_), dtype=np.float32)
         return np.concatenate(out, axis=1)
-
-    def clone(self) -> "CNNClassifier":
-        """An unfitted copy with the same parameters (sklearn.base.clone semantics)."""
-        params = {k: v for k, v in self.__dict__.items() if not k.endswith("_")}
-        return CNNClassifier(**copy.deepcopy(params))

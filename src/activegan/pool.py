@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from activegan.errors import UsageError
+from activegan.errors import ConfigError
 
 
 class Pool:
@@ -43,6 +43,8 @@ class Pool:
             raise ValueError(f"{len(indices)} indices but {len(labels)} labels")
         if len(np.unique(indices)) != len(indices):
             raise ValueError("an index appears twice in one query")
+        if (labels < 0).any():
+            raise ValueError(f"labels must be class indices 0 or more (-1 marks unlabeled), got {labels[labels < 0][0]}")
         if ((indices < 0) | (indices >= self.size)).any():
             raise IndexError(f"pool indices must be in [0, {self.size})")
         if (self._labels[indices] >= 0).any():
@@ -71,7 +73,7 @@ def initial_indices(y_pool, n: int, rng: np.random.Generator, balanced: bool = T
     """
     y = np.asarray(y_pool)
     if not 1 <= n <= len(y):
-        raise UsageError(f"--initial {n} must be between 1 and the pool size {len(y)}")
+        raise ConfigError("initial", f"must be between 1 and the pool size {len(y)}, got {n}")
     if not balanced:
         return rng.choice(len(y), size=n, replace=False)
     classes = np.unique(y)

@@ -1,0 +1,249 @@
+"""Query strategies: an acquisition function bound to its parameters, and the one selection step.
+
+A strategy turns a model and candidate images into scores (higher = more informative):
+
+    strategy = make_strategy("density-entropy", density_k=10)   # DensityWeighted(Entropy(), k=10)
+    chosen = query(strategy, model, X_pool, candidates, n=10, rng=rng)
+
+``query`` is the only place a round picks its images: the experiment loop, ``ActiveLearner`` and
+the labeling session all call it. Generated images (the DCGAN's candidates) are scored by
+``strategy.generated_scores`` with the same acquisition functions; only their density is measured
+against the pool instead of within it. The formulas themselves are in ``activegan.acquisition``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import numpy as np
+
+from activegan import acquisition
+from activegan.errors import ConfigError
+
+
+class Strategy:
+    """Scores candidate images with a model. ``differentiable`` strategies also have ``torch_scores``
+    (softmax outputs → scores, for gradient ascent on generated images)."""
+
+    name = ""
+    differentiable = False
+
+    def scores(self, model, X, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def pool_scores(self, model, X, candidates, rng: np.random.Generator) -> np.ndarray:
+        """Scores of the pool rows ``candidates`` (indices into X, the whole pool)."""
+        return self.scores(model, X[candidates], rng)
+
+    def generated_scores(self, model, images, X, rng: np.random.Generator) -> np.ndarray:
+        """Scores of images that are not in the pool X (the pool is the reference for density)."""
+        return self.scores(model, images, rng)
+
+    def torch_scores(self, probs):
+        raise ConfigError("strategy", f"{self.name} has no differentiable form")
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({params})"
+
+
+class Random(Strategy):
+    """Uniform sampling: ranking by uniform random scores."""
+
+    name = "random"
+
+    def scores(self, model, X, rng):
+        return acquisition.random_scores(len(X), rng)
+
+
+class _Uncertainty(Strategy):
+    """A function of the model's class probabilities, with a differentiable torch twin."""
+
+    differentiable = True
+    function = staticmethod(acquisition.entropy)
+
+    def scores(self, model, X, rng):
+        return self.function(model.predict_proba(X))
+
+
+class LeastConfidence(_Uncertainty):
+    """1 − max P(y|x)."""
+
+    name = "least-confidence"
+    function = staticmethod(acquisition.least_confidence)
+
+    def torch_scores(self, probs):
+        return 1 - probs.max(dim=1).values
+
+
+class Margin(_Uncertainty):
+    """−(P(best) − P(second))."""
+
+    name = "margin"
+    function = staticmethod(acquisition.margin)
+
+    def torch_scores(self, probs):
+        top2 = probs.topk(2, dim=1).values
+        return -(top2[:, 0] - top2[:, 1])
+
+
+class Entropy(_Uncertainty):
+    """−Σ P log P."""
+
+    name = "entropy"
+    function = staticmethod(acquisition.entropy)
+
+    def torch_scores(self, probs):
+        return -(probs * probs.clamp_min(1e-12).log()).sum(dim=1)
+
+
+class _MCDropout(Strategy):
+    """A function of T MC-dropout predictions (Gal et al. 2017). The dropout noise is drawn from the
+    round's rng, so it differs between experiment seeds and rounds and repeats on a rerun."""
+
+    function = staticmethod(acquisition.bald)
+
+    def __init__(self, mc_samples: int = 20):
+        if mc_samples < 1:
+            raise ConfigError("mc_samples", f"must be at least 1, got {mc_samples}")
+        self.mc_samples = mc_samples
+
+    def scores(self, model, X, rng):
+        if not hasattr(model, "predict_proba_mc"):
+            raise ConfigError("strategy", f"{self.name} needs a model with predict_proba_mc (MC dropout)")
+        noise_seed = int(rng.integers(2**31))
+        return self.function(model.predict_proba_mc(X, self.mc_samples, seed=noise_seed))
+
+
+class BALD(_MCDropout):
+    """Mutual information between the prediction and the weights."""
+
+    name = "bald"
+    function = staticmethod(acquisition.bald)
+
+
+class VariationRatios(_MCDropout):
+    """1 − the modal class's share of T dropout votes."""
+
+    name = "variation-ratios"
+    function = staticmethod(acquisition.variation_ratios)
+
+
+class MeanEntropy(_MCDropout):
+    """Entropy of the mean MC-dropout prediction: Gal et al.'s Max Entropy."""
+
+    name = "mc-entropy"
+    function = staticmethod(acquisition.mean_entropy)
+
+
+class DensityWeighted(Strategy):
+    """density × base score (the poster's density-weighted strategies). Density is the mean cosine
+    similarity of an image to its k nearest neighbours in the pool (k=None: every other image), on
+    ``features="pixels"`` (computed once per pool, cached in ``cache_dir`` by content) or
+    ``"penultimate"`` (the model's features, every time it is asked)."""
+
+    def __init__(self, base: Strategy, k: int | None = 10, features: str = "pixels", cache_dir=None):
+        if features not in DENSITY_FEATURES:
+            raise ConfigError("density_features", f"must be one of {', '.join(DENSITY_FEATURES)}, got {features!r}")
+        if k is not None and k < 1:
+            raise ConfigError("density_k", f"must be at least 1 or None (all), got {k}")
+        self.base, self.k, self.features = base, k, features
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
+        self.name = f"density-{base.name}"
+        self.differentiable = base.differentiable
+        self._pixels_density: tuple[np.ndarray, np.ndarray] | None = None  # (pool, its density)
+
+    def scores(self, model, X, rng):
+        """Candidates that are the whole pool: density within X."""
+        return self.pool_scores(model, X, np.arange(len(X)), rng)
+
+    def pool_scores(self, model, X, candidates, rng):
+        return self.pool_density(model, X)[candidates] * self.base.scores(model, X[candidates], rng)
+
+    def generated_scores(self, model, images, X, rng):
+        return self.density_to_pool(model, images, X) * self.base.scores(model, images, rng)
+
+    def torch_scores(self, probs):
+        return self.base.torch_scores(probs)  # density is held fixed: the caller multiplies it in
+
+    def pool_density(self, model, X) -> np.ndarray:
+        """Density of every pool image among the others."""
+        k = None if self.k is None else min(self.k, len(X) - 1)
+        if self.features == "penultimate":
+            return acquisition.density(model.features(X), k)
+        if self._pixels_density is None or self._pixels_density[0] is not X:
+            self._pixels_density = (X, _cached_density(X, k, self.cache_dir))
+        return self._pixels_density[1]
+
+    def density_to_pool(self, model, images, X) -> np.ndarray:
+        """Density of images that are not in the pool, against the pool."""
+        if self.features == "penultimate":
+            return acquisition.density_to(model.features(images), model.features(X), self.k)
+        return acquisition.density_to(np.reshape(images, (len(images), -1)), np.reshape(X, (len(X), -1)), self.k)
+
+
+def _cached_density(X, k: int | None, cache_dir: Path | None) -> np.ndarray:
+    """Pixel density of a pool, computed once per pool content and k, then read from the cache."""
+    from activegan.io import atomic_write_bytes
+
+    if cache_dir is None:
+        return acquisition.density(X, k)
+    digest = hashlib.sha1(np.ascontiguousarray(X).view(np.uint8)).hexdigest()[:16]
+    path = cache_dir / f"density-{digest}-k{k}.npy"
+    if path.exists():
+        try:
+            return np.load(path)
+        except (OSError, ValueError):
+            pass  # a damaged cache entry is recomputed
+    dens = acquisition.density(X, k)
+    buf = io.BytesIO()
+    np.save(buf, dens)
+    atomic_write_bytes(path, buf.getvalue())
+    return dens
+
+
+DENSITY_FEATURES = ("pixels", "penultimate")
+_SIMPLE = {s.name: s for s in (Random, LeastConfidence, Margin, Entropy)}
+_MC = {s.name: s for s in (BALD, VariationRatios, MeanEntropy)}
+_DENSITY = {f"density-{name}": name for name in ("least-confidence", "entropy")}
+STRATEGY_NAMES = (*_SIMPLE, *_DENSITY, *_MC)
+POSTER_STRATEGIES = ("least-confidence", "margin", "entropy", "density-least-confidence", "density-entropy")
+GAN_ORACLES = ("match", "model")
+
+
+def make_strategy(name: str, *, density_k: int | None = 10, density_features: str = "pixels",
+                  mc_samples: int = 20, cache_dir=None) -> Strategy:
+    """The pool strategy called ``name`` with its parameters; parameters it does not use are ignored."""
+    if name in _SIMPLE:
+        return _SIMPLE[name]()
+    if name in _MC:
+        return _MC[name](mc_samples)
+    if name in _DENSITY:
+        return DensityWeighted(_SIMPLE[_DENSITY[name]](), density_k, density_features, cache_dir)
+    raise ConfigError("strategy", f"unknown strategy {name!r}; choose from {', '.join(STRATEGY_NAMES)}")
+
+
+def parse_name(name: str) -> tuple[str, str | None]:
+    """'entropy' → ('entropy', None): ranks the pool. 'gan-entropy-match' → ('entropy', 'match'):
+    ranks generated images, labeled through the oracle (match: the nearest unlabeled pool image;
+    model: a privileged classifier trained on the whole pool's labels)."""
+    if not name.startswith("gan-"):
+        if name not in STRATEGY_NAMES:
+            raise ConfigError("strategies", f"unknown strategy {name!r}; choose from {', '.join(STRATEGY_NAMES)} "
+                              "or gan-<acquisition>-<match|model>")
+        return name, None
+    acq, _, oracle = name[len("gan-"):].rpartition("-")
+    if acq not in STRATEGY_NAMES or oracle not in GAN_ORACLES:
+        raise ConfigError("strategies", f"unknown strategy {name!r}: GAN strategies are gan-<acquisition>-<oracle> with "
+                          f"an acquisition from {', '.join(STRATEGY_NAMES)} and an oracle from {', '.join(GAN_ORACLES)}")
+    return acq, oracle
+
+
+def query(strategy: Strategy, model, X, candidates, n: int, rng: np.random.Generator) -> np.ndarray:
+    """The n most informative of the pool rows ``candidates`` (indices into X), best first; ties
+    are broken by ``rng``."""
+    candidates = np.asarray(candidates, dtype=np.int64)
+    scores = strategy.pool_scores(model, X, candidates, rng)
+    return candidates[acquisition.select_top(scores, n, rng)]
