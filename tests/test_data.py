@@ -1,4 +1,4 @@
-"""Tests for activegan.data: every reader on small files written here, the downloader against a
+"""Tests for activegan.data (one module per format): every reader on small files written here, the downloader against a
 local HTTP server, and (skip-if-absent) the real MNIST and CIFAR-10 copies under shared/."""
 
 from __future__ import annotations
@@ -19,22 +19,17 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import PIL.Image
 import pytest
 from PIL import Image
 
-from activegan import data
-from activegan.data import (
-    CIFAR10_CLASSES,
-    DATASETS,
-    FASHION_MNIST_CLASSES,
-    Dataset,
-    download,
-    load_dataset,
-    read_cifar_batches,
-    read_idx,
-    read_image_folder,
-)
-from activegan.errors import UsageError
+import activegan.data
+from activegan.data import DATASETS, Dataset, default_cache_dir, digits, load_dataset
+from activegan.data.cifar import CIFAR10_CLASSES, read_cifar_batches
+from activegan.data.downloader import CHECKSUMS, download
+from activegan.data.folder import read_image_folder
+from activegan.data.idx import FASHION_MNIST_CLASSES, MNIST_CLASSES, read_idx
+from activegan.errors import ConfigError, DataError
 
 
 def _shared_datasets() -> Path:
@@ -182,15 +177,46 @@ def test_digits_deterministic():
 
 @pytest.mark.parametrize("name", ["imagenet", "mnist2", ""])
 def test_unknown_name_lists_valid_names(name):
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(ConfigError) as e:
         load_dataset(name)
     msg = _one_line(e)
+    assert e.value.param == "dataset" and msg.startswith("dataset: ")
     assert all(d in msg for d in DATASETS) and "folder:PATH" in msg
 
 
 def test_folder_without_path():
-    with pytest.raises(UsageError, match="folder:DIR"):
+    with pytest.raises(ConfigError, match="folder:DIR"):
         load_dataset("folder:")
+
+
+def test_digits_function_is_the_named_dataset():
+    a, b = digits(), load_dataset("digits")
+    assert a.name == "digits" and a.classes == MNIST_CLASSES
+    np.testing.assert_array_equal(a.x_pool, b.x_pool)
+    np.testing.assert_array_equal(a.y_pool, b.y_pool)
+
+
+def test_package_reexports_what_outside_code_imports():
+    # Callers import these from activegan.data; they are the readers' own objects.
+    from activegan.data import cifar, downloader, folder, idx
+
+    assert activegan.data.read_idx is idx.read_idx
+    assert activegan.data.read_cifar_batches is cifar.read_cifar_batches
+    assert activegan.data.read_image_folder is folder.read_image_folder
+    assert activegan.data.download is downloader.download
+    assert activegan.data.CHECKSUMS is downloader.CHECKSUMS
+    assert activegan.data.CIFAR10_CLASSES is cifar.CIFAR10_CLASSES
+    assert activegan.data.FASHION_MNIST_CLASSES is idx.FASHION_MNIST_CLASSES
+    for name in activegan.data.__all__:
+        assert hasattr(activegan.data, name), name
+
+
+def test_errors_are_value_errors():
+    # Callers that catch ValueError keep working: both kinds the loaders raise are ValueErrors.
+    with pytest.raises(ValueError):
+        load_dataset("imagenet")
+    with pytest.raises(ValueError):
+        load_dataset("mnist")
 
 
 def test_dataset_rejects_inconsistent_arrays():
@@ -239,7 +265,7 @@ def test_truncated_idx_names_file_and_sizes(tmp_path):
     write_mnist(tmp_path)
     f = tmp_path / "t10k-images-idx3-ubyte"
     f.write_bytes(f.read_bytes()[:-100])
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(DataError) as e:
         load_dataset("mnist", tmp_path)
     msg = _one_line(e)
     assert str(f) in msg and "truncated" in msg
@@ -250,7 +276,7 @@ def test_truncated_gzip_names_file(tmp_path):
     write_mnist(tmp_path, gz=True)
     f = tmp_path / "train-labels-idx1-ubyte.gz"
     f.write_bytes(f.read_bytes()[:-12])
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(DataError) as e:
         load_dataset("mnist", tmp_path)
     assert str(f) in _one_line(e) and "gzip" in str(e.value)
 
@@ -259,7 +285,7 @@ def test_truncated_gzip_names_file(tmp_path):
 def test_wrong_magic(tmp_path, head):
     f = tmp_path / "x-idx3-ubyte"
     f.write_bytes(head + b"\x00" * 40)
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(DataError) as e:
         read_idx(f)
     assert str(f) in _one_line(e) and "not an IDX file" in str(e.value)
 
@@ -267,14 +293,14 @@ def test_wrong_magic(tmp_path, head):
 def test_idx_wrong_kind_of_array(tmp_path):
     write_mnist(tmp_path)
     write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros((30, 2), np.uint8))  # 2-D labels
-    with pytest.raises(UsageError, match=r"train-labels-idx1-ubyte: expected uint8 labels"):
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte: expected uint8 labels"):
         load_dataset("mnist", tmp_path)
 
 
 def test_label_image_count_mismatch(tmp_path):
     write_mnist(tmp_path)
     write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros(29, np.uint8))
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(DataError) as e:
         load_dataset("mnist", tmp_path)
     msg = _one_line(e)
     assert "30 images" in msg and "29 labels" in msg and "train-labels-idx1-ubyte" in msg
@@ -283,7 +309,7 @@ def test_label_image_count_mismatch(tmp_path):
 def test_label_out_of_range(tmp_path):
     write_mnist(tmp_path)
     write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.full(12, 10, np.uint8))
-    with pytest.raises(UsageError, match="label 10 out of range"):
+    with pytest.raises(DataError, match="label 10 out of range"):
         load_dataset("mnist", tmp_path)
 
 
@@ -291,7 +317,7 @@ def test_missing_idx_files_are_named(tmp_path):
     write_mnist(tmp_path)
     (tmp_path / "t10k-images-idx3-ubyte").unlink()
     (tmp_path / "train-labels-idx1-ubyte").unlink()
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(DataError) as e:
         load_dataset("fashion-mnist", tmp_path)
     msg = _one_line(e)
     assert str(tmp_path) in msg and "train-images-idx3-ubyte[.gz]" in msg
@@ -301,15 +327,16 @@ def test_missing_idx_files_are_named(tmp_path):
 
 
 def test_nonexistent_data_dir(tmp_path):
-    with pytest.raises(UsageError, match="does not exist"):
+    with pytest.raises(DataError, match="does not exist"):
         load_dataset("mnist", tmp_path / "nope")
 
 
-def test_no_data_dir_mentions_flags(tmp_path):
-    with pytest.raises(UsageError) as e:
+def test_no_data_dir_names_parameters_not_flags(tmp_path):
+    with pytest.raises(DataError) as e:
         load_dataset("mnist")
     msg = _one_line(e)
-    assert "--data-dir" in msg and "--download" in msg
+    assert "data_dir" in msg and "download=True" in msg and "--" not in msg
+    assert "train-images-idx3-ubyte[.gz]" in msg and str(tmp_path / "cache" / "mnist") in msg
 
 
 def test_previous_download_is_found_without_data_dir(tmp_path):
@@ -378,7 +405,7 @@ def test_cifar_corrupt_batch_named(tmp_path):
     write_cifar_batches(d)
     f = d / "data_batch_3"
     f.write_bytes(f.read_bytes()[:200])
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(DataError) as e:
         load_dataset("cifar10", tmp_path)
     assert str(f) in _one_line(e) and "corrupt or truncated" in str(e.value)
 
@@ -388,7 +415,7 @@ def test_cifar_corrupt_member_in_tarball_named(tmp_path):
     write_cifar_batches(d)
     (d / "test_batch").write_bytes(b"\x80\x02garbage")
     tar = make_tar(d, tmp_path / "cifar-10-python.tar.gz")
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(DataError) as e:
         load_dataset("cifar10", tar)
     assert f"{tar}:test_batch" in _one_line(e)
 
@@ -398,7 +425,7 @@ def test_cifar_truncated_tarball(tmp_path):
     write_cifar_batches(d, n=50)
     tar = make_tar(d, tmp_path / "cifar-10-python.tar.gz")
     tar.write_bytes(tar.read_bytes()[: tar.stat().st_size // 2])
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(DataError) as e:
         read_cifar_batches(tar)
     assert str(tar) in _one_line(e)
 
@@ -411,7 +438,7 @@ def test_cifar_refuses_arbitrary_code(tmp_path):
     d = tmp_path / "b"
     write_cifar_batches(d)
     (d / "data_batch_2").write_bytes(pickle.dumps({b"data": Evil(), b"labels": []}, protocol=2))
-    with pytest.raises(UsageError, match=r"data_batch_2.*refusing to load global posix.getpid"):
+    with pytest.raises(DataError, match=r"data_batch_2.*refusing to load global posix.getpid"):
         read_cifar_batches(d)
 
 
@@ -419,10 +446,10 @@ def test_cifar_wrong_content(tmp_path):
     d = tmp_path / "b"
     write_cifar_batches(d)
     (d / "test_batch").write_bytes(pickle.dumps({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, protocol=2))
-    with pytest.raises(UsageError, match=r"test_batch: expected b'data' to be a uint8 array of shape \(N, 3072\)"):
+    with pytest.raises(DataError, match=r"test_batch: expected b'data' to be a uint8 array of shape \(N, 3072\)"):
         read_cifar_batches(d)
     (d / "test_batch").write_bytes(pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0]}, protocol=2))
-    with pytest.raises(UsageError, match="2 images but 1 labels"):
+    with pytest.raises(DataError, match="2 images but 1 labels"):
         read_cifar_batches(d)
 
 
@@ -430,13 +457,13 @@ def test_cifar_missing_batches_named(tmp_path):
     d = tmp_path / "cifar-10-batches-py"
     write_cifar_batches(d)
     (d / "data_batch_4").unlink()
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(DataError) as e:
         load_dataset("cifar10", tmp_path)
     assert "missing: data_batch_4" in _one_line(e)
 
 
 def test_cifar_nothing_there(tmp_path):
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(DataError) as e:
         load_dataset("cifar10", tmp_path)
     msg = _one_line(e)
     assert "cifar-10-batches-py" in msg and "cifar-10-python.tar.gz" in msg and str(tmp_path) in msg
@@ -482,7 +509,7 @@ def test_folder_jpeg_and_mixed_gray_rgb_become_rgb(tmp_path):
 def test_folder_mixed_sizes_rejected(tmp_path):
     write_folder(tmp_path, {"train": {"a": 2}, "test": {"a": 1}}, size=(6, 5))
     write_folder(tmp_path, {"train": {"b": 1}}, size=(7, 5))
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(DataError) as e:
         read_image_folder(tmp_path)
     msg = _one_line(e)
     assert str(tmp_path / "train" / "b" / "000.png") in msg and "7x5" in msg and "6x5" in msg
@@ -495,7 +522,7 @@ def test_folder_corrupt_image_named(tmp_path, as_zip):
     bad = src / "train" / "a" / "001.png"
     bad.write_bytes(bad.read_bytes()[:30])
     path = zip_dir(src, tmp_path / "s.zip") if as_zip else src
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(DataError) as e:
         load_dataset(f"folder:{path}")
     msg = _one_line(e)
     assert ("s.zip:train/a/001.png" if as_zip else str(bad)) in msg and "not a readable image" in msg
@@ -503,22 +530,22 @@ def test_folder_corrupt_image_named(tmp_path, as_zip):
 
 def test_folder_test_classes_must_be_subset(tmp_path):
     write_folder(tmp_path, {"train": {"a": 1}, "test": {"a": 1, "q": 1}})
-    with pytest.raises(UsageError, match="test classes q"):
+    with pytest.raises(DataError, match="test classes q"):
         read_image_folder(tmp_path)
 
 
 @pytest.mark.parametrize("spec,match", [({"test": {"a": 1}}, "train/<class>"), ({"train": {"a": 1}}, "test images")])
 def test_folder_missing_split(tmp_path, spec, match):
     write_folder(tmp_path, spec)
-    with pytest.raises(UsageError, match=match):
+    with pytest.raises(DataError, match=match):
         read_image_folder(tmp_path)
 
 
 def test_folder_not_a_zip_or_missing(tmp_path):
     (tmp_path / "x.zip").write_bytes(b"not a zip")
-    with pytest.raises(UsageError, match="not a directory or a .zip"):
+    with pytest.raises(DataError, match="not a directory or a .zip"):
         load_dataset(f"folder:{tmp_path / 'x.zip'}")
-    with pytest.raises(UsageError, match="does not exist"):
+    with pytest.raises(DataError, match="does not exist"):
         load_dataset(f"folder:{tmp_path / 'nope'}")
 
 
@@ -534,7 +561,7 @@ def test_folder_cache_hit_and_invalidation(tmp_path, monkeypatch, as_zip):
     def no_decode(*a, **k):
         raise AssertionError("decoded again despite the cache")
 
-    monkeypatch.setattr(data, "_decode", no_decode)
+    monkeypatch.setattr(PIL.Image, "open", no_decode)  # every image is decoded through Image.open
     second = load_dataset(f"folder:{path}", cache_dir=cache)
     np.testing.assert_array_equal(first.x_pool, second.x_pool)
     assert second.classes == first.classes and second.x_pool.dtype == np.float32
@@ -571,7 +598,7 @@ def test_cifar10_image_folder_layout(tmp_path):
 
 def test_cifar10_image_folder_wrong_classes(tmp_path):
     write_folder(tmp_path, {"train": {"cat": 1, "dog": 1}, "test": {"cat": 1}}, mode="RGB", size=(32, 32))
-    with pytest.raises(UsageError, match="has classes cat, dog; expected airplane"):
+    with pytest.raises(DataError, match="has classes cat, dog; expected airplane"):
         load_dataset("cifar10", tmp_path)
 
 
@@ -619,7 +646,7 @@ def mnist_on_server(server, monkeypatch):
     sums = {
         f.name: (f"sha256:{hashlib.sha256(f.read_bytes()).hexdigest()}",) for f in (server.root / "mnist").iterdir()
     }
-    monkeypatch.setitem(data.CHECKSUMS, "mnist", sums)
+    monkeypatch.setitem(CHECKSUMS, "mnist", sums)
     return arrays
 
 
@@ -628,8 +655,8 @@ def test_download_then_cached(tmp_path, server, mnist_on_server, monkeypatch):
     cache = tmp_path / "dl"
     ds = load_dataset("mnist", download=True, cache_dir=cache)
     np.testing.assert_array_equal(ds.y_pool, mnist_on_server["train-labels-idx1-ubyte"])
-    assert sorted(server.hits) == sorted(f"/mnist/{n}" for n in data.CHECKSUMS["mnist"])
-    assert sorted(p.name for p in (cache / "mnist").iterdir()) == sorted(data.CHECKSUMS["mnist"])  # no temp files
+    assert sorted(server.hits) == sorted(f"/mnist/{n}" for n in CHECKSUMS["mnist"])
+    assert sorted(p.name for p in (cache / "mnist").iterdir()) == sorted(CHECKSUMS["mnist"])  # no temp files
 
     n = len(server.hits)
     assert download("mnist", cache) == cache / "mnist"
@@ -641,7 +668,7 @@ def test_download_then_cached(tmp_path, server, mnist_on_server, monkeypatch):
 def test_data_dir_without_files_downloads_into_cache(tmp_path, server, mnist_on_server, monkeypatch):
     monkeypatch.setenv("ACTIVEGAN_MIRROR", server.url + "mnist/")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(UsageError, match="missing: train-images"):
+    with pytest.raises(DataError, match="missing: train-images"):
         load_dataset("mnist", tmp_path / "empty", cache_dir=tmp_path / "dl")
     assert not server.hits
     ds = load_dataset("mnist", tmp_path / "empty", download=True, cache_dir=tmp_path / "dl")
@@ -660,9 +687,9 @@ def test_download_falls_back_to_next_mirror_and_replaces_bad_file(tmp_path, serv
 def test_download_checksum_mismatch_leaves_nothing(tmp_path, server, mnist_on_server, monkeypatch):
     name = "train-images-idx3-ubyte.gz"
     expected = "0" * 64
-    monkeypatch.setitem(data.CHECKSUMS["mnist"], name, (f"sha256:{expected}",))
+    monkeypatch.setitem(CHECKSUMS["mnist"], name, (f"sha256:{expected}",))
     cache = tmp_path / "dl"
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(DataError) as e:
         download("mnist", cache, mirrors=[server.url + "mnist/"])
     msg = _one_line(e)
     actual = hashlib.sha256((server.root / "mnist" / name).read_bytes()).hexdigest()
@@ -673,7 +700,7 @@ def test_download_checksum_mismatch_leaves_nothing(tmp_path, server, mnist_on_se
 
 def test_download_all_mirrors_down(tmp_path):
     dead = [f"http://127.0.0.1:{_closed_port()}/a/", f"http://127.0.0.1:{_closed_port()}/b/"]
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(DataError) as e:
         download("cifar10", tmp_path, mirrors=dead)
     msg = _one_line(e)
     assert "cifar-10-python.tar.gz" in msg and dead[0] in msg and dead[1] in msg
@@ -681,28 +708,28 @@ def test_download_all_mirrors_down(tmp_path):
 
 
 def test_load_with_download_and_mirrors_down_is_usage_error(tmp_path):
-    with pytest.raises(UsageError, match="could not download"):
+    with pytest.raises(DataError, match="could not download"):
         load_dataset("fashion-mnist", download=True, cache_dir=tmp_path)  # env mirror: a closed port
 
 
 def test_download_cifar_tarball_and_load(tmp_path, server, monkeypatch):
     arrays = write_cifar_batches(tmp_path / "src" / "cifar-10-batches-py")
     tar = make_tar(tmp_path / "src" / "cifar-10-batches-py", server.root / "cifar-10-python.tar.gz")
-    monkeypatch.setitem(data.CHECKSUMS, "cifar10", {tar.name: (f"md5:{hashlib.md5(tar.read_bytes()).hexdigest()}",)})
+    monkeypatch.setitem(CHECKSUMS, "cifar10", {tar.name: (f"md5:{hashlib.md5(tar.read_bytes()).hexdigest()}",)})
     monkeypatch.setenv("ACTIVEGAN_MIRROR", server.url)
     _check_cifar(load_dataset("cifar10", download=True, cache_dir=tmp_path / "dl"), *arrays)
 
 
 def test_download_unknown_name(tmp_path):
-    with pytest.raises(UsageError, match="downloadable: mnist, fashion-mnist, cifar10"):
+    with pytest.raises(ConfigError, match="downloadable: mnist, fashion-mnist, cifar10"):
         download("digits", tmp_path)
 
 
 def test_default_cache_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("ACTIVEGAN_CACHE", str(tmp_path / "x"))
-    assert data.default_cache_dir() == tmp_path / "x"
+    assert default_cache_dir() == tmp_path / "x"
     monkeypatch.delenv("ACTIVEGAN_CACHE")
-    assert data.default_cache_dir() == Path.home() / ".cache" / "activegan"
+    assert default_cache_dir() == Path.home() / ".cache" / "activegan"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -731,7 +758,7 @@ def test_real_mnist_files_match_builtin_checksums(tmp_path):
         out = download("mnist", tmp_path, mirrors=[srv.url + "mnist/"])
     finally:
         srv.close()
-    assert sorted(p.name for p in out.iterdir()) == sorted(data.CHECKSUMS["mnist"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(CHECKSUMS["mnist"])
 
 
 @pytest.mark.real_data
@@ -764,6 +791,6 @@ def test_real_cifar_jpeg_full_load_and_cache(tmp_path, monkeypatch):
     np.testing.assert_allclose(ds.x_pool.mean(axis=(0, 2, 3)), [0.4914, 0.4822, 0.4465], atol=2e-3)
 
     # The cache, not the JPEGs: decoding again fails the test (a wall-time bound failed on a loaded machine).
-    monkeypatch.setattr(data, "_decode", lambda *a: pytest.fail("second load decoded again"))
+    monkeypatch.setattr(PIL.Image, "open", lambda *a, **k: pytest.fail("second load decoded again"))
     again = load_dataset("cifar10", SHARED, cache_dir=cache)
     np.testing.assert_array_equal(again.y_test, ds.y_test)
