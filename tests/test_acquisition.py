@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from activegan import acquisition as acq
-from activegan.errors import UsageError
 
 PROBS = np.array(
     [
@@ -83,19 +82,25 @@ def test_density_with_exact_duplicates_excludes_only_itself():
 
 @pytest.mark.parametrize("k", [3, 4, 0])
 def test_density_rejects_k_not_below_n(k):
-    with pytest.raises(UsageError, match="k must be"):
+    with pytest.raises(ValueError, match="k must be"):
         acq.density(FEATS, k=k)
-
-
-def test_density_weighted_scores_are_products():
-    probs = PROBS[:3]
-    np.testing.assert_allclose(acq.density_least_confidence(probs, FEATS, k=None), [R / 2 * 0.3, 0.0, R * 2 / 3], rtol=1e-6)
-    np.testing.assert_allclose(acq.density_entropy(probs, FEATS, k=1), R * acq.entropy(probs), rtol=1e-6)
 
 
 def test_bald_disagreement_is_ln2_and_agreement_is_zero():
     mc = np.array([[[1.0, 0.0], [0.5, 0.5]], [[0.0, 1.0], [0.5, 0.5]]])  # T=2, N=2, C=2
     np.testing.assert_allclose(acq.bald(mc), [math.log(2), 0.0], atol=1e-12)
+
+
+def test_mean_entropy_averages_the_samples_before_the_entropy():
+    # Two confident but opposite samples average to (0.5, 0.5): entropy ln 2, where each sample's is 0.
+    mc = np.array([[[1.0, 0.0]], [[0.0, 1.0]]])
+    np.testing.assert_allclose(acq.mean_entropy(mc), [math.log(2)])
+
+
+def test_library_errors_are_value_errors_without_flags():
+    with pytest.raises(ValueError) as err:
+        acq.density(FEATS, k=0)
+    assert "--" not in str(err.value)
 
 
 def test_variation_ratios_counts_modal_votes():
@@ -120,7 +125,7 @@ def test_select_top_breaks_ties_at_random_but_reproducibly():
 
 
 def test_select_top_rejects_n_larger_than_candidates():
-    with pytest.raises(UsageError, match="cannot select 5 items from 4"):
+    with pytest.raises(ValueError, match="cannot select 5 items from 4"):
         acq.select_top([0.1, 0.2, 0.3, 0.4], 5, np.random.default_rng(0))
 
 
@@ -130,11 +135,6 @@ def test_random_scores_select_uniformly():
         rng = np.random.default_rng(s)
         counts[acq.select_top(acq.random_scores(10, rng), 1, rng)] += 1
     assert counts.min() > 140 and counts.max() < 260  # ~200 each
-
-
-def test_unknown_strategy_name_is_rejected():
-    with pytest.raises(UsageError, match="unknown strategy 'entropyy'"):
-        acq.check_strategy_names(["random", "entropyy"])
 
 
 def test_density_to_reference_hand_values():

@@ -1,15 +1,19 @@
-"""The ``activegan`` command line. Bad input → one line on stderr and exit code 2."""
+"""The ``activegan`` command line. Bad input → one line on stderr and exit code 2.
+
+The library raises ``ValueError``s naming its own parameters (``ConfigError("query_size", …)``);
+this module is the only place that turns them into messages naming the flag (``--query-size``).
+"""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import importlib
 import os
 import sys
 from pathlib import Path
 
-from activegan.errors import UsageError
+from activegan.errors import ConfigError
+from activegan.gan import cli as gan_cli
+from activegan.label import cli as label_cli
 
 
 class Parser(argparse.ArgumentParser):
@@ -30,8 +34,8 @@ def _seeds(text: str) -> list[int]:
     return list(range(n))
 
 
-def _density_k(text: str) -> int | None:
-    if text in ("all", "none", "None"):
+def _density_k(text) -> int | None:
+    if text in ("all", "none", "None", None):
         return None
     try:
         return int(text)
@@ -43,7 +47,7 @@ def _strategies(text: str) -> list[str]:
     return [s.strip() for s in text.split(",") if s.strip()]
 
 
-# (flag, config field, type, help); defaults come from ExperimentConfig, then the TOML file.
+# (flag, config field — "gan.candidates" is a nested one —, type, help); defaults come from ExperimentConfig.
 RUN_OPTIONS = [
     ("--dataset", "dataset", str, "digits (embedded), mnist, fashion-mnist, cifar10, or folder:PATH"),
     ("--data-dir", "data_dir", str, "directory (or archive) holding the dataset's files"),
@@ -53,35 +57,39 @@ RUN_OPTIONS = [
     ("--query-size", "query_size", int, "labels queried per round (n)"),
     ("--rounds", "rounds", int, "number of query rounds (R)"),
     ("--subset", "subset", int, "score a random subset of this many unlabeled images per round"),
-    ("--epochs", "epochs", int, "training epochs per round"),
-    ("--steps", "steps", int, "train exactly this many gradient steps per round instead of epochs"),
-    ("--batch-size", "batch_size", int, "training batch size"),
-    ("--lr", "lr", float, "Adam learning rate"),
     ("--density-k", "density_k", _density_k, "neighbours for density, or 'all'"),
     ("--density-features", "density_features", str, "pixels (cached once per pool) or penultimate (each round)"),
-    ("--mc-samples", "mc_samples", int, "MC-dropout samples for bald and variation-ratios"),
-    ("--device", "device", str, "cpu or cuda"),
-    ("--gan-epochs", "gan_epochs", int, "gan-* strategies: DCGAN epochs (default 20 for digits, else 5)"),
-    ("--gan-checkpoint", "gan_checkpoint", str, "gan-* strategies: use this trained DCGAN for every seed (skip training)"),
-    ("--gan-candidates", "gan_candidates", int, "gan-* strategies: generated candidates scored per round (M)"),
-    ("--gan-refine-steps", "gan_refine_steps", int, "gan-* strategies: gradient-ascent steps on the score in z"),
-    ("--match-features", "match_features", str, "match oracle's space: pixels, discriminator or classifier"),
-    ("--model-threshold", "model_threshold", float, "model oracle: reject labels below this confidence"),
+    ("--mc-samples", "mc_samples", int, "MC-dropout samples for bald, variation-ratios and mc-entropy"),
+    ("--epochs", "train.epochs", int, "training epochs (full passes over the labeled set) per round"),
+    ("--steps", "train.steps", int, "train exactly this many gradient steps per round instead of epochs"),
+    ("--batch-size", "train.batch_size", int, "training batch size"),
+    ("--lr", "train.lr", float, "Adam learning rate"),
+    ("--device", "train.device", str, "cpu or cuda"),
+    ("--gan-epochs", "gan.epochs", int, "gan-* strategies: DCGAN epochs (default 20 for digits, else 5)"),
+    ("--gan-checkpoint", "gan.checkpoint", str, "gan-* strategies: use this trained DCGAN for every seed (skip training)"),
+    ("--gan-candidates", "gan.candidates", int, "gan-* strategies: generated candidates scored per round (M)"),
+    ("--gan-refine-steps", "gan.refine_steps", int, "gan-* strategies: gradient-ascent steps on the score in z"),
+    ("--match-features", "gan.match_features", str, "match oracle's space: pixels, discriminator or classifier"),
+    ("--model-threshold", "gan.model_threshold", float, "privileged model oracle: reject labels below this confidence"),
 ]
 RUN_FLAGS = [
     ("--random-initial", "balanced_initial", False, "draw the initial set uniformly instead of class-balanced"),
-    ("--batch-norm", "batch_norm", True, "batch norm in the classifier"),
-    ("--augment", "augment", True, "light augmentation (shifts, flips for colour)"),
-    ("--warm-start", "warm_start", True, "continue training from last round's weights instead of retraining"),
+    ("--batch-norm", "train.batch_norm", True, "batch norm in the classifier"),
+    ("--augment", "train.augment", True, "light augmentation (shifts, flips for colour)"),
+    ("--warm-start", "train.warm_start", True, "continue training from last round's weights instead of retraining"),
 ]
+FLAGS = {field: flag for flag, field, *_ in [*RUN_OPTIONS, *RUN_FLAGS]}
+TYPES = {field: typ for _, field, typ, _ in RUN_OPTIONS}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="activegan", description="Active learning on images: pool ranking and GAN-generated queries.")
-    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+def flag_for(param: str) -> str:
+    """The command-line flag of a library parameter: ``train.epochs`` → ``--epochs``."""
+    return FLAGS.get(param, "--" + param.replace("_", "-").replace(".", "-"))
 
+
+def add_run_parser(sub) -> None:
     run = sub.add_parser("run", help="run a pool-based active-learning experiment")
-    run.add_argument("-c", "--config", help="experiment.toml with the same fields as the options")
+    run.add_argument("-c", "--config", help="experiment.toml: the options' names as keys (query-size = 10)")
     for flag, dest, typ, help_ in RUN_OPTIONS:
         run.add_argument(flag, dest=dest, type=typ, default=None, help=help_)
     for flag, dest, value, help_ in RUN_FLAGS:
@@ -92,53 +100,81 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--download", action="store_true", help="fetch mnist/cifar10 into the cache if missing")
     run.add_argument("--cache-dir", help="cache for downloads and pool densities (default $ACTIVEGAN_CACHE or ~/.cache/activegan)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
-    for mod, (add_parser, _) in _plugins():
-        getattr(mod, add_parser)(sub)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="activegan", description="Active learning on images: pool ranking and GAN-generated queries.")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+    add_run_parser(sub)
+    gan_cli.add_gan_parser(sub)
+    gan_cli.add_generate_parser(sub)
+    label_cli.add_label_parser(sub)
     return parser
 
 
 def load_toml(path: str) -> dict:
+    """Config fields from a TOML file: flag names without dashes (``query-size``, ``gan-candidates``),
+    or the config's own nested names (``[train] epochs = 5``), converted as on the command line."""
     import tomllib
-
-    from activegan.experiment import ExperimentConfig
 
     try:
         with open(path, "rb") as f:
             raw = tomllib.load(f)
     except FileNotFoundError:
-        raise UsageError(f"config file not found: {path}") from None
+        raise ConfigError("config", f"file not found: {path}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: not valid TOML ({exc})") from None
-    fields = {f.name for f in dataclasses.fields(ExperimentConfig)}
-    cfg = {}
-    for key, value in raw.items():
-        name = key.replace("-", "_")
-        if name not in fields:
-            raise UsageError(f"{path}: unknown field {key!r}; valid fields: {', '.join(sorted(fields))}")
-        if name == "strategies" and isinstance(value, str):
-            value = _strategies(value)
-        if name == "seeds" and isinstance(value, int):
+        raise ConfigError("config", f"{path}: not valid TOML ({exc})") from None
+    by_flag = {flag[2:]: field for field, flag in FLAGS.items()}
+    values = {}
+    for key, value in _flat_toml(raw).items():
+        field = by_flag.get(key.replace("_", "-"), key.replace("-", "_"))
+        if field not in FLAGS:
+            raise ConfigError("config", f"{path}: unknown field {key!r}; valid fields: {', '.join(sorted(by_flag))}")
+        if field == "seeds" and isinstance(value, int):
             value = list(range(value))
-        cfg[name] = value
+        elif isinstance(value, str) and field in TYPES:
+            try:
+                value = TYPES[field](value)
+            except (argparse.ArgumentTypeError, ValueError) as exc:
+                raise ConfigError("config", f"{path}: {key}: {exc}") from None
+        values[field] = value
+    return values
+
+
+def _flat_toml(raw: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            flat.update(_flat_toml(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def experiment_config(values: dict):
+    """An ExperimentConfig from field → value, nested fields written ``train.epochs``."""
+    from activegan.loop import ExperimentConfig
+
+    cfg = ExperimentConfig()
+    for field, value in values.items():
+        target, _, name = field.rpartition(".")
+        setattr(getattr(cfg, target) if target else cfg, name, value)
     return cfg
 
 
 def cmd_run(args) -> int:
     from activegan.data import default_cache_dir, load_dataset
-    from activegan.experiment import ExperimentConfig, default_out_dir, format_table, run_experiment
+    from activegan.experiment import default_out_dir, format_table, run_experiment
 
     values = load_toml(args.config) if args.config else {}
-    values.update({f.name: getattr(args, f.name) for f in dataclasses.fields(ExperimentConfig) if getattr(args, f.name, None) is not None})
-    try:
-        cfg = ExperimentConfig(**values)
-    except TypeError as exc:
-        raise UsageError(f"bad configuration: {exc}") from None
+    values.update({field: getattr(args, field) for field in FLAGS if getattr(args, field, None) is not None})
+    cfg = experiment_config(values)
     cache_dir = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     data = load_dataset(cfg.dataset, cfg.data_dir, download=args.download, cache_dir=cache_dir)
     out = Path(args.out) if args.out else default_out_dir(cfg.dataset)
     jobs = args.jobs if args.jobs is not None else min(2, os.cpu_count() or 1)
     if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+        raise ConfigError("jobs", f"must be at least 1, got {jobs}")
     print(
         f"activegan: {cfg.dataset} pool {len(data.y_pool)} test {len(data.y_test)} | strategies {','.join(cfg.strategies)} | "
         f"seeds {len(cfg.seeds)} | {cfg.initial} + {cfg.rounds} x {cfg.query_size} labels -> {out}",
@@ -150,31 +186,19 @@ def cmd_run(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run}
-# Subcommands defined beside their feature: module → (adds its parser, runs its args).
-PLUGINS = {
-    "activegan.gan": ("add_gan_parser", "run_gan_command"),
-    "activegan.generation": ("add_generate_parser", "run_generate_command"),
-    "activegan.label.cli": ("add_label_parser", "run_label_command"),
-}
+COMMANDS = {"run": cmd_run, "gan": gan_cli.run_gan_command, "generate": gan_cli.run_generate_command,
+            "label": label_cli.run_label_command}
 
 
-def _plugins():
-    for module, names in PLUGINS.items():
-        try:
-            yield importlib.import_module(module), names
-        except ModuleNotFoundError as exc:
-            if not module.startswith(exc.name or "?"):
-                raise  # a missing dependency inside the plugin is a real error
-
-
-def _command(args):
-    if args.command in COMMANDS:
-        return COMMANDS[args.command]
-    for mod, (_, run) in _plugins():
-        if args.command in getattr(mod, "COMMANDS", ()):
-            return getattr(mod, run)
-    raise UsageError(f"unknown command {args.command!r}")
+def error_line(exc: Exception) -> str:
+    """One line for the user; a ConfigError names the flag of its parameter."""
+    if isinstance(exc, ConfigError):
+        text = f"{flag_for(exc.param)} {exc.message}"
+    elif isinstance(exc, OSError):  # unwritable --out, full disk, unreadable file: the user's to fix
+        text = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+    else:
+        text = str(exc)
+    return "activegan: error: " + " ".join(text.split())
 
 
 def main(argv=None) -> int:
@@ -187,16 +211,13 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        return _command(args)(args)
-    except UsageError as exc:
-        print(f"activegan: error: {exc}", file=sys.stderr)
+        return COMMANDS[args.command](args)
+    except (ValueError, OSError) as exc:
+        print(error_line(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("activegan: interrupted; rerun with --resume to continue", file=sys.stderr)
         return 130
-    except OSError as exc:  # unwritable --out, full disk, unreadable file: the user's to fix
-        print(f"activegan: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
-        return 2
 
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ class ConfigError(ValueError):
         self.param = param
         self.message = message
 
+    def __reduce__(self):  # rebuilt from both arguments when it crosses a process boundary
+        return type(self), (self.param, self.message)
+
 
 class DataError(ValueError):
     """A file the user gave cannot be used: missing, corrupt, truncated, of the wrong layout or

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from activegan import acquisition
-from activegan.experiment import score_candidates
+from activegan.errors import ConfigError
 from activegan.models import CNNClassifier
+from activegan.strategies import STRATEGY_NAMES, Strategy, make_strategy, query
 
 
 class ActiveLearner:
-    """Holds an estimator and its labeled data; ``query`` ranks a pool with an acquisition function.
+    """Holds an estimator and its labeled data; ``query`` ranks a pool with a strategy.
 
-    ``estimator`` is any object with ``fit(X, y)`` and ``predict_proba(X)`` (and
-    ``predict_proba_mc`` for bald / variation-ratios); by default a ``CNNClassifier``.
+    ``estimator`` is any object with ``fit(X, y)`` and ``predict_proba(X)`` (``predict_proba_mc``
+    for bald / variation-ratios / mc-entropy, ``features`` for penultimate density); by default a
+    ``CNNClassifier``. ``strategy`` is a name from ``STRATEGY_NAMES`` or a Strategy object.
     """
 
-    def __init__(self, estimator=None, strategy: str = "entropy", density_k: int | None = 10, mc_samples: int = 20, random_state: int = 0):
+    def __init__(self, estimator=None, strategy: str | Strategy = "entropy", density_k: int | None = 10,
+                 mc_samples: int = 20, random_state: int = 0):
         self.estimator = estimator
         self.strategy = strategy
         self.density_k = density_k
@@ -29,7 +31,13 @@ class ActiveLearner:
         self.random_state = random_state
 
     def fit(self, X, y) -> "ActiveLearner":
-        acquisition.check_strategy_names([self.strategy])
+        if isinstance(self.strategy, Strategy):
+            self.strategy_ = self.strategy
+        elif isinstance(self.strategy, str) and self.strategy in STRATEGY_NAMES:
+            self.strategy_ = make_strategy(self.strategy, density_k=self.density_k, mc_samples=self.mc_samples)
+        else:
+            raise ConfigError("strategy", f"{self.strategy!r} is not a pool strategy; choose from {', '.join(STRATEGY_NAMES)} "
+                              "(gan-* strategies need a DCGAN: use activegan run)")
         self.estimator_ = self.estimator if self.estimator is not None else CNNClassifier(random_state=self.random_state)
         self.X_ = np.asarray(X, dtype=np.float32)
         self.y_ = np.asarray(y, dtype=np.int64)
@@ -40,12 +48,7 @@ class ActiveLearner:
     def query(self, X_pool, n: int = 1) -> np.ndarray:
         """Indices of the n most informative rows of X_pool, best first."""
         X_pool = np.asarray(X_pool, dtype=np.float32)
-        dens = None
-        if self.strategy.startswith("density-"):
-            k = None if self.density_k is None else min(self.density_k, len(X_pool) - 1)
-            dens = acquisition.density(X_pool, k)
-        scores = score_candidates(self.strategy, self.estimator_, X_pool, self._rng, dens=dens, mc_samples=self.mc_samples)
-        return acquisition.select_top(scores, n, self._rng)
+        return query(self.strategy_, self.estimator_, X_pool, np.arange(len(X_pool)), n, self._rng)
 
     def teach(self, X, y) -> "ActiveLearner":
         """Add newly labeled examples and refit on everything labeled so far."""

@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from activegan.io import atomic_savefig, atomic_write_bytes
+from activegan.results import curve_matrix
 
 
 def image_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, scale: int = 1) -> np.ndarray:
@@ -44,19 +45,12 @@ def save_image_grid(images: np.ndarray, path: str | os.PathLike, nrow: int | Non
 
 def save_learning_curves(summary: dict, rows: list[dict], path: str | os.PathLike, title: str = "") -> None:
     """Mean ± std test accuracy against the number of labels, one line and band per strategy."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    fig = Figure(figsize=(7, 4.5), dpi=120)
+    ax = fig.subplots()
     for strategy, s in summary.items():
-        n = np.asarray(s["n_labeled"])
-        per_seed: dict[int, dict[int, float]] = {}
-        for r in rows:
-            if r["strategy"] == strategy:
-                per_seed.setdefault(r["seed"], {})[r["n_labeled"]] = r["accuracy"]
-        acc = np.array([[curve[k] for k in n] for curve in per_seed.values()])
+        n, acc, _ = curve_matrix(rows, strategy)
         mean, std = acc.mean(axis=0), acc.std(axis=0)
         (line,) = ax.plot(n, mean, label=f"{strategy} (AULC {s['aulc_mean']:.3f})", lw=1.6)
         ax.fill_between(n, mean - std, mean + std, color=line.get_color(), alpha=0.15, lw=0)
@@ -67,4 +61,3 @@ def save_learning_curves(summary: dict, rows: list[dict], path: str | os.PathLik
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     atomic_savefig(fig, path)
-    plt.close(fig)

@@ -1,0 +1,207 @@
+"""One active-learning run: one strategy, one seed. ``run_strategy`` reads top to bottom:
+
+    candidates → model probabilities → acquisition scores → selection → oracle → labeled set → training
+
+Candidates are unlabeled pool images (``strategies.query``), or images from a DCGAN for
+``gan-<acquisition>-<oracle>`` strategies (``GanQueries.ask``); only the source of candidates and
+the oracle differ. Many strategies and seeds, resume and workers: ``activegan.experiment``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from activegan.errors import ConfigError
+from activegan.gan.queries import MATCH_FEATURES, GanQueries, QueryOptions
+from activegan.models import CNNClassifier
+from activegan.pool import Pool, SimulatedOracle, initial_indices
+from activegan.seeds import classifier_seed, initial_rng, round_rng
+from activegan.strategies import DENSITY_FEATURES, POSTER_STRATEGIES, make_strategy, parse_name, query
+
+
+@dataclass
+class TrainOptions:
+    """How the classifier is trained each round (from scratch unless ``warm_start``)."""
+
+    epochs: int = 50
+    steps: int | None = None  # exactly this many gradient steps instead of epochs
+    batch_size: int = 32
+    lr: float = 1e-3
+    batch_norm: bool = False
+    augment: bool = False
+    warm_start: bool = False
+    device: str = "cpu"
+
+
+@dataclass
+class GanOptions(QueryOptions):
+    """gan-<acquisition>-<match|model> strategies: one DCGAN per dataset and seed (cached), or ``checkpoint``."""
+
+    epochs: int | None = None  # None: 20 for digits, 5 otherwise
+    ngf: int = 32
+    ndf: int = 32
+    checkpoint: str | None = None  # a trained DCGAN for every seed instead of one per seed
+    checkpoint_sha1: str | None = None  # its content, recorded so --resume notices a retrained file
+    match_features: str = "pixels"  # the match oracle's space: pixels, discriminator or classifier
+    model_threshold: float = 0.9  # the privileged model oracle rejects labels below this confidence
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything that determines an experiment's curves (not where they go or how fast)."""
+
+    dataset: str = "digits"
+    data_dir: str | None = None
+    strategies: list[str] = field(default_factory=lambda: ["random", *POSTER_STRATEGIES, "gan-margin-match"])
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    initial: int = 20
+    balanced_initial: bool = True
+    query_size: int = 10
+    rounds: int = 8
+    subset: int | None = None  # score a random subset of the unlabeled pool each round
+    density_k: int | None = 10
+    density_features: str = "pixels"  # or "penultimate": the classifier's features, each round
+    mc_samples: int = 20
+    train: TrainOptions = field(default_factory=TrainOptions)
+    gan: GanOptions = field(default_factory=GanOptions)
+
+    def strategy(self, name: str, cache_dir=None):
+        """The strategy object of a name in ``strategies`` (gan-* names: their acquisition's)."""
+        return make_strategy(parse_name(name)[0], density_k=self.density_k, density_features=self.density_features,
+                             mc_samples=self.mc_samples, cache_dir=cache_dir)
+
+    def validate(self, pool_size: int) -> None:
+        """ConfigError naming the parameter, before anything is trained."""
+        if not self.strategies:
+            raise ConfigError("strategies", "give at least one strategy")
+        for name in self.strategies:
+            strategy = self.strategy(name)
+            if parse_name(name)[1] and self.gan.refine_steps and not strategy.differentiable:
+                raise ConfigError("gan.refine_steps", f"{name}: needs a differentiable acquisition, not {strategy.name}")
+        if not self.seeds:
+            raise ConfigError("seeds", "give at least one seed")
+        _at_least(1, initial=self.initial, query_size=self.query_size, mc_samples=self.mc_samples)
+        _at_least(1, **{"train.epochs": self.train.epochs, "train.batch_size": self.train.batch_size})
+        _at_least(0, rounds=self.rounds, **{"gan.refine_steps": self.gan.refine_steps})
+        needed = self.initial + self.rounds * self.query_size
+        if needed > pool_size:
+            raise ConfigError("rounds", f"initial {self.initial} + rounds {self.rounds} x query_size {self.query_size} = "
+                              f"{needed} labels, more than the pool's {pool_size} images")
+        if self.subset is not None and self.subset < self.query_size:
+            raise ConfigError("subset", f"{self.subset} is smaller than query_size {self.query_size}")
+        if self.density_features not in DENSITY_FEATURES:
+            raise ConfigError("density_features", f"must be one of {', '.join(DENSITY_FEATURES)}, got {self.density_features!r}")
+        if any(parse_name(s)[0].startswith("density-") for s in self.strategies) and self.density_k is not None \
+                and not 1 <= self.density_k < pool_size:
+            raise ConfigError("density_k", f"must be between 1 and the pool size - 1 ({pool_size - 1}), got {self.density_k}")
+        if self.gan.match_features not in MATCH_FEATURES:
+            raise ConfigError("gan.match_features", f"must be one of {', '.join(MATCH_FEATURES)}, got {self.gan.match_features!r}")
+        if self.gan.candidates < self.query_size:
+            raise ConfigError("gan.candidates", f"{self.gan.candidates} is smaller than query_size {self.query_size}")
+        if self.gan.epochs is not None:
+            _at_least(1, **{"gan.epochs": self.gan.epochs})
+
+
+def _at_least(low: int, **values) -> None:
+    for name, value in values.items():
+        if value < low:
+            raise ConfigError(name, f"must be at least {low}, got {value}")
+
+
+def make_classifier(cfg: ExperimentConfig, n_classes: int, seed: int, round_: int) -> CNNClassifier:
+    """The classifier trained after round r; a warm-started one keeps round 0's seed (resumed or not)."""
+    t = cfg.train
+    return CNNClassifier(n_classes=n_classes, epochs=t.epochs, steps=t.steps, batch_size=t.batch_size, lr=t.lr,
+                         batch_norm=t.batch_norm, augment=t.augment, warm_start=t.warm_start, device=t.device,
+                         random_state=classifier_seed(seed, 0 if t.warm_start else round_))
+
+
+def run_strategy(data, name: str, seed: int, cfg: ExperimentConfig, *, saved: dict | None = None,
+                 on_round: Callable[[dict, dict], None] | None = None, oracle: Callable | None = None,
+                 gan: GanQueries | None = None, cache_dir=None) -> dict:
+    """Run (or resume from ``saved``) one strategy with one seed; returns its state.
+
+    ``on_round(state, row)`` is called after every round with the full state, so a caller can
+    persist it: that makes a killed experiment resumable. ``gan`` serves gan-* strategies.
+    ``n_labeled`` counts labels spent: a generated image the model oracle rejects costs its label.
+    """
+    strategy, via = cfg.strategy(name, cache_dir), parse_name(name)[1]
+    if via is not None and (gan is None or gan.oracle != via):
+        raise ValueError(f"{name} needs GanQueries with oracle {via!r}")
+    oracle = oracle or SimulatedOracle(data.y_pool)
+    pool = Pool(len(data.y_pool))
+    if saved is None:
+        first = initial_indices(data.y_pool, cfg.initial, initial_rng(seed), cfg.balanced_initial)
+        pool.label(first, oracle(first))
+        state, model = _new_state(via, data.image_shape), None
+    else:
+        state = saved
+        pool.label(state["labeled"], oracle(state["labeled"]))  # re-reveal what was labeled before
+        model = make_classifier(cfg, data.n_classes, seed, len(state["rows"]) - 1)
+        model.load_state(data.image_shape, data.n_classes, state["model"])
+
+    for r in range(len(state["rows"]), cfg.rounds + 1):
+        rng, t0 = round_rng(seed, name, r), time.perf_counter()
+        chosen, asked = np.empty(0, np.int64), 0
+        if r > 0 and via is None:
+            chosen = query(strategy, model, data.x_pool, _candidates(pool, cfg.subset, rng), cfg.query_size, rng)
+        elif r > 0:
+            generated = gan.ask(strategy, model, data.x_pool, pool.unlabeled, cfg.query_size, rng)
+            chosen, asked = generated.chosen, 0 if via == "match" else len(generated.generated)
+            _add_generated(state, generated)
+        t1 = time.perf_counter()
+        if r > 0:
+            if len(chosen):
+                pool.label(chosen, oracle(chosen))  # the oracle: ground truth of the chosen pool images
+            state["queries"].append(chosen.tolist())
+            state["synthetic_spent"] = state.get("synthetic_spent", 0) + asked
+
+        t2 = time.perf_counter()
+        x_train, y_train = _training_set(data, pool, state)
+        if model is None or not cfg.train.warm_start:
+            model = make_classifier(cfg, data.n_classes, seed, r)
+        model.fit(x_train, y_train)
+        row = {"strategy": name, "seed": int(seed), "round": r, "n_labeled": len(pool) + state.get("synthetic_spent", 0),
+               "accuracy": model.score(data.x_test, data.y_test), "train_s": time.perf_counter() - t2,
+               "score_s": t1 - t0, "select_s": t2 - t1}
+        state["rows"].append(row)
+        state["labeled"] = pool.labeled.tolist()
+        state["model"] = model.model_.state_dict()
+        if on_round is not None:
+            on_round(state, row)
+    return state
+
+
+def _candidates(pool: Pool, subset: int | None, rng) -> np.ndarray:
+    """The unlabeled pool, or a random subset of it (Gal et al. scored 2 000)."""
+    candidates = pool.unlabeled
+    if subset is not None and subset < len(candidates):
+        candidates = np.sort(rng.choice(candidates, subset, replace=False))
+    return candidates
+
+
+def _new_state(via: str | None, image_shape) -> dict:
+    state = {"rows": [], "queries": [], "labeled": []}
+    if via is not None:  # every generated query, and the synthetic images the model oracle labeled
+        state.update(generated=torch.empty((0, *image_shape)), synthetic_x=torch.empty((0, *image_shape)),
+                     synthetic_y=torch.empty(0, dtype=torch.int64), synthetic_spent=0)
+    return state
+
+
+def _add_generated(state: dict, generated) -> None:
+    state["generated"] = torch.cat([state["generated"], torch.from_numpy(generated.generated)])
+    state["synthetic_x"] = torch.cat([state["synthetic_x"], torch.from_numpy(generated.synthetic_x)])
+    state["synthetic_y"] = torch.cat([state["synthetic_y"], torch.from_numpy(generated.synthetic_y)])
+
+
+def _training_set(data, pool: Pool, state: dict) -> tuple[np.ndarray, np.ndarray]:
+    x, y = data.x_pool[pool.labeled], pool.labels
+    if len(state.get("synthetic_y", ())):
+        x = np.concatenate([x, state["synthetic_x"].numpy()])
+        y = np.concatenate([y, state["synthetic_y"].numpy()])
+    return x, y
