@@ -10,24 +10,21 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
-from activegan.errors import UsageError
+from activegan.errors import ConfigError, DataError
 from activegan.gan import (
     GanConfig,
-    add_gan_parser,
     build_discriminator,
-    _recalibrate_batch_norm,
-    _train_step,
-    _update_average,
     build_generator,
-    check_config,
     discriminator_features,
     generate_from_z,
     load_checkpoint,
-    run_gan_command,
     sample,
     sample_z,
     train_gan,
 )
+from activegan.gan.cli import add_gan_parser, add_generate_parser, run_gan_command, run_generate_command
+from activegan.gan.networks import check_config
+from activegan.gan.train import recalibrate_batch_norm, train_step, update_average
 
 SIZES = (8, 16, 28, 32, 64)
 TINY = GanConfig(image_size=8, channels=1, ngf=16, ndf=16, epochs=2, batch_size=32, log_every=4, dataset="digits")
@@ -121,9 +118,10 @@ def test_discriminator_features_resize_images_of_another_size():
 
 @pytest.mark.parametrize("size", [0, 7, 24, 48, 128])
 def test_unsupported_image_sizes_are_rejected(size):
-    with pytest.raises(UsageError, match=f"image size {size}"):
+    with pytest.raises(ConfigError, match=f"image_size: must be one of .*, got {size}$") as err:
         build_generator(GanConfig(image_size=size))
-    with pytest.raises(UsageError, match=f"image size {size}"):
+    assert err.value.param == "image_size"
+    with pytest.raises(ConfigError, match=f"image_size: must be one of .*, got {size}$"):
         build_discriminator(GanConfig(image_size=size))
 
 
@@ -200,17 +198,17 @@ def test_resume_when_already_done_changes_nothing(digits, run_dir):
 
 
 def test_resume_with_another_architecture_is_refused(digits, run_dir):
-    with pytest.raises(UsageError, match="ngf=16 -> 32"):
+    with pytest.raises(DataError, match="ngf=16 -> 32"):
         train_gan(digits, replace(TINY, ngf=32, epochs=3), run_dir, resume=True, progress=False)
 
 
 def test_training_again_into_a_used_directory_is_refused(digits, run_dir):
-    with pytest.raises(UsageError, match="already exists"):
+    with pytest.raises(DataError, match="already exists"):
         train_gan(digits, TINY, run_dir, progress=False)
 
 
 def test_resume_without_a_checkpoint_is_refused(digits, tmp_path):
-    with pytest.raises(UsageError, match="no checkpoint"):
+    with pytest.raises(DataError, match="no checkpoint"):
         train_gan(digits, TINY, tmp_path, resume=True, progress=False)
 
 
@@ -226,14 +224,16 @@ def test_images_are_resized_to_the_configured_size(digits, tmp_path):
     (np.full((10, 1, 8, 8), 255, np.float32), r"\[0, 1\]"),
 ])
 def test_bad_training_images_are_rejected(bad, message, tmp_path):
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(ConfigError, match=message) as err:
         train_gan(bad, TINY, tmp_path, progress=False)
+    assert err.value.param == "images"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
-def test_cuda_asked_but_unavailable_is_a_usage_error(digits, tmp_path):
-    with pytest.raises(UsageError, match="CUDA is not available"):
+def test_cuda_asked_but_unavailable_is_a_config_error(digits, tmp_path):
+    with pytest.raises(ConfigError, match="CUDA is not available") as err:
         train_gan(digits, replace(TINY, device="cuda"), tmp_path, progress=False)
+    assert err.value.param == "device" and "--" not in str(err.value)
 
 
 # --- sampling ----------------------------------------------------------------------------------
@@ -255,35 +255,35 @@ def test_sample_does_not_depend_on_the_batch_size(run_dir):
 # --- bad checkpoints ---------------------------------------------------------------------------
 
 
-def assert_usage_error_naming(path, match=None):
-    with pytest.raises(UsageError, match=match) as err:
+def assert_data_error_naming(path, match=None):
+    with pytest.raises(DataError, match=match) as err:
         load_checkpoint(path)
     message = str(err.value)
     assert path.name in message and "\n" not in message
 
 
 def test_missing_checkpoint(tmp_path):
-    assert_usage_error_naming(tmp_path / "nope.pt", "not found")
+    assert_data_error_naming(tmp_path / "nope.pt", "not found")
 
 
 @pytest.mark.parametrize("content", [np.random.default_rng(0).bytes(5000), b"", b"epoch,loss\n1,0.5\n"])
 def test_random_bytes_empty_or_text_files_are_not_checkpoints(content, tmp_path):
     path = tmp_path / "bad.pt"
     path.write_bytes(content)
-    assert_usage_error_naming(path, "not a readable PyTorch checkpoint")
+    assert_data_error_naming(path, "not a readable PyTorch checkpoint")
 
 
 def test_truncated_checkpoint(run_dir, tmp_path):
     path = tmp_path / "truncated.pt"
     data = (run_dir / "checkpoint.pt").read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    assert_usage_error_naming(path, "not a readable PyTorch checkpoint")
+    assert_data_error_naming(path, "not a readable PyTorch checkpoint")
 
 
 def test_other_torch_file_is_not_a_gan_checkpoint(tmp_path):
     path = tmp_path / "classifier.pt"
     torch.save({"model": {"w": torch.zeros(3)}, "epoch": 1}, path)
-    assert_usage_error_naming(path, "not an activegan DCGAN checkpoint")
+    assert_data_error_naming(path, "not an activegan DCGAN checkpoint")
 
 
 def test_checkpoint_missing_a_network(run_dir, tmp_path):
@@ -291,7 +291,7 @@ def test_checkpoint_missing_a_network(run_dir, tmp_path):
     del ckpt["discriminator"]
     path = tmp_path / "half.pt"
     torch.save(ckpt, path)
-    assert_usage_error_naming(path, "missing discriminator")
+    assert_data_error_naming(path, "missing discriminator")
 
 
 def test_weights_that_do_not_match_the_config(run_dir, tmp_path):
@@ -299,7 +299,7 @@ def test_weights_that_do_not_match_the_config(run_dir, tmp_path):
     ckpt["config"]["ngf"] = 32  # the stored weights are ngf=16
     path = tmp_path / "mismatch.pt"
     torch.save(ckpt, path)
-    assert_usage_error_naming(path, "generator(_ema)? weights do not match")
+    assert_data_error_naming(path, "generator(_ema)? weights do not match")
 
 
 def test_checkpoint_with_an_unsupported_size_in_its_config(run_dir, tmp_path):
@@ -307,7 +307,7 @@ def test_checkpoint_with_an_unsupported_size_in_its_config(run_dir, tmp_path):
     ckpt["config"]["image_size"] = 24
     path = tmp_path / "size24.pt"
     torch.save(ckpt, path)
-    assert_usage_error_naming(path, "image size 24")
+    assert_data_error_naming(path, r"bad config in checkpoint: image_size: must be one of .*, got 24")
 
 
 # --- command line ------------------------------------------------------------------------------
@@ -328,8 +328,36 @@ def test_cli_trains_and_resume_keeps_the_checkpoint_options(digits, tmp_path, mo
     assert epoch == 2
     assert (cfg.image_size, cfg.ngf, cfg.ndf, cfg.batch_size, cfg.dataset) == (8, 8, 8, 32, "digits")
     assert "checkpoint.pt" in capsys.readouterr().out
-    with pytest.raises(UsageError, match="give both or neither"):
+    with pytest.raises(ConfigError, match="give both or neither") as err:
         run_gan_command(parser.parse_args(common + ["--epochs", "3", "--resume", "--reference-epochs", "12"]))
+    assert err.value.param == "reference_epochs"
+
+
+@pytest.mark.parametrize("options, param, message", [
+    (["--acquisition", "gan-entropy-match"], "acquisition", "not a GAN strategy"),
+    (["--acquisition", "nope"], "acquisition", "unknown strategy 'nope'"),
+    (["--acquisition", "bald", "--refine-steps", "3"], "refine_steps", "needs a differentiable acquisition"),
+    (["--refine-steps", "-1"], "refine_steps", "must be 0 or more"),
+    (["--threads", "0"], "threads", "must be at least 1"),
+])
+def test_generate_cli_rejects_bad_options_before_loading_anything(options, param, message, tmp_path):
+    parser = argparse.ArgumentParser()
+    add_generate_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["generate", "--gan", str(tmp_path / "absent.pt"), "--dataset", "digits",
+                              "--out", str(tmp_path), *options])
+    with pytest.raises(ConfigError, match=message) as err:
+        run_generate_command(args)
+    assert err.value.param == param
+
+
+def test_generate_cli_names_its_short_flags(tmp_path):
+    parser = argparse.ArgumentParser()
+    add_generate_parser(parser.add_subparsers(dest="command"))
+    common = ["generate", "--gan", str(tmp_path / "absent.pt"), "--dataset", "digits", "--out", str(tmp_path)]
+    with pytest.raises(ValueError, match="^-m must be at least -n"):
+        run_generate_command(parser.parse_args(common + ["-n", "10", "-m", "5"]))
+    with pytest.raises(DataError, match="checkpoint not found"):
+        run_generate_command(parser.parse_args(common + ["--acquisition", "density-entropy", "--refine-steps", "2"]))
 
 
 def test_resume_after_a_crash_mid_epoch_drops_that_epochs_log_rows(digits, tmp_path):
@@ -352,7 +380,7 @@ def test_extra_layers_add_stride_1_blocks_with_batch_norm_to_both_networks(size,
     assert [c.stride for c in convs_d[1:3]] == [(1, 1)] * 2 and type(D.features[3]) is nn.BatchNorm2d
     assert G(sample_z(2, 100, torch.Generator().manual_seed(0))).shape == (2, 1, size, size)
     assert D(torch.zeros(2, 1, size, size)).shape == (2,)
-    with pytest.raises(UsageError, match="extra_layers must be 0 or more"):
+    with pytest.raises(ConfigError, match="extra_layers: must be 0 or more"):
         check_config(replace(cfg, extra_layers=-1))
 
 
@@ -364,7 +392,7 @@ def test_each_discriminator_update_is_followed_by_g_steps_generator_updates(g_st
     calls = {"g": 0, "d": 0}
     for name, opt in (("g", opt_g), ("d", opt_d)):
         opt.register_step_post_hook(lambda *_, name=name: calls.__setitem__(name, calls[name] + 1))
-    _train_step(G, D, opt_g, opt_d, torch.rand(8, 1, 8, 8) * 2 - 1, sample_z(8, 4, torch.Generator().manual_seed(0)), g_steps=g_steps)
+    train_step(G, D, opt_g, opt_d, torch.rand(8, 1, 8, 8) * 2 - 1, sample_z(8, 4, torch.Generator().manual_seed(0)), g_steps=g_steps)
     assert calls == {"g": g_steps, "d": 1}
 
 
@@ -376,14 +404,14 @@ def test_the_average_moves_each_weight_toward_the_live_one_by_one_minus_decay():
     with torch.no_grad():
         avg.weight.copy_(torch.tensor([[1.0, 2.0]]))
         live.weight.copy_(torch.tensor([[3.0, -2.0]]))
-    _update_average(avg, live, 0.75)
+    update_average(avg, live, 0.75)
     # 0.75 · 1 + 0.25 · 3 = 1.5; 0.75 · 2 + 0.25 · (−2) = 1.0
     assert torch.allclose(avg.weight, torch.tensor([[1.5, 1.0]]))
 
 
 def test_recalibrated_batch_norm_holds_the_mean_of_the_generators_own_activations():
     G = build_generator(replace(TINY, nz=4))
-    _recalibrate_batch_norm(G, replace(TINY, nz=4), "cpu", batches=3, size=50)
+    recalibrate_batch_norm(G, replace(TINY, nz=4), "cpu", batches=3, size=50)
     gen = torch.Generator().manual_seed(TINY.seed + 2)
     z = torch.cat([sample_z(50, 4, gen) for _ in range(3)])
     first = G[0](z)  # the projection, before the first batch norm
@@ -403,6 +431,6 @@ def test_samples_come_from_the_averaged_generator_and_ema_0_keeps_the_last_weigh
     assert torch.equal(G0.state_dict()["0.weight"], plain["generator"]["0.weight"])
 
 
-def test_ema_outside_0_1_is_a_usage_error():
-    with pytest.raises(UsageError, match=r"ema must be in \[0, 1\)"):
+def test_ema_outside_0_1_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"ema: must be in \[0, 1\)"):
         check_config(replace(TINY, ema=1.0))

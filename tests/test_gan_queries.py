@@ -11,26 +11,29 @@ from torch import nn
 
 from activegan import acquisition
 from activegan.cli import main
-from activegan.data import load_dataset
-from activegan.errors import UsageError
-from activegan.experiment import ExperimentConfig, GanSource, run_experiment, run_strategy
+from activegan.errors import ConfigError, DataError
+from activegan.experiment import run_experiment
 from activegan.gan import GanConfig, load_checkpoint, train_gan
-from activegan.generation import generate_queries, label_by_model, match_to_pool, refine
+from activegan.gan.judge import class_coverage, frechet_distance, recognisability
+from activegan.gan.queries import GanQueries, QueryOptions, generate_queries, label_by_model, match_to_pool, refine
+from activegan.loop import ExperimentConfig, GanOptions, TrainOptions, run_strategy
 from activegan.models import CNNClassifier
-from activegan.reference import class_coverage, frechet_distance, recognisability
+from activegan.strategies import Entropy, Margin, make_strategy
+
+
+def opts(m, dedup=0.98, refine_steps=0):
+    return QueryOptions(candidates=m, dedup=dedup, refine_steps=refine_steps)
+
+
+def rng(seed):
+    return np.random.default_rng(seed)
 
 
 @pytest.fixture(scope="module")
-def digits():
-    d = load_dataset("digits")
-    return replace(d, x_pool=d.x_pool[:300], y_pool=d.y_pool[:300], x_test=d.x_test[:150], y_test=d.y_test[:150])
-
-
-@pytest.fixture(scope="module")
-def gan_path(digits, tmp_path_factory):
+def gan_path(small_digits, tmp_path_factory):
     """A DCGAN checkpoint for the commands: one epoch, so its images are all alike."""
     out = tmp_path_factory.mktemp("gan")
-    return train_gan(digits.x_pool, GanConfig(image_size=8, ngf=8, ndf=8, epochs=1, batch_size=32), out, progress=False)
+    return train_gan(small_digits.x_pool, GanConfig(image_size=8, ngf=8, ndf=8, epochs=1, batch_size=32), out, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +50,8 @@ def G():
 
 
 @pytest.fixture(scope="module")
-def classifier(digits):
-    return CNNClassifier(n_classes=10, steps=60, random_state=0).fit(digits.x_pool[:30], digits.y_pool[:30])
+def classifier(small_digits):
+    return CNNClassifier(n_classes=10, steps=60, random_state=0).fit(small_digits.x_pool[:30], small_digits.y_pool[:30])
 
 
 # --- generation --------------------------------------------------------------------------------
@@ -61,13 +64,13 @@ def pixel_cosines(images):
 
 
 def test_generated_queries_are_n_distinct_images_ranked_by_score(G, classifier):
-    q = generate_queries(G, classifier, "entropy", 8, 300, seed=0, dedup_threshold=0.85)
+    q = generate_queries(G, classifier, Entropy(), 8, rng(0), pool=None, opts=opts(300, 0.85))
     assert q.images.shape == (8, 1, 8, 8) and q.z.shape == (8, 100)
     assert np.all(np.diff(q.scores) <= 0)  # best first
     assert q.scores == pytest.approx(acquisition.entropy(classifier.predict_proba(q.images)), abs=1e-5)
     assert pixel_cosines(q.images).max() <= 0.85
     # Without skipping, the same draw gives the plain top 8: the same best, but near-duplicates among them.
-    top = generate_queries(G, classifier, "entropy", 8, 300, seed=0, dedup_threshold=1.0)
+    top = generate_queries(G, classifier, Entropy(), 8, rng(0), pool=None, opts=opts(300, 1.0))
     assert q.scores[0] == top.scores[0] and pixel_cosines(top.images).max() > 0.85
     assert np.all(top.scores >= q.scores)
 
@@ -75,7 +78,7 @@ def test_generated_queries_are_n_distinct_images_ranked_by_score(G, classifier):
 def test_a_collapsed_generator_still_gives_n_images_with_a_warning(G, classifier):
     # A threshold below any pair's similarity keeps only the best image, then duplicates fill in.
     with pytest.warns(RuntimeWarning, match="near-duplicates"):
-        q = generate_queries(G, classifier, "margin", 3, 50, seed=1, dedup_threshold=-1.0)
+        q = generate_queries(G, classifier, Margin(), 3, rng(1), pool=None, opts=opts(50, -1.0))
     assert len(q.images) == 3 and np.all(np.diff(q.scores) <= 0)
 
 
@@ -83,7 +86,7 @@ def test_refinement_keeps_z_in_range_and_never_lowers_a_score(G, classifier):
     z0 = torch.rand(20, 100, 1, 1, generator=torch.Generator().manual_seed(0)) * 2 - 1
     with torch.inference_mode():
         before = acquisition.margin(classifier.predict_proba(((G(z0) + 1) / 2).numpy()))
-    z, score = refine(G, classifier, "margin", z0, steps=5, step_size=0.5)
+    z, score = refine(G, classifier, Margin(), z0, steps=5, step_size=0.5)
     assert z.min() >= -1 and z.max() <= 1
     assert (z.abs() == 1).any()  # steps of 0.5 from U(-1, 1) hit the bounds: the clamp acted
     with torch.inference_mode():
@@ -93,8 +96,8 @@ def test_refinement_keeps_z_in_range_and_never_lowers_a_score(G, classifier):
 
 
 def test_refined_batch_scores_at_least_as_high_as_the_unrefined_one(G, classifier):
-    plain = generate_queries(G, classifier, "entropy", 5, 100, seed=2, dedup_threshold=1.0)
-    refined = generate_queries(G, classifier, "entropy", 5, 100, seed=2, dedup_threshold=1.0, refine_steps=3)
+    plain = generate_queries(G, classifier, Entropy(), 5, rng(2), pool=None, opts=opts(100, 1.0))
+    refined = generate_queries(G, classifier, Entropy(), 5, rng(2), pool=None, opts=opts(100, 1.0, refine_steps=3))
     assert np.all(refined.z >= -1) and np.all(refined.z <= 1)
     assert refined.scores.mean() >= plain.scores.mean() - 1e-6
 
@@ -112,9 +115,7 @@ def test_match_takes_the_nearest_unlabeled_pool_image_and_never_twice():
 
 
 def test_match_refuses_more_queries_than_unlabeled_images():
-    from activegan.errors import UsageError
-
-    with pytest.raises(UsageError, match="cannot match 3 queries to 2"):
+    with pytest.raises(ValueError, match="cannot match 3 queries to 2"):
         match_to_pool(np.ones((3, 2)), np.ones((5, 2)), [0, 1])
 
 
@@ -133,12 +134,18 @@ def test_model_oracle_rejects_labels_below_the_threshold():
 
 # --- the loop ----------------------------------------------------------------------------------
 
-TINY_LOOP = dict(seeds=[0], initial=10, query_size=5, rounds=3, steps=15, batch_size=16, gan_candidates=200)
+def tiny(strategies, **gan):
+    return ExperimentConfig(strategies=strategies, seeds=[0], initial=10, query_size=5, rounds=3,
+                            train=TrainOptions(steps=15, batch_size=16), gan=GanOptions(candidates=200, **gan))
 
 
-def test_match_strategy_labels_unlabeled_pool_images_only_never_twice(digits, G):
-    cfg = ExperimentConfig(strategies=["gan-entropy-match"], **TINY_LOOP)
-    state = run_strategy(digits, "gan-entropy-match", 0, cfg, gan=GanSource(G, 8))
+def source(G, oracle, reference=None, **kw):
+    return GanQueries(G, 8, oracle, QueryOptions(candidates=200), reference=reference, **kw)
+
+
+def test_match_strategy_labels_unlabeled_pool_images_only_never_twice(small_digits, G):
+    cfg = tiny(["gan-entropy-match"])
+    state = run_strategy(small_digits, "gan-entropy-match", 0, cfg, gan=source(G, "match"))
     initial, queried = state["labeled"][:10], [i for q in state["queries"] for i in q]
     assert len(queried) == 15 and len(set(queried)) == 15 and not set(queried) & set(initial)
     assert state["labeled"] == initial + queried
@@ -146,25 +153,25 @@ def test_match_strategy_labels_unlabeled_pool_images_only_never_twice(digits, G)
     assert state["generated"].shape == (15, 1, 8, 8)
 
 
-def test_model_oracle_rejections_cost_labels_but_add_no_images(digits, G):
-    cfg = ExperimentConfig(strategies=["gan-margin-model"], model_threshold=1.01, **TINY_LOOP)  # rejects everything
-    state = run_strategy(digits, "gan-margin-model", 0, cfg, gan=GanSource(G, 8, reference=FixedProbs(np.eye(10)[[3] * 5])))
+def test_model_oracle_rejections_cost_labels_but_add_no_images(small_digits, G):
+    cfg = tiny(["gan-margin-model"])
+    gan = source(G, "model", FixedProbs(np.eye(10)[[3] * 5]), model_threshold=1.01)  # rejects everything
+    state = run_strategy(small_digits, "gan-margin-model", 0, cfg, gan=gan)
     assert [r["n_labeled"] for r in state["rows"]] == [10, 15, 20, 25]
     assert len(state["labeled"]) == 10 and len(state["synthetic_y"]) == 0 and state["synthetic_spent"] == 15
 
 
-def test_model_oracle_adds_accepted_images_with_its_labels(digits, G):
-    cfg = ExperimentConfig(strategies=["gan-margin-model"], **TINY_LOOP)
-    state = run_strategy(digits, "gan-margin-model", 0, cfg, gan=GanSource(G, 8, reference=FixedProbs(np.eye(10)[[3] * 5])))
+def test_model_oracle_adds_accepted_images_with_its_labels(small_digits, G):
+    cfg = tiny(["gan-margin-model"])
+    state = run_strategy(small_digits, "gan-margin-model", 0, cfg, gan=source(G, "model", FixedProbs(np.eye(10)[[3] * 5])))
     assert state["synthetic_y"].tolist() == [3] * 15 and state["synthetic_x"].shape == (15, 1, 8, 8)
     assert torch.equal(state["synthetic_x"], state["generated"])
 
 
-def test_gan_strategies_run_end_to_end_and_resume_from_their_state_file(digits, tmp_path):
-    cfg = ExperimentConfig(strategies=["gan-entropy-match", "gan-margin-model"], gan_epochs=1, gan_ngf=8, gan_ndf=8,
-                           gan_dedup=1.0, **TINY_LOOP)
+def test_gan_strategies_run_end_to_end_and_resume_from_their_state_file(small_digits, tmp_path):
+    cfg = tiny(["gan-entropy-match", "gan-margin-model"], epochs=1, ngf=8, ndf=8, dedup=1.0)
     out = tmp_path / "out"
-    run_experiment(cfg, out, data=digits, progress=False, cache_dir=tmp_path / "cache")
+    run_experiment(cfg, out, data=small_digits, progress=False, cache_dir=tmp_path / "cache")
     for name in ["curves.csv", "summary.json", "queries_gan-entropy-match.png", "matched_gan-entropy-match.png",
                  "queries_gan-margin-model.png"]:
         assert (out / name).stat().st_size > 0, name
@@ -173,11 +180,11 @@ def test_gan_strategies_run_end_to_end_and_resume_from_their_state_file(digits, 
     done = torch.load(state_file, weights_only=True)
 
     # Back to the state after round 1, as a kill -9 after that round leaves it, then resume.
-    cut = run_strategy(digits, "gan-margin-model", 0, replace(cfg, rounds=1), gan=_gan_source(tmp_path / "cache", digits))
+    cut = run_strategy(small_digits, "gan-margin-model", 0, replace(cfg, rounds=1), gan=_gan_source(tmp_path / "cache", small_digits))
     buf = io.BytesIO()
     torch.save(cut, buf)
     state_file.write_bytes(buf.getvalue())
-    run_experiment(cfg, out, data=digits, progress=False, cache_dir=tmp_path / "cache", resume=True)
+    run_experiment(cfg, out, data=small_digits, progress=False, cache_dir=tmp_path / "cache", resume=True)
     resumed = torch.load(state_file, weights_only=True)
     assert [r["accuracy"] for r in resumed["rows"]] == [r["accuracy"] for r in done["rows"]]
     assert torch.equal(resumed["synthetic_x"], done["synthetic_x"]) and resumed["synthetic_spent"] == 15
@@ -186,11 +193,10 @@ def test_gan_strategies_run_end_to_end_and_resume_from_their_state_file(digits, 
 
 
 def _gan_source(cache, data):
-    from activegan.reference import reference_classifier
+    from activegan.gan.prepare import gan_queries
 
     (path,) = (cache / "gan").glob("*/checkpoint.pt")
-    G, D, cfg, _ = load_checkpoint(path)
-    return GanSource(G, cfg.image_size, D, reference_classifier(data, cache))
+    return gan_queries(path, "model", GanOptions(candidates=200, dedup=1.0), data, cache)
 
 
 # --- sample quality ----------------------------------------------------------------------------
@@ -227,12 +233,12 @@ def test_generate_and_gan_eval_commands(gan_path, tmp_path, capsys):
     assert "differentiable" in capsys.readouterr().err
 
 
-def test_gan_eval_prints_the_three_measures(gan_path, digits, monkeypatch, capsys):
-    from activegan import reference
+def test_gan_eval_prints_the_three_measures(gan_path, small_digits, monkeypatch, capsys):
+    from activegan.gan import judge
 
-    quick = CNNClassifier(n_classes=10, steps=30, random_state=0).fit(digits.x_pool[:50], digits.y_pool[:50])
+    quick = CNNClassifier(n_classes=10, steps=30, random_state=0).fit(small_digits.x_pool[:50], small_digits.y_pool[:50])
     judges = []
-    monkeypatch.setattr(reference, "reference_classifier", lambda data, cache_dir=None, cfg=None: judges.append(cfg) or quick)
+    monkeypatch.setattr(judge, "reference_classifier", lambda data, cache_dir=None, cfg=None: judges.append(cfg) or quick)
     assert main(["gan", "eval", str(gan_path), "--dataset", "digits", "-n", "200"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].endswith("judged by the reference classifier trained 30 epochs:")  # the digits' default
@@ -248,14 +254,14 @@ def test_gan_eval_prints_the_three_measures(gan_path, digits, monkeypatch, capsy
     assert "--reference-epochs must be at least 1, got 0" in capsys.readouterr().err
 
 
-def test_training_records_the_evaluation_of_every_epoch(digits, tmp_path):
+def test_training_records_the_evaluation_of_every_epoch(small_digits, tmp_path):
     calls = []
 
     def evaluate(G, nz):
         calls.append(G.training)
         return {"fid": 10.0 / (len(calls)), "coverage": 2.0}
 
-    train_gan(digits.x_pool[:64], GanConfig(image_size=8, ngf=8, ndf=8, epochs=2, batch_size=32), tmp_path,
+    train_gan(small_digits.x_pool[:64], GanConfig(image_size=8, ngf=8, ndf=8, epochs=2, batch_size=32), tmp_path,
               progress=False, evaluate=evaluate)
     with open(tmp_path / "epochs.csv") as f:
         rows = list(csv.DictReader(f))
@@ -263,22 +269,66 @@ def test_training_records_the_evaluation_of_every_epoch(digits, tmp_path):
     assert [(r["epoch"], float(r["fid"]), float(r["coverage"])) for r in rows] == [("1", 10.0, 2.0), ("2", 5.0, 2.0)]
 
 
-def test_a_given_gan_checkpoint_serves_every_seed_without_training(digits, gan_path, tmp_path):
-    cfg = ExperimentConfig(strategies=["gan-entropy-match"], gan_checkpoint=str(gan_path), gan_dedup=1.0,
-                           **{**TINY_LOOP, "seeds": [0, 1]})
+def test_a_given_gan_checkpoint_serves_every_seed_without_training(small_digits, gan_path, tmp_path):
+    cfg = tiny(["gan-entropy-match"], checkpoint=str(gan_path), dedup=1.0)
+    cfg.seeds = [0, 1]
     out = tmp_path / "out"
-    run_experiment(cfg, out, data=digits, progress=False, cache_dir=tmp_path / "cache")
+    run_experiment(cfg, out, data=small_digits, progress=False, cache_dir=tmp_path / "cache")
     rows = list(csv.DictReader(io.StringIO((out / "curves.csv").read_text())))
     assert sorted({r["seed"] for r in rows}) == ["0", "1"]
     assert not (tmp_path / "cache" / "gan").exists()  # nothing trained
 
 
-def test_a_gan_checkpoint_with_the_wrong_channels_or_missing_is_a_usage_error(digits, tmp_path):
-    colour = train_gan(np.repeat(digits.x_pool[:32], 3, axis=1), GanConfig(image_size=8, channels=3, ngf=8, ndf=8,
+def test_a_gan_checkpoint_with_the_wrong_channels_or_missing_is_refused(small_digits, tmp_path):
+    colour = train_gan(np.repeat(small_digits.x_pool[:32], 3, axis=1), GanConfig(image_size=8, channels=3, ngf=8, ndf=8,
                        epochs=1, batch_size=32), tmp_path / "rgb", progress=False)
-    cfg = ExperimentConfig(strategies=["gan-entropy-match"], gan_checkpoint=str(colour), **TINY_LOOP)
-    with pytest.raises(UsageError, match="3-channel images, the digits pool has 1"):
-        run_experiment(cfg, tmp_path / "out", data=digits, progress=False, cache_dir=tmp_path / "cache")
-    cfg = ExperimentConfig(strategies=["gan-entropy-match"], gan_checkpoint=str(tmp_path / "nope.pt"), **TINY_LOOP)
-    with pytest.raises(UsageError, match="no such file"):
-        run_experiment(cfg, tmp_path / "out2", data=digits, progress=False, cache_dir=tmp_path / "cache")
+    with pytest.raises(DataError, match="3-channel images, the digits pool has 1"):
+        run_experiment(tiny(["gan-entropy-match"], checkpoint=str(colour)), tmp_path / "out", data=small_digits,
+                       progress=False, cache_dir=tmp_path / "cache")
+    with pytest.raises(DataError, match="not found"):
+        run_experiment(tiny(["gan-entropy-match"], checkpoint=str(tmp_path / "nope.pt")), tmp_path / "out2", data=small_digits,
+                       progress=False, cache_dir=tmp_path / "cache")
+
+
+def test_resume_refuses_a_retrained_checkpoint_at_the_same_path(small_digits, gan_path, tmp_path):
+    import shutil
+
+    path = tmp_path / "g.pt"
+    shutil.copy(gan_path, path)
+    cfg = tiny(["gan-entropy-match"], checkpoint=str(path), dedup=1.0)
+    cfg.rounds = 1
+    run_experiment(cfg, tmp_path / "out", data=small_digits, progress=False, cache_dir=tmp_path / "cache")
+    train_gan(small_digits.x_pool[:64], GanConfig(image_size=8, ngf=8, ndf=8, epochs=1, batch_size=32, seed=5), tmp_path / "g2",
+              progress=False)
+    shutil.copy(tmp_path / "g2" / "checkpoint.pt", path)  # the same path, another generator
+    cfg = tiny(["gan-entropy-match"], checkpoint=str(path), dedup=1.0)
+    cfg.rounds = 1
+    with pytest.raises(ConfigError) as err:
+        run_experiment(cfg, tmp_path / "out", data=small_digits, progress=False, cache_dir=tmp_path / "cache", resume=True)
+    assert err.value.param == "gan.checkpoint_sha1"
+
+
+def test_gan_density_k_is_checked_before_any_gan_trains(small_digits, tmp_path):
+    cfg = tiny(["gan-density-entropy-match"], epochs=1)
+    cfg.density_k = 5000
+    with pytest.raises(ConfigError) as err:
+        run_experiment(cfg, tmp_path / "out", data=small_digits, progress=False, cache_dir=tmp_path / "cache")
+    assert err.value.param == "density_k" and not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("features", ["pixels", "discriminator", "classifier"])
+def test_match_oracle_in_each_feature_space(small_digits, gan_path, classifier, features):
+    G, D, gcfg, _ = load_checkpoint(gan_path)
+    gan = GanQueries(G, gcfg.image_size, "match", QueryOptions(candidates=50, dedup=1.0), match_features=features, D=D)
+    unlabeled = np.arange(20, 300)
+    asked = gan.ask(make_strategy("entropy"), classifier, small_digits.x_pool, unlabeled, 5, rng(0))
+    assert len(set(asked.chosen.tolist())) == 5 and set(asked.chosen.tolist()) <= set(unlabeled.tolist())
+    assert asked.generated.shape == (5, 1, 8, 8)
+
+
+def test_gan_density_strategy_honours_penultimate_features(small_digits, G, classifier):
+    pixel = make_strategy("density-entropy", density_k=5)
+    penultimate = make_strategy("density-entropy", density_k=5, density_features="penultimate")
+    a = generate_queries(G, classifier, pixel, 5, rng(3), pool=small_digits.x_pool, opts=opts(100, 1.0))
+    b = generate_queries(G, classifier, penultimate, 5, rng(3), pool=small_digits.x_pool, opts=opts(100, 1.0))
+    assert not np.allclose(a.scores, b.scores)

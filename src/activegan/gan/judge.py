@@ -1,4 +1,4 @@
-"""A reference classifier trained once on the whole labeled pool, and measures of sample quality.
+"""The judge: a reference classifier trained once on the whole labeled pool, and measures of sample quality.
 
 The reference classifier stands in for a perfect judge of generated images: its penultimate
 features give a classifier-FID (the Fréchet distance of Heusel et al. 2017, in the features of
@@ -15,8 +15,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from activegan.errors import UsageError
+from activegan.errors import ConfigError
+from activegan.gan.networks import generate_from_z, resize_images, sample_z
 from activegan.io import atomic_torch_save
 from activegan.models import CNNClassifier
 
@@ -32,10 +34,10 @@ class ReferenceConfig:
 
 
 # Training epochs of the judge per dataset. MNIST-like: 12, the Keras mnist_cnn example's count for
-# this network; on MNIST it reaches test accuracy 0.9910 and gives 99.6 % of real training digits
-# confidence >= 0.9, against 0.9885 and 97.8 % after 3 epochs (the first default: unsure of real
-# digits too, it under-rates generated ones; docs/results/gan). CIFAR-10 keeps 3 (its CNN's epochs cost
-# many minutes on a CPU); the 1 297 digits need 30 passes (about 10 s). Other sets: 3.
+# this network; 3 (the first default) left the judge unsure of real digits too, so it under-rated
+# generated ones: both judges are measured on real and generated digits in docs/results/gan/README.md
+# ("Two judges"). CIFAR-10 keeps 3 (its CNN's epochs are slow on a CPU); the 1 297 digits need 30
+# passes, which take seconds. Other sets: 3.
 REFERENCE_EPOCHS = {"digits": 30, "mnist": 12, "fashion-mnist": 12, "cifar10": 3}
 
 
@@ -51,8 +53,6 @@ def pool_hash(x_pool: np.ndarray, y_pool: np.ndarray) -> str:
 
 def reference_classifier(data, cache_dir=None, cfg: ReferenceConfig | None = None) -> CNNClassifier:
     """The reference CNN for ``data``: loaded from ``cache_dir`` when there, else trained and cached."""
-    import torch
-
     cfg = cfg or default_reference_config(data.name)
     clf = CNNClassifier(n_classes=data.n_classes, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, random_state=cfg.seed)
     path = None
@@ -123,13 +123,9 @@ def sample_quality(images, classifier: CNNClassifier, test_features) -> dict:
 
 def images_for(data, images: np.ndarray) -> np.ndarray:
     """Generated images at the dataset's own size (a GAN may have been trained at another)."""
-    import torch
-
-    from activegan.gan import resize_images
-
     c, h, w = data.image_shape
     if images.shape[1] != c:
-        raise UsageError(f"the GAN makes {images.shape[1]}-channel images but {data.name} has {c} channels")
+        raise ConfigError("images", f"the GAN makes {images.shape[1]}-channel images but {data.name} has {c} channels")
     if images.shape[2:] == (h, w):
         return images
     return resize_images(torch.from_numpy(images), h).numpy()
@@ -140,19 +136,15 @@ class SampleJudge:
 
     def __init__(self, data, cache_dir=None, n: int = 5000, seed: int = 0, reference_epochs: int | None = None):
         if n < 2:
-            raise UsageError(f"-n must be at least 2 samples to estimate a covariance, got {n}")
+            raise ConfigError("n", f"must be at least 2 samples to estimate a covariance, got {n}")
         if reference_epochs is not None and reference_epochs < 1:
-            raise UsageError(f"--reference-epochs must be at least 1, got {reference_epochs}")
+            raise ConfigError("reference_epochs", f"must be at least 1, got {reference_epochs}")
         self.data, self.n, self.seed = data, n, seed
         self.config = default_reference_config(data.name) if reference_epochs is None else ReferenceConfig(epochs=reference_epochs)
         self.classifier = reference_classifier(data, cache_dir, self.config)
         self.test_features = self.classifier.features(data.x_test)
 
     def __call__(self, G, nz: int) -> dict:
-        import torch
-
-        from activegan.gan import generate_from_z, sample_z
-
         device = next(G.parameters()).device
         z = sample_z(self.n, nz, torch.Generator().manual_seed(self.seed))
         with torch.inference_mode():
