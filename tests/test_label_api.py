@@ -17,7 +17,7 @@ from PIL import Image
 
 from activegan.cli import main
 from activegan.data import load_dataset
-from activegan.label.app import LabelConfig, LabelSession, create_app, shortcut_keys
+from activegan.label.session import LabelConfig, LabelSession, create_app, shortcut_keys
 from activegan.label.cli import resolve_token
 from activegan.label.store import SKIP, LabelStore
 

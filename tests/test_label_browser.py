@@ -19,7 +19,7 @@ import uvicorn
 from playwright.sync_api import expect, sync_playwright
 
 from activegan.data import load_dataset
-from activegan.label.app import LabelConfig, LabelSession, create_app
+from activegan.label.session import LabelConfig, LabelSession, create_app
 from activegan.label.cli import bind_socket
 from activegan.label.store import SKIP
 

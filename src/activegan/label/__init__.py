@@ -1,5 +1,5 @@
 """A labeling web app: a person is the oracle of the active-learning loop.
 
-``activegan label`` serves it (see ``cli``); ``app`` holds the session and the FastAPI app,
+``activegan label`` serves it (see ``cli``); ``session`` holds the session and the FastAPI app,
 ``store`` the SQLite state, ``static/`` the page (plain HTML, CSS and JS, no build step).
 """

@@ -126,7 +126,7 @@ def page_url(sock: socket.socket, host: str, token: str) -> str:
 
 
 def serve_command(args) -> int:
-    from activegan.label.app import LabelConfig, check_state_dir
+    from activegan.label.session import LabelConfig, check_state_dir
 
     state = Path(args.state).expanduser()
     meta = check_state_dir(state, args.dataset, args.strategy)  # before loading any data: refuse fast
@@ -156,7 +156,7 @@ def _serve(args, state: Path, cfg, sock: socket.socket) -> int:
     import uvicorn
 
     from activegan.data import default_cache_dir, load_dataset
-    from activegan.label.app import LabelSession, create_app
+    from activegan.label.session import LabelSession, create_app
 
     cfg.cache_dir = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
     cfg.validate(10**9)  # the strategy and sizes, before the (maybe slow) dataset load
