@@ -4,6 +4,9 @@ import csv
 import io
 import json
 import stat
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from dataclasses import replace
@@ -17,9 +20,11 @@ from PIL import Image
 
 from activegan.cli import main
 from activegan.data import load_dataset
-from activegan.label.session import LabelConfig, LabelSession, create_app, shortcut_keys
+from activegan.errors import ConfigError, DataError
 from activegan.label.cli import resolve_token
+from activegan.label.session import LabelConfig, LabelSession
 from activegan.label.store import SKIP, LabelStore
+from activegan.label.web import create_app, shortcut_keys
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -413,7 +418,7 @@ def test_a_restart_redoes_a_retrain_that_was_cut_off(open_app, digits, tmp_path)
 
 def test_a_second_server_on_the_same_state_is_refused(open_app, tmp_path, digits):
     open_app()
-    with pytest.raises(Exception, match="another activegan label server is using"):
+    with pytest.raises(DataError, match="another activegan label server is using"):
         LabelSession(tmp_path / "state", digits, LabelConfig("digits", "entropy", query_size=4)).open()
 
 
@@ -423,8 +428,8 @@ def test_a_second_server_on_the_same_state_is_refused(open_app, tmp_path, digits
 @pytest.mark.parametrize(
     "args,expected",
     [
-        (["--dataset", "digits", "--strategy", "margin"], "was made for --dataset digits --strategy entropy, not --strategy margin"),
-        (["--dataset", "mnist", "--strategy", "entropy"], "was made for --dataset digits --strategy entropy, not --dataset mnist"),
+        (["--dataset", "digits", "--strategy", "margin"], "was made for dataset digits and strategy entropy, not strategy margin"),
+        (["--dataset", "mnist", "--strategy", "entropy"], "was made for dataset digits and strategy entropy, not dataset mnist"),
     ],
 )
 def test_a_state_dir_made_for_another_job_is_refused(open_app, tmp_path, capsys, args, expected):
@@ -444,7 +449,44 @@ def test_a_state_dir_with_a_broken_database_is_a_one_line_error(tmp_path, capsys
 
 def test_gan_strategies_are_refused_for_now(tmp_path, capsys):
     assert main(["label", "--dataset", "digits", "--strategy", "gan-entropy", "--state", str(tmp_path / "s"), "--port", "0"]) == 2
-    assert "GAN-generated queries are not in the labeling app yet" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--strategy" in err and "GAN-generated queries are not in the labeling app yet" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "change,param",
+    [({"strategy": "gan-entropy-match"}, "strategy"), ({"strategy": "nonsense"}, "strategy"),
+     ({"query_size": 0}, "query_size"), ({"budget": 0}, "budget"), ({"steps": 0}, "steps"),
+     ({"subset": 3}, "subset"), ({"query_size": 301, "subset": None}, "query_size")],
+)
+def test_a_config_that_cannot_work_names_its_parameter(change, param):
+    cfg = LabelConfig(**{"dataset": "digits", "strategy": "entropy", "query_size": 4, **change})
+    with pytest.raises(ConfigError) as err:
+        cfg.validate(pool_size=300)
+    assert err.value.param == param
+
+
+def test_the_session_imports_and_opens_without_fastapi(tmp_path):
+    """The loop is usable as a library without the web extra: no fastapi, pydantic or starlette."""
+    script = textwrap.dedent("""
+        import sys
+        for name in ("fastapi", "pydantic", "starlette", "uvicorn"):
+            sys.modules[name] = None  # any import of them raises ImportError
+        from types import SimpleNamespace
+        import numpy as np
+        from activegan.label.session import LabelConfig, LabelSession
+
+        rng = np.random.default_rng(0)
+        data = SimpleNamespace(x_pool=rng.random((20, 1, 8, 8), dtype=np.float32), y_pool=np.arange(20) % 2,
+                               x_test=rng.random((6, 1, 8, 8), dtype=np.float32), y_test=np.arange(6) % 2,
+                               classes=["a", "b"], n_classes=2, image_shape=(1, 8, 8))
+        with LabelSession(sys.argv[1], data, LabelConfig("toy", "entropy", query_size=4, subset=None)) as session:
+            status = session.status()
+            print(status.round, len(status.batch), session.image(status.batch[0].id).shape)
+    """)
+    r = subprocess.run([sys.executable, "-c", script, str(tmp_path / "state")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["1", "4", "(1,", "8,", "8)"]
 
 
 def test_export_command_prints_csv_or_writes_a_file(open_app, tmp_path, capsys):

@@ -19,9 +19,10 @@ import uvicorn
 from playwright.sync_api import expect, sync_playwright
 
 from activegan.data import load_dataset
-from activegan.label.session import LabelConfig, LabelSession, create_app
 from activegan.label.cli import bind_socket
+from activegan.label.session import LabelConfig, LabelSession
 from activegan.label.store import SKIP
+from activegan.label.web import create_app
 
 TOKEN = "browser-token"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
-from activegan.errors import UsageError
+from activegan.errors import ConfigError, DataError
 
 COMMANDS = ("label",)
 TOKEN_ENV = "ACTIVEGAN_TOKEN"
@@ -52,7 +52,7 @@ def add_label_parser(subparsers) -> None:
 
 def run_label_command(args) -> int:
     if not getattr(args, "state", None):
-        raise UsageError("--state DIR is required: the directory that holds (or will hold) the labels")
+        raise ConfigError("state", "required: the directory that holds (or will hold) the labels")
     if getattr(args, "label_command", None) == "export":
         return export_command(Path(args.state).expanduser(), args.format, args.out)
     return serve_command(args)
@@ -63,7 +63,7 @@ def export_command(state: Path, fmt: str, out: str | None) -> int:
     from activegan.label.store import LabelStore, export_csv, export_rows
 
     if not LabelStore.exists(state):
-        raise UsageError(f"{state} holds no labels (no labels.sqlite); pass the --state of a labeling session")
+        raise DataError(f"{state} holds no labels (no labels.sqlite); pass the --state of a labeling session")
     store = LabelStore(state, readonly=True)
     try:
         rows = export_rows(store)
@@ -86,7 +86,7 @@ def resolve_token(state: Path) -> str:
     env = os.environ.get(TOKEN_ENV)
     if env is not None:
         if not env.strip():
-            raise UsageError(f"{TOKEN_ENV} is set but empty; unset it or give it a value")
+            raise ValueError(f"{TOKEN_ENV} is set but empty; unset it or give it a value")
         return env.strip()
     path = state / TOKEN_FILE
     if path.is_file():
@@ -101,18 +101,18 @@ def resolve_token(state: Path) -> str:
 def bind_socket(host: str, port: int) -> socket.socket:
     """Bind before anything slow, so a busy port is a one-line error and port 0 gets a real port."""
     if not 0 <= port <= 65535:
-        raise UsageError(f"--port must be between 0 and 65535, got {port}")
+        raise ConfigError("port", f"must be between 0 and 65535, got {port}")
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as exc:
-        raise UsageError(f"--host {host}: cannot resolve it ({exc.strerror})") from None
+        raise ConfigError("host", f"cannot resolve {host} ({exc.strerror})") from None
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)
     except OSError as exc:
         sock.close()
-        raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror}); pass another --port, or 0 for any free one") from None
+        raise ConfigError("port", f"cannot listen on {host}:{port} ({exc.strerror}); pass another port, or 0 for any free one") from None
     sock.set_inheritable(True)
     return sock
 
@@ -133,7 +133,8 @@ def serve_command(args) -> int:
     dataset = args.dataset or meta.get("dataset")
     strategy = args.strategy or meta.get("strategy")
     if not dataset or not strategy:
-        raise UsageError(f"{state} is a new labeling state: pass --dataset and --strategy")
+        raise ConfigError("dataset" if not dataset else "strategy",
+                          f"required: {state} is a new labeling state; pass --dataset and --strategy")
     cfg = LabelConfig(
         dataset=dataset,
         strategy=strategy,
@@ -156,7 +157,8 @@ def _serve(args, state: Path, cfg, sock: socket.socket) -> int:
     import uvicorn
 
     from activegan.data import default_cache_dir, load_dataset
-    from activegan.label.session import LabelSession, create_app
+    from activegan.label.session import LabelSession
+    from activegan.label.web import create_app
 
     cfg.cache_dir = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
     cfg.validate(10**9)  # the strategy and sizes, before the (maybe slow) dataset load
@@ -171,7 +173,7 @@ def _serve(args, state: Path, cfg, sock: socket.socket) -> int:
         print(
             f"activegan label: {cfg.dataset} ({len(data.y_pool)} pool images, {len(data.y_test)} test), "
             f"strategy {cfg.strategy}, batches of {cfg.query_size}, budget {cfg.total_budget}; "
-            f"round {status['round']}, {status['labeled']} labeled so far; state in {state}",
+            f"round {status.round}, {status.labeled} labeled so far; state in {state}",
             flush=True,
         )
         if args.host not in ("127.0.0.1", "localhost", "::1"):
