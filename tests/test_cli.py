@@ -96,7 +96,24 @@ def test_toml_config_with_cli_override(capsys, tmp_path):
     assert code == 0, err
     saved = json.loads((out / "config.json").read_text())
     assert saved["strategies"] == ["random", "margin"] and saved["rounds"] == 2 and saved["query_size"] == 5
+    assert saved["train"]["steps"] == 10
     assert len((out / "curves.csv").read_text().splitlines()) == 1 + 2 * 3
+
+
+def test_toml_density_k_all_and_nested_tables(tmp_path):
+    from activegan.cli import experiment_config, load_toml
+
+    path = tmp_path / "e.toml"
+    path.write_text('density-k = "all"\ngan-candidates = 300\n[train]\nepochs = 7\n')
+    cfg = experiment_config(load_toml(str(path)))
+    assert cfg.density_k is None and cfg.gan.candidates == 300 and cfg.train.epochs == 7
+
+
+def test_library_parameter_names_become_flags_in_the_one_line(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "run", "--gan-candidates", "3", "--strategies", "gan-margin-match", "--out", str(tmp_path / "o"))
+    assert_one_line_error(code, err, "--gan-candidates 3 is smaller than query_size 10")
+    code, _, err = run_cli(capsys, "run", "--epochs", "0", "--out", str(tmp_path / "o"))
+    assert_one_line_error(code, err, "--epochs must be at least 1, got 0")
 
 
 @pytest.mark.slow

@@ -22,6 +22,3 @@ class DataError(ValueError):
     """A file the user gave cannot be used: missing, corrupt, truncated, of the wrong layout or
     kind (a dataset, a checkpoint, a resume state). The message is one line that names the file."""
 
-
-# TRANSITION (removed before the redesign lands): modules not yet moved still raise this.
-UsageError = DataError

@@ -88,17 +88,19 @@ class ExperimentConfig:
         _at_least(1, initial=self.initial, query_size=self.query_size, mc_samples=self.mc_samples)
         _at_least(1, **{"train.epochs": self.train.epochs, "train.batch_size": self.train.batch_size})
         _at_least(0, rounds=self.rounds, **{"gan.refine_steps": self.gan.refine_steps})
+        if self.initial > pool_size:
+            raise ConfigError("initial", f"{self.initial} is larger than the pool ({pool_size} images)")
         needed = self.initial + self.rounds * self.query_size
         if needed > pool_size:
-            raise ConfigError("rounds", f"initial {self.initial} + rounds {self.rounds} x query_size {self.query_size} = "
-                              f"{needed} labels, more than the pool's {pool_size} images")
+            raise ConfigError("rounds", f"{self.rounds}: initial {self.initial} + {self.rounds} rounds x {self.query_size} "
+                              f"labels = {needed} labels, more than the pool's {pool_size} images")
         if self.subset is not None and self.subset < self.query_size:
             raise ConfigError("subset", f"{self.subset} is smaller than query_size {self.query_size}")
         if self.density_features not in DENSITY_FEATURES:
             raise ConfigError("density_features", f"must be one of {', '.join(DENSITY_FEATURES)}, got {self.density_features!r}")
         if any(parse_name(s)[0].startswith("density-") for s in self.strategies) and self.density_k is not None \
                 and not 1 <= self.density_k < pool_size:
-            raise ConfigError("density_k", f"must be between 1 and the pool size - 1 ({pool_size - 1}), got {self.density_k}")
+            raise ConfigError("density_k", f"{self.density_k} must be between 1 and the pool size - 1 ({pool_size - 1})")
         if self.gan.match_features not in MATCH_FEATURES:
             raise ConfigError("gan.match_features", f"must be one of {', '.join(MATCH_FEATURES)}, got {self.gan.match_features!r}")
         if self.gan.candidates < self.query_size:
