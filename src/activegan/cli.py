@@ -117,6 +117,8 @@ def load_toml(path: str) -> dict:
     or the config's own nested names (``[train] epochs = 5``), converted as on the command line."""
     import tomllib
 
+    from activegan.loop import flatten
+
     try:
         with open(path, "rb") as f:
             raw = tomllib.load(f)
@@ -126,7 +128,7 @@ def load_toml(path: str) -> dict:
         raise ConfigError("config", f"{path}: not valid TOML ({exc})") from None
     by_flag = {flag[2:]: field for field, flag in FLAGS.items()}
     values = {}
-    for key, value in _flat_toml(raw).items():
+    for key, value in flatten(raw).items():
         field = by_flag.get(key.replace("_", "-"), key.replace("-", "_"))
         if field not in FLAGS:
             raise ConfigError("config", f"{path}: unknown field {key!r}; valid fields: {', '.join(sorted(by_flag))}")
@@ -139,16 +141,6 @@ def load_toml(path: str) -> dict:
                 raise ConfigError("config", f"{path}: {key}: {exc}") from None
         values[field] = value
     return values
-
-
-def _flat_toml(raw: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in raw.items():
-        if isinstance(value, dict):
-            flat.update(_flat_toml(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def experiment_config(values: dict):

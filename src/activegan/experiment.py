@@ -17,7 +17,7 @@ import torch
 from activegan import plots
 from activegan.errors import ConfigError, DataError
 from activegan.io import atomic_torch_save, atomic_write_json
-from activegan.loop import ExperimentConfig, GanOptions, TrainOptions, run_strategy
+from activegan.loop import ExperimentConfig, GanOptions, TrainOptions, flatten, run_strategy
 from activegan.results import format_table, summarize, write_curves
 from activegan.strategies import parse_name
 from activegan.workers import run_in_processes
@@ -67,24 +67,14 @@ def check_resumable(out: Path, cfg: ExperimentConfig, resume: bool) -> None:
         old = json.loads(existing.read_text())
     except (OSError, ValueError):
         raise DataError(f"{existing} is unreadable; cannot resume from it") from None
-    new, defaults = _flat(config_dict(cfg)), _flat(config_dict(ExperimentConfig()))
-    old = _flat(old)
+    new, defaults = flatten(config_dict(cfg)), flatten(config_dict(ExperimentConfig()))
+    old = flatten(old)
     for key, value in new.items():
         if key not in old and value == defaults.get(key):
             continue  # a field added since that run, at its default: the run did the same
         if old.get(key) != value:
             raise ConfigError(key, f"{out} was run with {old.get(key)!r}, not {value!r}; resume with the same "
                               "configuration or choose another directory")
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    flat = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            flat.update(_flat(v, f"{prefix}{k}."))
-        else:
-            flat[f"{prefix}{k}"] = v
-    return flat
 
 
 def file_sha1(path) -> str:

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from activegan.errors import ConfigError
@@ -14,6 +16,7 @@ from activegan.models import CNNClassifier
 from activegan.strategies import STRATEGY_NAMES, Strategy, make_strategy, query
 
 
+@dataclass(eq=False)
 class ActiveLearner:
     """Holds an estimator and its labeled data; ``query`` ranks a pool with a strategy.
 
@@ -22,13 +25,11 @@ class ActiveLearner:
     ``CNNClassifier``. ``strategy`` is a name from ``STRATEGY_NAMES`` or a Strategy object.
     """
 
-    def __init__(self, estimator=None, strategy: str | Strategy = "entropy", density_k: int | None = 10,
-                 mc_samples: int = 20, random_state: int = 0):
-        self.estimator = estimator
-        self.strategy = strategy
-        self.density_k = density_k
-        self.mc_samples = mc_samples
-        self.random_state = random_state
+    estimator: object = None
+    strategy: str | Strategy = "entropy"
+    density_k: int | None = 10
+    mc_samples: int = 20
+    random_state: int = 0
 
     def fit(self, X, y) -> "ActiveLearner":
         if isinstance(self.strategy, Strategy):

@@ -109,6 +109,17 @@ class ExperimentConfig:
             _at_least(1, **{"gan.epochs": self.gan.epochs})
 
 
+def flatten(d: dict, prefix: str = "") -> dict:
+    """A nested config dict with dotted keys: {"train": {"epochs": 5}} → {"train.epochs": 5}."""
+    flat = {}
+    for key, value in d.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def _at_least(low: int, **values) -> None:
     for name, value in values.items():
         if value < low:

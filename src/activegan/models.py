@@ -5,6 +5,8 @@ The model wrapper knows nothing of acquisition functions or of which samples are
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import nn
@@ -110,6 +112,7 @@ def as_tensor_images(X) -> np.ndarray:
     return X
 
 
+@dataclass(eq=False)
 class CNNClassifier:
     """A CNN classifier with the scikit-learn estimator contract.
 
@@ -118,31 +121,17 @@ class CNNClassifier:
     given ``random_state``. ``warm_start=True`` continues from the current weights.
     """
 
-    def __init__(
-        self,
-        n_classes: int | None = None,
-        epochs: int = 50,
-        steps: int | None = None,
-        batch_size: int = 32,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        batch_norm: bool = False,
-        augment: bool = False,
-        warm_start: bool = False,
-        device: str = "cpu",
-        random_state: int = 0,
-    ):
-        self.n_classes = n_classes
-        self.epochs = epochs
-        self.steps = steps
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.batch_norm = batch_norm
-        self.augment = augment
-        self.warm_start = warm_start
-        self.device = device
-        self.random_state = random_state
+    n_classes: int | None = None
+    epochs: int = 50
+    steps: int | None = None
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_norm: bool = False
+    augment: bool = False
+    warm_start: bool = False
+    device: str = "cpu"
+    random_state: int = 0
 
     # -- training -----------------------------------------------------------------------
     def fit(self, X, y) -> "CNNClassifier":
