@@ -1,23 +1,20 @@
-"""docs/results/README.md: the headline numbers of every benchmark, read from their summaries.
+"""docs/results/README.md and docs/results/headline.md: every benchmark's numbers, read from its data.
 
-    python benchmarks/index.py [RESULTS_DIR]     # default docs/results
+    python -m benchmarks.index [RESULTS_DIR]     # default docs/results
 
 Benchmarks without results are listed as "not run yet"; strategies that have not finished
-every seed as "running". No number here is typed by hand.
+every seed as "running". Summaries are recomputed from each curves.csv with the library's
+``summarize``. No number here is typed by hand.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import reporting
+from benchmarks import experiments, headline, reporting
 
-ORDER = ["random", "least-confidence", "margin", "entropy", "density-least-confidence", "density-entropy", "bald", "variation-ratios"]
 POSTERS = [("mnist-poster", "MNIST"), ("cifar10-poster", "CIFAR-10")]
-EPOCHS = (5, 50)
 
 
 def link(root: Path, folder: str) -> str:
@@ -25,20 +22,25 @@ def link(root: Path, folder: str) -> str:
     return f"[{folder}/]({folder}/README.md)" if (root / folder / "README.md").exists() else f"`{folder}/`"
 
 
-def finished(folder: Path) -> tuple[dict, set[str], dict | None]:
-    """The summary, the strategies whose every seed is done, and the progress record."""
-    summary = reporting.read_json(folder / "summary.json")
-    progress = reporting.read_json(folder / "progress.json") if (folder / "progress.json").exists() else None
-    done = set(progress["complete_strategies"]) if progress else set(summary)
-    return summary, done, progress
+def finished(folder: Path) -> tuple[dict, set[str], dict | None, object] | None:
+    """The summary of the finished strategies (recomputed from curves.csv), their names, the
+    progress record and the config; None when the folder has no results."""
+    from activegan.results import read_curves, summarize
+
+    if not (folder / "curves.csv").exists():
+        return None
+    cfg = experiments.as_run(None, folder)
+    rows = read_curves(folder / "curves.csv")
+    done_rows = experiments.complete_rows(rows, cfg.strategies, cfg.seeds, cfg.rounds)
+    progress = experiments.progress_of(rows, cfg)
+    return summarize(done_rows, cfg.strategies), set(progress["complete_strategies"]), progress, cfg
 
 
 def cell(summary: dict, done: set[str], s: str) -> list[str]:
     if s not in done:
         return ["running", "", ""] if s in summary else ["–", "", ""]
     v = summary[s]
-    l90, l95 = (v["labels_to"][k] for k in ("0.90", "0.95"))
-    return [f"{v['aulc_mean']:.4f} ± {v['aulc_std']:.4f}", "–" if l90 is None else str(l90), "–" if l95 is None else str(l95)]
+    return [experiments.pm(v["aulc_mean"], v["aulc_std"]), experiments.labels_cell(v, "0.90", "–"), experiments.labels_cell(v, "0.95", "–")]
 
 
 def status(progress: dict | None) -> str:
@@ -49,58 +51,60 @@ def status(progress: dict | None) -> str:
 
 def poster_section(root: Path, folder: str, title: str) -> list[str]:
     lines = [f"## Poster comparison, {title} — {link(root, folder)}", ""]
-    have = [e for e in EPOCHS if (root / folder / f"epochs-{e}" / "summary.json").exists()]
-    if not have:
+    subs = sorted((root / folder).glob("epochs-*"), key=lambda p: int(p.name.split("-")[1])) if (root / folder).exists() else []
+    data = {int(p.name.split("-")[1]): finished(p) for p in subs}
+    data = {e: d for e, d in data.items() if d}
+    if not data:
         return lines + ["Not run yet.", ""]
-    data = {e: finished(root / folder / f"epochs-{e}") for e in have}
     head = ["strategy"]
-    for e in EPOCHS:
+    for e in data:
         head += [f"AULC, {e} epochs", "labels to 90 %", "labels to 95 %"]
-    rows = []
-    strategies = [s for s in ORDER if any(s in d[0] for d in data.values())]
-    for s in strategies:
-        row = [s]
-        for e in EPOCHS:
-            row += cell(*data[e][:2], s) if e in data else ["not run yet", "", ""]
-        rows.append(row)
-    notes = "; ".join(f"{e} epochs: {status(data[e][2])}" if e in data else f"{e} epochs: not run yet" for e in EPOCHS)
+    strategies = list(dict.fromkeys(s for d in data.values() for s in d[3].strategies))
+    rows = [[s, *[c for e in data for c in cell(data[e][0], data[e][1], s)]] for s in strategies]
+    notes = "; ".join(f"{e} epochs: {status(d[2])}" for e, d in data.items())
     return lines + [reporting.md_table(head, rows), "", f"Status — {notes}. Conclusions (a)–(d): see the [README]({folder}/README.md).", ""]
 
 
-GAL_PAPER = {"variation-ratios": (120, 295), "bald": (145, 335), "entropy": (165, 355), "random": (255, 835)}
-
-
 def gal_section(root: Path) -> list[str]:
+    from benchmarks import gal
+
     lines = [f"## Gal et al. protocol, MNIST — {link(root, 'mnist-gal')}", ""]
-    if not (root / "mnist-gal" / "summary.json").exists():
+    data = finished(root / "mnist-gal")
+    if data is None:
         return lines + ["Not run yet.", ""]
-    summary, done, progress = finished(root / "mnist-gal")
+    summary, done, progress, cfg = data
     rows = []
-    for s in [s for s in ORDER if s in summary]:
-        paper = GAL_PAPER.get(s)
-        rows.append([s, *cell(summary, done, s), *(map(str, paper) if paper else ["–", "–"])])
+    for s in cfg.strategies:
+        paper = gal.paper_row(s)
+        rows.append([s + (" (deterministic)" if s == "entropy" else ""), *cell(summary, done, s),
+                     *(map(str, paper) if paper else ["–", "–"])])
     return lines + [
         reporting.md_table(["strategy", "AULC", "labels to 90 %", "labels to 95 %", "paper: labels to 90 %", "paper: labels to 95 %"], rows),
         "",
-        f"Status: {status(progress)}. '–' in our columns: not reached within the label budget.",
+        f"Status: {status(progress)}. '–' in our columns: not reached within the label budget. Paired tests against random and "
+        "the paper's order: [README](mnist-gal/README.md)."
+        + (" This run's entropy used one deterministic prediction; the paper's Max Entropy (our `mc-entropy`) averages MC-dropout "
+           "samples — not rerun yet." if "entropy" in cfg.strategies and "mc-entropy" not in cfg.strategies else ""),
         "",
     ]
 
 
 def gan_section(root: Path) -> list[str]:
-    """One table per run of gan_loop.py (gan/mnist-loop*: one folder per generator)."""
+    """The DCGAN page, and one table per run of gan_loop (gan/mnist-loop*: one folder per generator)."""
+    lines = [f"## DCGAN sample quality — {link(root, 'gan')}", ""]
+    row = headline.gan_quality_row(root)
+    lines += ([row.result[0].upper() + row.result[1:] + ".", ""] if row else ["Not run yet.", ""])
     folders = sorted((root / "gan").glob("mnist-loop*")) or [root / "gan" / "mnist-loop"]
-    lines = []
     for folder in folders:
         name = f"gan/{folder.name}"
         lines += [f"## Generated queries in the loop, MNIST — {link(root, name)}", ""]
-        if not (folder / "summary.json").exists():
+        data = finished(folder)
+        if data is None:
             lines += ["Not run yet.", ""]
             continue
-        summary, done, progress = finished(folder)
-        cfg = reporting.read_json(folder / "config.json") if (folder / "config.json").exists() else {}
-        generator = f"the DCGAN `{cfg['gan_checkpoint']}`" if cfg.get("gan_checkpoint") else "one DCGAN per seed"
-        rows = [[s, *cell(summary, done, s)] for s in summary]
+        summary, done, progress, cfg = data
+        generator = f"the DCGAN `{cfg.gan.checkpoint}`" if cfg.gan.checkpoint else "one DCGAN per seed"
+        rows = [[experiments.display_name(s), *cell(summary, done, s)] for s in cfg.strategies]
         lines += [
             reporting.md_table(["strategy", "AULC", "labels to 90 %", "labels to 95 %"], rows),
             "",
@@ -142,24 +146,41 @@ def speed_section(root: Path) -> list[str]:
     return lines + [reporting.md_table(["measure", "value", "aim"], rows), "", f"Measured {r['date']} UTC; machine: {reporting.machine_line(r['machine'])}.", ""]
 
 
+def demo_section(root: Path) -> list[str]:
+    data = finished(root / "demo")
+    if data is None:
+        return []
+    summary, done, _, cfg = data
+    rows = [[experiments.display_name(s), *cell(summary, done, s)] for s in cfg.strategies]
+    return ["## Demo", "", f"The `make demo` run on {cfg.dataset}: [../demo.md](../demo.md), data in [demo/](demo/) (summary recomputed "
+            "here from its curves.csv with today's definitions).", "",
+            reporting.md_table(["strategy", "AULC", "labels to 90 %", "labels to 95 %"], rows), ""]
+
+
 def write_index(root: Path) -> None:
+    """docs/results/README.md (every benchmark's table) and docs/results/headline.md."""
     root = Path(root)
     lines = [
         "# Results",
         "",
-        "Headline numbers, gathered by `benchmarks/index.py` from each benchmark's summary (every benchmark script rewrites",
-        f"this page when it finishes; last written {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC). AULC: mean ± std over",
-        "seeds of the area under accuracy vs labels divided by the label range; labels to 90 % / 95 %: first label count at which",
-        "the seed-mean accuracy reaches it ('–': not within the budget). Raw data (curves.csv, summary.json) is beside every",
-        "table. How to run or continue each benchmark: [benchmarks/README.md](../../benchmarks/README.md).",
+        "Gathered by `python -m benchmarks.index` from each benchmark's data (every benchmark rewrites this page and",
+        "[headline.md](headline.md) when it reports). AULC: mean ± std over seeds of the area under accuracy vs labels",
+        "divided by the label range; labels to 90 % / 95 %: the label count after which the seed-mean accuracy stays at or",
+        "above it, with the first count that touched it in brackets where that differs ('–': not within the budget).",
+        "Raw data (curves.csv, config.json, run.json) is beside every table. How to run or continue each benchmark:",
+        "[benchmarks/README.md](../../benchmarks/README.md).",
+        "",
+        "## Headline",
+        "",
+        headline.markdown(root),
         "",
     ]
+    lines += demo_section(root)
     for folder, title in POSTERS:
         lines += poster_section(root, folder, title)
     lines += gal_section(root) + gan_section(root) + speed_section(root)
-    if (root / "demo").exists():
-        lines += ["## Demo", "", "The `make demo` run on digits: [../demo.md](../demo.md), data in [demo/](demo/).", ""]
     reporting.write_readme(root / "README.md", "\n".join(lines))
+    headline.write(root)
 
 
 if __name__ == "__main__":

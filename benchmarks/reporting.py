@@ -1,7 +1,8 @@
-"""Shared by the benchmark scripts: machine description, wall-time log, Markdown, data paths.
+"""Shared by the benchmarks: machine description, wall-time log and run record, Markdown,
+paired statistics, data paths.
 
-Every number a README states is computed here or in the scripts from measured data; nothing
-is typed by hand.
+Every number a README states is computed here or in the benchmark modules from measured data
+committed under ``docs/results/``; nothing is typed by hand.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def machine() -> dict:
 
 
 def machine_line(m: dict) -> str:
+    """One line describing a machine record (``machine()``)."""
     flags = f" ({m['cpu_flags']})" if m.get("cpu_flags") else ""
     return (
         f"{m['cores']} cores, {m['cpu_model']}{flags}, {m['memory_gib']} GiB; load average at start "
@@ -81,8 +83,17 @@ def machine_line(m: dict) -> str:
     )
 
 
-def command(script: str, argv: list[str]) -> str:
-    return shlex.join(["python", f"benchmarks/{script}", *argv])
+def command(module: str, argv: list[str]) -> str:
+    return shlex.join(["python", "-m", f"benchmarks.{module}", *argv])
+
+
+def module_command(cmd: str) -> str:
+    """A recorded command in today's form: ``python benchmarks/x.py ARGS`` (how the benchmarks
+    were started before they became a package) → ``python -m benchmarks.x ARGS``; others unchanged."""
+    parts = shlex.split(cmd)
+    if len(parts) >= 2 and parts[0] == "python" and parts[1].startswith("benchmarks/") and parts[1].endswith(".py"):
+        return shlex.join(["python", "-m", "benchmarks." + parts[1][len("benchmarks/"):-3], *parts[2:]])
+    return cmd
 
 
 def recorded_command(runlog_path: Path, cmd: str) -> str:
@@ -141,40 +152,81 @@ class RunLog:
         self._thread = threading.Thread(target=self._beat, daemon=True)
 
     def __enter__(self) -> RunLog:
-        self._save()
+        self.save()
         self._thread.start()
         return self
 
     def _beat(self) -> None:
         while not self._stop.wait(self.every):
-            self._save()
+            self.save()
 
-    def _save(self) -> None:
+    def save(self) -> None:
+        """Write this invocation's elapsed time and entries now (the heartbeat does it every ``every`` s)."""
         self.entry["wall_s"] = round(time.perf_counter() - self._t0, 1)
         atomic_write_json(self.path, self.log)
 
     def __exit__(self, exc_type, *_) -> None:
         self._stop.set()
         self.entry["finished"] = exc_type is None
-        self._save()
+        self.save()
 
     @property
     def total_s(self) -> float:
         return sum(e["wall_s"] for e in self.log["invocations"])
 
 
-def dates_bullet(invocations: list[dict], note: str = "") -> str:
-    """'- Dates (UTC): first start to last end; wall time' from a RunLog's invocations (the end is the
-    last invocation's start plus its wall time, not the moment the README is written)."""
+# -- the run record: what the README says about a run, committed beside its data -------------------
+#
+# ``run.json`` in a results folder: the command that started the run, its first start and last end
+# (UTC), wall time summed over invocations, their number, the machine of the last invocation that
+# recorded one, worker processes, and benchmark-specific entries (the model oracle's judge and
+# acceptances). Written from the run log in ``runs/bench/`` (git-ignored) whenever a report is
+# written from a run; a fresh checkout rewrites every README from it.
+
+UTC = "%Y-%m-%dT%H:%M:%SZ"
+STANDARD_LOG_KEYS = ("command", "started", "wall_s", "finished", "machine", "jobs")
+
+
+def run_record(runlog: dict, **extra) -> dict:
+    """The run record of a RunLog's contents (its invocations) plus ``extra`` entries."""
     import calendar
 
-    if not invocations:
+    inv = runlog.get("invocations", [])
+    if not inv:
+        return {"invocations": 0, **extra}
+    end = max(calendar.timegm(time.strptime(i["started"], UTC)) + i["wall_s"] for i in inv)
+    last = next((i for i in reversed(inv) if "machine" in i), {})
+    rec = {
+        "command": inv[0]["command"].removesuffix(" --resume"),
+        "started": inv[0]["started"],
+        "ended": time.strftime(UTC, time.gmtime(end)),
+        "wall_s": round(sum(i["wall_s"] for i in inv), 1),
+        "invocations": len(inv),
+        "machine": last.get("machine"),
+        "jobs": last.get("jobs", 1),
+    }
+    for key in dict.fromkeys(k for i in inv for k in i if k not in STANDARD_LOG_KEYS):  # e.g. reference_epochs, test_subset
+        rec[key] = next(i[key] for i in reversed(inv) if key in i)
+    rec.update(extra)
+    rec["invocation_log"] = inv
+    return rec
+
+
+def dates_bullet(run: dict | None, note: str = "") -> str:
+    """'- Dates (UTC): first start to last end; wall time' from a run record (the end is the last
+    invocation's start plus its wall time, not the moment the README is written)."""
+    if not run or not run.get("invocations"):
         return "- Dates (UTC): –; wall time 0 s."
-    fmt = "%Y-%m-%dT%H:%M:%SZ"
-    end = max(calendar.timegm(time.strptime(i["started"], fmt)) + i["wall_s"] for i in invocations)
-    wall = sum(i["wall_s"] for i in invocations)
-    return (f"- Dates (UTC): {invocations[0]['started']} to {time.strftime(fmt, time.gmtime(end))}; "
-            f"wall time {fmt_seconds(wall)} over {len(invocations)} invocation(s){note}.")
+    return (f"- Dates (UTC): {run['started']} to {run['ended']}; wall time {fmt_seconds(run['wall_s'])} over "
+            f"{run['invocations']} invocation(s){note}.")
+
+
+def machine_bullet(run: dict | None) -> str:
+    """'- Machine: …' of a run record (a run that is still starting may not have one yet)."""
+    m = (run or {}).get("machine")
+    jobs = (run or {}).get("jobs", 1)
+    procs = "one process, one thread" if jobs == 1 else f"{jobs} processes, one thread each"
+    return f"- Machine: {machine_line(m)}; {procs}." if m else "- Machine: –"
 
 
 def write_readme(path: Path, text: str) -> None:
@@ -185,9 +237,80 @@ def read_json(path: Path):
     return json.loads(Path(path).read_text())
 
 
-def machine_bullet(invocations: list[dict]) -> str:
-    """'- Machine: …' from the latest invocation that recorded one (a running one may not have yet)."""
-    last = next((i for i in reversed(invocations) if "machine" in i), None)
-    m, jobs = (last["machine"], last.get("jobs", 1)) if last else (None, 1)
-    procs = "one process, one thread" if jobs == 1 else f"{jobs} processes, one thread each"
-    return f"- Machine: {machine_line(m)}; {procs}." if m else "- Machine: –"
+def read_json_if(path: Path, default=None):
+    return read_json(path) if Path(path).exists() else default
+
+
+# -- paired statistics over seeds ---------------------------------------------------------------
+
+ALPHA = 0.05  # two-sided: a difference "separates" when its 95 % interval excludes 0
+
+
+def paired(diffs) -> dict:
+    """Mean, std, seeds ahead, two-sided paired t-test p and 95 % interval of per-seed differences.
+
+    With one seed (or identical differences) there is no spread to test against: p and the
+    interval are None.
+    """
+    import numpy as np
+    from scipy import stats
+
+    d = np.asarray(list(diffs), dtype=np.float64)
+    n = len(d)
+    out = {"mean": float(d.mean()) if n else float("nan"), "std": float(d.std(ddof=1)) if n > 1 else 0.0,
+           "n": n, "wins": int((d > 0).sum()), "p": None, "ci": None}
+    if n > 1 and out["std"] > 0:
+        se = out["std"] / np.sqrt(n)
+        t = out["mean"] / se
+        out["p"] = float(2 * stats.t.sf(abs(t), n - 1))
+        half = float(stats.t.ppf(1 - ALPHA / 2, n - 1) * se)
+        out["ci"] = [out["mean"] - half, out["mean"] + half]
+    return out
+
+
+def welch(a, b) -> dict:
+    """Mean of b − mean of a with a Welch 95 % interval and two-sided p (unpaired samples)."""
+    import numpy as np
+    from scipy import stats
+
+    a, b = np.asarray(list(a), dtype=np.float64), np.asarray(list(b), dtype=np.float64)
+    out = {"mean": float(b.mean() - a.mean()), "p": None, "ci": None}
+    if len(a) > 1 and len(b) > 1:
+        va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+        se = float(np.sqrt(va + vb))
+        if se > 0:
+            df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+            out["p"] = float(2 * stats.t.sf(abs(out["mean"]) / se, df))
+            half = float(stats.t.ppf(1 - ALPHA / 2, df) * se)
+            out["ci"] = [out["mean"] - half, out["mean"] + half]
+    return out
+
+
+def decide(test: dict, expect_negative: bool) -> str:
+    """'holds' when the 95 % interval lies on the predicted side of 0, 'does not hold' when it lies
+    on the other side, 'inconclusive' when it contains 0 (or there is no interval)."""
+    ci = test.get("ci")
+    if not ci:
+        return "inconclusive"
+    lo, hi = ci
+    if (hi < 0) if expect_negative else (lo > 0):
+        return "holds"
+    if (lo > 0) if expect_negative else (hi < 0):
+        return "does not hold"
+    return "inconclusive"
+
+
+def fmt_p(p: float | None) -> str:
+    return "–" if p is None else ("< 0.001" if p < 0.001 else f"{p:.2f}" if p >= 0.01 else f"{p:.3f}")
+
+
+def p_words(p: float | None) -> str:
+    """'p = 0.08', 'p < 0.001', or 'no p (one seed)'."""
+    if p is None:
+        return "no p (no spread over seeds)"
+    text = fmt_p(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def fmt_ci(ci, digits: int = 4) -> str:
+    return "–" if not ci else f"[{ci[0]:+.{digits}f}, {ci[1]:+.{digits}f}]"

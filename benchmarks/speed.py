@@ -1,7 +1,8 @@
 """Speed: matmul peak, pool scoring, density against modAL, one round, DCGAN epoch.
 
-    python benchmarks/speed.py            # full: MNIST, writes docs/results/speed/
-    python benchmarks/speed.py --quick    # < 1 min on digits, writes runs/bench-quick/speed/
+    python -m benchmarks.speed                 # full: MNIST, writes docs/results/speed/
+    python -m benchmarks.speed --quick         # < 1 min on digits, writes runs/bench-quick/speed/
+    python -m benchmarks.speed --report-only   # rewrite the README from the committed speed.json
 
 Everything is measured with one thread (the configuration of the long runs) except the matmul
 peak, which is measured with 1 and 2 threads. Density and modAL each run in a fresh subprocess
@@ -23,8 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import reporting
+from benchmarks import reporting
 
 AIMS = {"density_speedup_at_20000": 100.0, "scoring_share_of_peak": 0.60, "round_s": 10.0}
 MODAL_MATRIX_LIMIT_GIB = 12.0
@@ -164,11 +164,13 @@ def density_comparison(x_pool: np.ndarray, sizes: list[int], workdir: Path, k: i
 
 
 def round_split(data, out: Path, state: Path, cache_dir: Path, rounds: int, epochs: int, subset: int) -> dict:
-    from activegan.experiment import ExperimentConfig, read_curves, run_experiment
+    from activegan.experiment import run_experiment
+    from activegan.loop import ExperimentConfig, TrainOptions
+    from activegan.results import read_curves
 
     cfg = ExperimentConfig(
         dataset=data.name, strategies=["random", "entropy", "density-entropy"], seeds=[0], initial=20, query_size=10,
-        rounds=rounds, subset=subset, epochs=epochs,
+        rounds=rounds, subset=subset, train=TrainOptions(epochs=epochs),
     )
     if state.exists():
         shutil.rmtree(state)  # always a fresh measurement
@@ -236,7 +238,7 @@ def render(res: dict) -> str:
     lines = [
         "# Speed",
         "",
-        f"- Command: `{a['command']}`",
+        f"- Command: `{reporting.module_command(a['command'])}`",
         f"- Date: {a['date']} (UTC). Wall time: {reporting.fmt_seconds(a['wall_s'])}.",
         f"- Machine: {reporting.machine_line(m)}.",
         f"- Dataset: {a['dataset']} (pool {a['pool']:,} images). Raw data: [speed.json](speed.json)"
@@ -360,31 +362,32 @@ def render(res: dict) -> str:
         "",
         "```sh",
         ".venv/bin/pip install -q -c constraints.txt -e '.[test,app,bench]'   # modAL-python: the bench extra",
-        ".venv/bin/python benchmarks/speed.py                                  # about 10 min on 2 cores",
+        f".venv/bin/python -m benchmarks.speed                                 # {reporting.fmt_seconds(a['wall_s'])} in this run",
         "```",
     ]
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.speed", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny sizes on digits (< 1 min), for the smoke test")
     p.add_argument("--out", type=Path, help="results folder (default docs/results/speed, quick: runs/bench-quick/speed)")
     p.add_argument("--data-dir", type=Path, default=reporting.SHARED / "mnist")
     p.add_argument("--state", type=Path, help="scratch folder for the round's experiment (default runs/bench/speed)")
-    p.add_argument("--render-only", action="store_true", help="rewrite README.md from the speed.json already in --out; measure nothing")
+    p.add_argument("--report-only", "--render-only", dest="report_only", action="store_true",
+                   help="rewrite README.md from the speed.json already in --out; measure nothing")
     args = p.parse_args(argv)
     argv_used = list(sys.argv[1:] if argv is None else argv)
     out = args.out or (reporting.REPO / "runs" / "bench-quick" / "speed" if args.quick else reporting.RESULTS / "speed")
-    if args.render_only:
-        reporting.write_readme(out / "README.md", render(reporting.read_json(out / "speed.json")))
-        import index
+    if args.report_only:
+        from benchmarks import index
 
+        reporting.write_readme(out / "README.md", render(reporting.read_json(out / "speed.json")))
         index.write_index(out.parent)
         return 0
     state = args.state or (out / "_state" if args.quick else reporting.STATE / "speed")
     t_start = time.perf_counter()
-    res = {"command": reporting.command("speed.py", argv_used), "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "machine": reporting.machine()}
+    res = {"command": reporting.command("speed", argv_used), "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "machine": reporting.machine()}
 
     data = load_pool(args.quick, args.data_dir)
     res.update(dataset=data.name + (" (upscaled to 28 × 28)" if args.quick else ""), pool=len(data.y_pool))
@@ -421,7 +424,7 @@ def main(argv=None) -> int:
 
     atomic_write_json(out / "speed.json", res)
     reporting.write_readme(out / "README.md", render(res))
-    import index
+    from benchmarks import index
 
     index.write_index(out.parent)
     print(f"speed: {out / 'README.md'}")

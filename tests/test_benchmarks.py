@@ -1,27 +1,30 @@
-"""Smoke test of every benchmark's --quick mode: it runs on digits, writes its files, and the
-published summary is the one its curves give."""
+"""Benchmarks: each --quick run on digits writes its data and structure; every report is rebuilt
+from committed-style data alone (no state under runs/bench); every number in a headline row is
+the one its source gives. Data and structure only — no assertion on README wording."""
 
+import dataclasses
 import json
+import re
+import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from activegan.experiment import read_curves, summarize
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # `python -m pytest` has it already; a bare `pytest` may not
+    sys.path.insert(0, str(REPO))
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
+from activegan.loop import ExperimentConfig, GanOptions, TrainOptions  # noqa: E402
+from activegan.results import read_curves, summarize, write_curves  # noqa: E402
+from benchmarks import experiments, gal, gan_loop, headline, index, poster, regenerate, reporting, speed  # noqa: E402
 
-import gal
-import gan_loop
-import poster
-import speed
-
-pytestmark = pytest.mark.slow
+PUBLISHED = ("curves.csv", "summary.json", "config.json", "progress.json", "learning_curves.png")
 
 
 def assert_experiment_published(folder: Path, strategies: list[str]) -> None:
-    for name in ("curves.csv", "summary.json", "config.json", "progress.json", "learning_curves.png"):
+    for name in PUBLISHED:
         assert (folder / name).is_file(), f"{folder / name} missing"
     rows = read_curves(folder / "curves.csv")
     summary = json.loads((folder / "summary.json").read_text())
@@ -31,55 +34,56 @@ def assert_experiment_published(folder: Path, strategies: list[str]) -> None:
     assert not (folder / "state").exists()  # model weights stay out of docs/
 
 
-def test_poster_quick_publishes_both_epoch_settings_and_the_conclusions(tmp_path):
+def assert_run_recorded(folder: Path, module: str) -> dict:
+    run = json.loads((folder / "run.json").read_text())
+    assert run["command"].startswith(f"python -m benchmarks.{module} --quick")
+    assert run["invocations"] == 1 and run["wall_s"] > 0 and run["machine"]["cores"] >= 1
+    assert run["invocation_log"][-1]["finished"] is True
+    return run
+
+
+# -- quick runs on digits -----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_poster_quick_publishes_both_epoch_settings(tmp_path):
     out = tmp_path / "results" / "mnist-poster"
     assert poster.main(["--quick", "--out", str(out)]) == 0
     for e in poster.QUICK["epochs"]:
         assert_experiment_published(out / f"epochs-{e}", poster.STRATEGIES)
-    readme = (out / "README.md").read_text()
-    for claim in ("(a) acquisition AULC beats random", "(b) the gap shrinks", "(c) curves are smoother", "(d) the gap is smaller"):
-        assert claim in readme
-    assert "## Poster comparison, MNIST" in (out.parent / "README.md").read_text()
+    assert_run_recorded(out, "poster")
+    assert (out / "README.md").is_file()
+    assert (out.parent / "README.md").is_file() and (out.parent / "headline.md").is_file()
 
 
-def test_gal_quick_publishes_labels_to_accuracy_beside_the_paper(tmp_path):
+@pytest.mark.slow
+def test_gal_quick_runs_the_papers_max_entropy_with_mc_dropout(tmp_path):
     out = tmp_path / "results" / "mnist-gal"
     assert gal.main(["--quick", "--out", str(out)]) == 0
+    assert gal.STRATEGIES == ["random", "mc-entropy", "bald", "variation-ratios"]
     assert_experiment_published(out, gal.STRATEGIES)
-    readme = (out / "README.md").read_text()
-    assert "paper (Table 1): 90 %" in readme and "| variation-ratios |" in readme
-    index = (out.parent / "README.md").read_text()
-    assert "Gal et al. protocol" in index and "Not run yet" in index  # the posters and speed were not run here
+    assert_run_recorded(out, "gal")
+    assert json.loads((out / "config.json").read_text())["mc_samples"] == 3
 
 
-def test_gal_conclusions_read_the_aim_and_the_paper_order_off_the_summary():
-    def entry(aulc, l90, l95):
-        return {"aulc_mean": aulc, "labels_to": {"0.90": l90, "0.95": l95}}
-
-    summary = {"random": entry(0.80, 250, None), "variation-ratios": entry(0.90, 60, 160), "bald": entry(0.85, 70, None)}
-    seed_aulc = {"random": {0: 0.8, 1: 0.8}, "variation-ratios": {0: 0.9, 1: 0.9}, "bald": {0: 0.9, 1: 0.8}}
-    text = "\n".join(gal.conclusions(summary, seed_aulc))
-    assert "90% with at most 60 labels: best variation-ratios at 60 labels — **met**" in text
-    assert "95% with at most 150 labels: best variation-ratios at 160 labels — **not met**" in text
-    assert "bald against random: AULC +0.0500 (ahead in 1 of 2 seeds); labels to 90 %: 70 vs 250" in text
-    assert "ours by AULC (best first): variation-ratios > bald > random — the same order." in text
-
-
-def test_gan_loop_quick_publishes_generated_queries_beside_pool_ones(tmp_path):
+@pytest.mark.slow
+def test_gan_loop_quick_publishes_generated_queries_and_the_privileged_oracle(tmp_path):
     out = tmp_path / "results" / "gan" / "mnist-loop"
     assert gan_loop.main(["--quick", "--out", str(out)]) == 0
     assert_experiment_published(out, gan_loop.STRATEGIES)
-    readme = (out / "README.md").read_text()
-    assert "gan-entropy-match vs entropy: AULC" in readme and "gan-entropy-model vs random: AULC" in readme
-    assert "The model oracle accepted" in readme
-    assert "`model`: the reference classifier (trained 30 epochs on the whole pool) labels it" in readme
+    run = assert_run_recorded(out, "gan_loop")
+    assert run["reference_epochs"] >= 1
+    assert 0 <= run["model_oracle"]["accepted"] <= run["model_oracle"]["asked"]
     assert (out / "queries_gan-entropy-match.png").is_file() and (out / "matched_gan-entropy-match.png").is_file()
+    assert (tmp_path / "results" / "README.md").is_file()  # the index one level above gan/
 
 
-def test_speed_quick_measures_every_part_and_reports_the_aims(tmp_path):
+@pytest.mark.slow
+def test_speed_quick_measures_every_part(tmp_path):
     out = tmp_path / "results" / "speed"
     assert speed.main(["--quick", "--out", str(out)]) == 0
     res = json.loads((out / "speed.json").read_text())
+    assert res["command"] == "python -m benchmarks.speed --quick --out " + str(out)
     assert res["matmul"]["gflops_1_thread"] > 0 and res["scoring"][0]["images_per_s"] > 0
     # Hand count of the MNIST CNN: 2 × (32·26²·9 + 64·24²·288 + 9216·128 + 128·10) multiply-adds.
     assert res["model_flops"]["flops"] == 2 * (32 * 26 * 26 * 9 + 64 * 24 * 24 * 288 + 9216 * 128 + 128 * 10)
@@ -88,28 +92,274 @@ def test_speed_quick_measures_every_part_and_reports_the_aims(tmp_path):
     rows = read_curves(out / "round" / "curves.csv")
     assert {r["strategy"] for r in rows} == {"random", "entropy", "density-entropy"}
     assert res["dcgan"]["s_per_epoch_extrapolated"] > 0
-    readme = (out / "README.md").read_text()
-    assert "## Aims" in readme and "extrapolated" in readme
+    (out / "README.md").unlink()
+    assert speed.main(["--report-only", "--out", str(out)]) == 0 and (out / "README.md").is_file()
+
+
+def test_an_experiment_benchmark_refuses_to_overwrite_a_started_state(tmp_path, capsys):
+    state = tmp_path / "state"
+    (state / "epochs-5").mkdir(parents=True)
+    (state / "epochs-5" / "config.json").write_text("{}")
+    assert poster.main(["--dataset", "mnist", "--epochs", "5", "--out", str(tmp_path / "out"), "--state", str(state)]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+# -- reports from committed-style data ----------------------------------------------------------------------
+
+FLAT_KEYS = {"epochs": 5, "steps": None, "batch_size": 32, "lr": 0.001, "batch_norm": False, "augment": False, "warm_start": False,
+             "device": "cpu", "gan_epochs": None, "gan_ngf": 64, "gan_ndf": 64, "gan_candidates": 2000, "gan_refine_steps": 0,
+             "gan_step_size": 0.02, "gan_dedup": 0.98, "gan_checkpoint": None, "match_features": "pixels", "model_threshold": 0.9}
+
+
+def flat_config(**top) -> dict:
+    """A config.json in the flat layout of the runs published before the redesign."""
+    base = {"dataset": "mnist", "data_dir": None, "strategies": ["random"], "seeds": [0, 1, 2], "initial": 20, "balanced_initial": True,
+            "query_size": 10, "rounds": 4, "subset": 2000, "density_k": 10, "density_features": "pixels", "mc_samples": 10}
+    return {**base, **FLAT_KEYS, **top}
+
+
+def fake_curves(strategies, seeds, rounds, initial, query_size, rng, lift) -> list[dict]:
+    rows = []
+    for s in strategies:
+        for seed in seeds:
+            acc = 0.5
+            for r in range(rounds + 1):
+                acc = min(0.99, acc + 0.1 + lift.get(s, 0.0) + rng.normal(0, 0.01))
+                rows.append({"strategy": s, "seed": seed, "round": r, "n_labeled": initial + r * query_size, "accuracy": float(acc),
+                             "train_s": 0.1, "score_s": 0.01, "select_s": 0.001})
+    return rows
+
+
+RUN = {"command": "python benchmarks/x.py", "started": "2026-11-29T06:00:00Z", "ended": "2026-11-29T07:00:00Z", "wall_s": 3600,
+       "invocations": 1, "machine": {"cores": 2, "cpu_model": "CPU", "cpu_flags": "", "memory_gib": 1.0,
+                                     "load_average_at_start": [0.0, 0.0, 0.0], "python": "3", "torch": "2", "numpy": "2"}, "jobs": 1}
+
+
+def write_experiment(folder: Path, cfg: dict, lift: dict, seed: int = 0, run: dict | None = None) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = fake_curves(cfg["strategies"], cfg["seeds"], cfg["rounds"], cfg["initial"], cfg["query_size"], np.random.default_rng(seed), lift)
+    write_curves(rows, folder / "curves.csv", cfg["strategies"])
+    (folder / "config.json").write_text(json.dumps(cfg))
+    (folder / "summary.json").write_text(json.dumps({"stale": True}))  # must be recomputed, not trusted
+    if run:
+        (folder / "run.json").write_text(json.dumps(run))
+
+
+@pytest.fixture
+def committed(tmp_path) -> Path:
+    """A results folder as a fresh checkout has it: data, run records, no README, no state."""
+    root = tmp_path / "results"
+    posters = ["random", *poster.POSTER_STRATEGIES]
+    for ds, rounds, e50 in (("mnist", 4, 2), ("cifar10", 3, 2)):
+        for e, r in ((5, rounds), (50, e50)):
+            cfg = flat_config(dataset=ds, strategies=posters, rounds=r, epochs=e)
+            write_experiment(root / f"{ds}-poster" / f"epochs-{e}", cfg, {"margin": 0.01, "entropy": -0.02}, seed=e)
+        (root / f"{ds}-poster" / "run.json").write_text(json.dumps({**RUN, "command": f"python benchmarks/poster.py --dataset {ds}"}))
+    gal_cfg = flat_config(strategies=["random", "entropy", "bald", "variation-ratios"], rounds=5, steps=120)
+    write_experiment(root / "mnist-gal", gal_cfg, {"variation-ratios": 0.02}, run={**RUN, "command": "python benchmarks/gal.py --jobs 2", "jobs": 2})
+    loop_cfg = flat_config(strategies=gan_loop.STRATEGIES, rounds=3, gan_checkpoint="runs/g/checkpoint.pt")
+    write_experiment(root / "gan" / "mnist-loop", loop_cfg, {"gan-entropy-model": -0.03},
+                     run={**RUN, "command": "python benchmarks/gan_loop.py --gan runs/g/checkpoint.pt", "reference_epochs": 12,
+                          "model_oracle": {"accepted": 5, "asked": 8}})
+    return root
+
+
+def report_all(root: Path, state: Path) -> None:
+    for ds in ("mnist", "cifar10"):
+        assert poster.main(["--dataset", ds, "--report-only", "--out", str(root / f"{ds}-poster"), "--state", str(state / ds)]) == 0
+    assert gal.main(["--report-only", "--out", str(root / "mnist-gal"), "--state", str(state / "gal")]) == 0
+    assert gan_loop.main(["--report-only", "--out", str(root / "gan" / "mnist-loop"), "--state", str(state / "loop")]) == 0
+
+
+def test_reports_regenerate_from_committed_data_alone(committed, tmp_path):
+    report_all(committed, tmp_path / "no-state")
+    for folder, strategies in [(committed / "mnist-poster" / "epochs-5", ["random", *poster.POSTER_STRATEGIES]),
+                               (committed / "mnist-gal", ["random", "entropy", "bald", "variation-ratios"]),
+                               (committed / "gan" / "mnist-loop", gan_loop.STRATEGIES)]:
+        summary = json.loads((folder / "summary.json").read_text())
+        assert summary == json.loads(json.dumps(summarize(read_curves(folder / "curves.csv"), strategies)))
+        assert all(set(v["labels_to"]) == set(v["first_reach"]) == {"0.90", "0.95"} for v in summary.values())
+    for readme in ("mnist-poster", "cifar10-poster", "mnist-gal", "gan/mnist-loop"):
+        assert (committed / readme / "README.md").is_file()
+    assert (committed / "README.md").is_file() and (committed / "headline.md").is_file()
+    assert not (tmp_path / "no-state").exists() or not any((tmp_path / "no-state").rglob("*.pt"))
+    # The committed config and run record are what the report describes: flat configs still read.
+    cfg = experiments.as_run(None, committed / "gan" / "mnist-loop")
+    assert cfg.gan.checkpoint == "runs/g/checkpoint.pt" and cfg.train.epochs == 5 and cfg.gan.ngf == 64
+
+
+def test_regenerating_twice_gives_the_same_files(committed, tmp_path):
+    report_all(committed, tmp_path / "no-state")
+    first = {p: p.read_bytes() for p in committed.rglob("*") if p.is_file() and p.suffix != ".png"}
+    report_all(committed, tmp_path / "no-state")
+    second = {p: p.read_bytes() for p in committed.rglob("*") if p.is_file() and p.suffix != ".png"}
+    changed = [str(p) for p in first if first[p] != second[p]]
+    assert not changed
+
+
+# -- the headline: every number is the one its source gives -------------------------------------------------
+
+
+def per_seed_aulc(rows, strategy):
+    """AULC per seed, computed here independently of the library (trapezoid over the label range)."""
+    out = {}
+    for seed in sorted({r["seed"] for r in rows if r["strategy"] == strategy}):
+        rs = sorted((r for r in rows if r["strategy"] == strategy and r["seed"] == seed), key=lambda r: r["round"])
+        x, y = np.array([r["n_labeled"] for r in rs], float), np.array([r["accuracy"] for r in rs])
+        out[seed] = float(((y[1:] + y[:-1]) / 2 * np.diff(x)).sum() / (x[-1] - x[0]))
+    return out
+
+
+def recompute(root: Path, fact: headline.Fact):
+    value = headline.resolve(root, fact)
+    if value is not NotImplemented:
+        return value
+    kind, *key = fact.key
+    rows = read_curves(root / fact.source)
+    if kind == "paired":
+        s, base, stat = key
+        a, b = per_seed_aulc(rows, s), per_seed_aulc(rows, base)
+        d = np.array([a[k] - b[k] for k in a])
+        if stat == "mean":
+            return float(d.mean())
+        from scipy import stats
+
+        return float(stats.ttest_1samp(d, 0.0).pvalue)
+    if kind in ("count", "count_above_random"):
+        if kind == "count":
+            return len(key)
+        base = np.mean(list(per_seed_aulc(rows, "random").values()))
+        return sum(np.mean(list(per_seed_aulc(rows, s).values())) > base for s in key)
+    raise AssertionError(f"no way to check {fact}")
+
+
+def assert_headline_numbers_match_their_sources(root: Path) -> list:
+    rows = headline.rows(root)
+    checked = 0
+    for row in rows:
+        allowed = set()
+        for fact in row.facts:
+            want = recompute(root, fact)
+            if isinstance(want, float):
+                assert fact.value == pytest.approx(want, rel=1e-9, abs=1e-12), (row.benchmark, fact)
+            else:
+                assert fact.value == want, (row.benchmark, fact)
+            allowed |= set(headline.NUMBER.findall(str(fact)))
+            checked += 1
+        for text in (row.result, row.verdict, re.sub(r"`[^`]*`", "", row.setting)):
+            stray = [t for t in headline.NUMBER.findall(text.replace("90 %", "").replace("95 %", "")) if t not in allowed]
+            assert not stray, (row.benchmark, stray, text)
+    assert checked > 20
+    return rows
+
+
+def test_every_number_in_a_headline_row_is_the_one_its_source_gives(committed, tmp_path):
+    report_all(committed, tmp_path / "no-state")
+    rows = assert_headline_numbers_match_their_sources(committed)
+    names = [r.benchmark for r in rows]
+    assert names.count("MNIST poster") == 2 and names.count("CIFAR-10 poster") == 2
+    assert any(n.startswith("Gal") for n in names) and any(n.startswith("GAN queries") for n in names)
+    # Summary facts are the summary's numbers, to the digit the row prints.
+    mnist5 = next(r for r in rows if r.benchmark == "MNIST poster")
+    summary = json.loads((committed / "mnist-poster" / "epochs-5" / "summary.json").read_text())
+    assert f"random {summary['random']['aulc_mean']:.3f}" in mnist5.result
+
+
+def test_the_published_headline_numbers_match_the_committed_data():
+    rows = assert_headline_numbers_match_their_sources(REPO / "docs" / "results")
+    assert {"Speed", "DCGAN sample quality, MNIST"} <= {r.benchmark for r in rows}
+
+
+def test_headline_splices_between_markers_and_nowhere_else(committed, tmp_path):
+    report_all(committed, tmp_path / "no-state")
+    readme = tmp_path / "README.md"
+    readme.write_text("# p\n\nIntro.\n\n## Set-up\n\nsteps\n")
+    headline.splice(readme, committed)
+    once = readme.read_text()
+    assert once.startswith("# p\n\nIntro.\n\n" + headline.BEGIN) and once.endswith("\n## Set-up\n\nsteps\n")
+    readme.write_text(once.replace("Intro.", "Intro, edited by someone else."))
+    headline.splice(readme, committed)
+    assert readme.read_text() == once.replace("Intro.", "Intro, edited by someone else.")
+    assert once.count(headline.BEGIN) == 1 and once.count(headline.END) == 1
+
+
+def test_regenerate_lists_a_report_only_command_for_every_experiment_benchmark():
+    cmds = regenerate.commands()
+    assert all(c.startswith("python -m benchmarks.") for c in cmds)
+    for m in ("poster", "gal", "gan_loop", "speed"):
+        assert any(c.startswith(f"python -m benchmarks.{m} ") and c.endswith("--report-only") for c in cmds)
+
+
+# -- pieces -----------------------------------------------------------------------------------------------------
+
+
+def test_flat_and_nested_configs_read_the_same():
+    nested = ExperimentConfig(dataset="mnist", strategies=["random"], train=TrainOptions(epochs=5),
+                              gan=GanOptions(ngf=64, ndf=64, checkpoint="runs/g/checkpoint.pt"))
+    assert experiments.config_from_dict(dataclasses.asdict(nested)) == nested
+    flat = flat_config(strategies=["random"], seeds=[0, 1, 2], gan_checkpoint="runs/g/checkpoint.pt")
+    cfg = experiments.config_from_dict(flat)
+    assert (cfg.train.epochs, cfg.gan.ngf, cfg.gan.checkpoint, cfg.gan.candidates, cfg.mc_samples) == (5, 64, "runs/g/checkpoint.pt", 2000, 10)
 
 
 def test_a_report_describes_the_run_in_its_state_not_the_command_that_asks_for_it(tmp_path):
-    """--report-only rebuilds a README from the config and command that ran (the first mnist-loop
-    README said 'one DCGAN per seed' because it was rewritten by a command without --gan)."""
-    import dataclasses
-
-    import experiments
-    import reporting
-
-    from activegan.experiment import ExperimentConfig
-
-    ran = ExperimentConfig(dataset="mnist", strategies=["random", "gan-entropy-match"], gan_checkpoint="runs/g/checkpoint.pt")
+    ran = ExperimentConfig(dataset="mnist", strategies=["random", "gan-entropy-match"], gan=GanOptions(checkpoint="runs/g/checkpoint.pt"))
     (tmp_path / "config.json").write_text(json.dumps(dataclasses.asdict(ran)))
     asked = ExperimentConfig(dataset="mnist", strategies=["random", "gan-entropy-match"])
     assert experiments.as_run(asked, tmp_path) == ran
     assert experiments.as_run(asked, tmp_path / "never-ran") is asked
-
     runlog = tmp_path / "runlog.json"
-    runlog.write_text(json.dumps({"invocations": [{"command": "python benchmarks/gan_loop.py --gan runs/g/checkpoint.pt"},
-                                                  {"command": "python benchmarks/gan_loop.py --gan runs/g/checkpoint.pt --resume"}]}))
-    assert reporting.recorded_command(runlog, "python benchmarks/gan_loop.py") == "python benchmarks/gan_loop.py --gan runs/g/checkpoint.pt"
-    assert reporting.recorded_command(tmp_path / "none.json", "python benchmarks/gan_loop.py") == "python benchmarks/gan_loop.py"
+    runlog.write_text(json.dumps({"invocations": [{"command": "python -m benchmarks.gan_loop --gan g.pt"},
+                                                  {"command": "python -m benchmarks.gan_loop --gan g.pt --resume"}]}))
+    assert reporting.recorded_command(runlog, "python -m benchmarks.gan_loop") == "python -m benchmarks.gan_loop --gan g.pt"
+
+
+def test_commands_recorded_before_the_package_are_shown_in_todays_form():
+    assert reporting.module_command("python benchmarks/gal.py --jobs 2") == "python -m benchmarks.gal --jobs 2"
+    assert reporting.module_command("python -m benchmarks.gal") == "python -m benchmarks.gal"
+
+
+def test_run_record_sums_invocations_and_keeps_the_last_machine():
+    log = {"invocations": [
+        {"command": "python -m benchmarks.gal --jobs 2", "started": "2026-11-29T10:00:00Z", "wall_s": 60.0, "machine": {"cores": 2}, "jobs": 2},
+        {"command": "python -m benchmarks.gal --jobs 2 --resume", "started": "2026-11-29T11:00:00Z", "wall_s": 30.0, "test_subset": 2000}]}
+    run = reporting.run_record(log, model_oracle={"accepted": 1, "asked": 2})
+    assert (run["command"], run["wall_s"], run["invocations"], run["ended"]) == ("python -m benchmarks.gal --jobs 2", 90.0, 2, "2026-11-29T11:00:30Z")
+    assert run["machine"] == {"cores": 2} and run["jobs"] == 2 and run["test_subset"] == 2000 and run["model_oracle"]["asked"] == 2
+
+
+def test_labels_cells_show_stays_and_the_first_touch_where_they_differ():
+    v = {"labels_to": {"0.90": 340, "0.95": None}, "first_reach": {"0.90": 300, "0.95": 380}}
+    assert experiments.labels_cell(v, "0.90") == "340 (first touch 300)"
+    assert experiments.labels_cell(v, "0.95") == "not reached (first touch 380)"
+    assert experiments.labels_cell({"labels_to": {"0.90": 250}, "first_reach": {"0.90": 250}}, "0.90") == "250"
+
+
+def test_a_conclusion_holds_only_when_its_interval_excludes_zero():
+    assert reporting.decide(reporting.paired([-0.03, -0.031, -0.029]), expect_negative=True) == "holds"
+    assert reporting.decide(reporting.paired([0.03, 0.031, 0.029]), expect_negative=True) == "does not hold"
+    assert reporting.decide(reporting.paired([-0.003, 0.01, -0.02]), expect_negative=True) == "inconclusive"
+    assert reporting.decide(reporting.paired([0.01]), expect_negative=False) == "inconclusive"  # one seed: no interval
+    p = reporting.paired([0.0027 + 0.0134, 0.0027 - 0.0134, 0.0027])
+    from scipy import stats
+
+    assert p["p"] == pytest.approx(stats.ttest_1samp([0.0027 + 0.0134, 0.0027 - 0.0134, 0.0027], 0).pvalue)
+
+
+def test_gal_conclusions_test_each_strategy_against_random_and_keep_the_paper_order():
+    def entry(aulc, l90, l95, touch90=None):
+        return {"aulc_mean": aulc, "labels_to": {"0.90": l90, "0.95": l95}, "first_reach": {"0.90": touch90 or l90, "0.95": l95}}
+
+    summary = {"random": entry(0.80, None, None), "variation-ratios": entry(0.90, 60, 160), "bald": entry(0.85, None, None, 70)}
+    seed_aulc = {"random": {0: 0.80, 1: 0.80, 2: 0.80}, "variation-ratios": {0: 0.90, 1: 0.91, 2: 0.89}, "bald": {0: 0.90, 1: 0.80, 2: 0.85}}
+    lines = gal.conclusions(summary, seed_aulc)
+    assert len(lines) == 2 + 2 + 1  # the two aims, one line per strategy against random, the order
+    assert gal.paper_row("entropy") == gal.GAL_PAPER["mc-entropy"]  # deterministic entropy is shown beside Max Entropy, marked
+
+
+def test_benchmarks_readme_table_comes_from_the_run_records(committed):
+    shutil.copytree(REPO / "docs" / "results" / "speed", committed / "speed")
+    text = regenerate.benchmarks_table(committed)
+    run = json.loads((committed / "mnist-gal" / "run.json").read_text())
+    assert reporting.fmt_seconds(run["wall_s"]) in text
+    assert index.link(committed, "mnist-gal") == "`mnist-gal/`"  # no README yet: no dead link

@@ -1,0 +1,450 @@
+"""The headline table: one row per benchmark result, negatives included, built from docs/results/.
+
+Every number in a row is a ``Fact``: its value, how it is written, and where it comes from (the
+file under the results folder and the key in it), so a test can look each one up again. Rows
+state what the data say whichever way they fall ("no acquisition function beats random").
+
+    python -m benchmarks.headline                    # writes docs/results/headline.md
+    python -m benchmarks.headline --splice README.md # and puts it between README.md's markers
+"""
+
+from __future__ import annotations
+
+import argparse
+import posixpath
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks import experiments, reporting
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+NUMBER = re.compile(r"[-+]?\d+(?:,\d{3})*(?:\.\d+)?")
+
+
+@dataclass
+class Fact:
+    value: float | int | None
+    fmt: str  # a format spec, or "p" for a p-value (reporting.fmt_p)
+    source: str  # file, relative to the results folder
+    key: tuple  # ("summary", strategy, field[, sub]) | ("paired", strategy, base, stat) | ("json", *path) | ("config", attr) | ...
+
+    def __str__(self) -> str:
+        if self.value is None:
+            return "–"
+        return reporting.fmt_p(self.value) if self.fmt == "p" else format(self.value, self.fmt)
+
+
+@dataclass
+class Row:
+    benchmark: str
+    link: str
+    setting: str
+    result: str
+    verdict: str
+    facts: list[Fact] = field(default_factory=list)
+
+    def cells(self) -> list[str]:
+        return [f"[{self.benchmark}]({self.link})", self.setting, self.result, self.verdict]
+
+
+class Facts(list):
+    """Collects the facts a row's text is built from: ``fx(value, fmt, source, *key)`` returns its text."""
+
+    def __call__(self, value, fmt: str, source: str, *key) -> str:
+        f = Fact(value, fmt, source, tuple(key))
+        self.append(f)
+        return str(f)
+
+
+# -- experiment benchmarks --------------------------------------------------------------------------
+
+
+def load_experiment(folder: Path):
+    """(config, finished rows, summary, per-seed AULC) of a results folder, or None."""
+    from activegan.results import read_curves, summarize
+
+    if not (folder / "curves.csv").exists() or not (folder / "config.json").exists():
+        return None
+    cfg = experiments.as_run(None, folder)
+    rows = experiments.complete_rows(read_curves(folder / "curves.csv"), cfg.strategies, cfg.seeds, cfg.rounds)
+    if not rows:
+        return None
+    return cfg, rows, summarize(rows, cfg.strategies), experiments.per_seed_aulc(rows)
+
+
+def setting(fx: Facts, src: str, cfg) -> str:
+    train = (f"{fx(cfg.train.steps, 'd', src, 'config', 'train.steps')} gradient steps per round" if cfg.train.steps
+             else f"{fx(cfg.train.epochs, 'd', src, 'config', 'train.epochs')} epochs")
+    return (f"{train}, "
+            f"{fx(experiments.budget(cfg), 'd', src, 'config', 'budget')} labels, "
+            f"{fx(len(cfg.seeds), 'd', src, 'config', 'n_seeds')} seeds")
+
+
+def gap_text(fx: Facts, src: str, seed_aulc: dict, s: str, base: str = "random") -> tuple[str, dict]:
+    g = experiments.paired_gap(seed_aulc, s, base)
+    p = fx(g["p"], "p", src, "paired", s, base, "p")
+    return f"{fx(g['mean'], '+.3f', src, 'paired', s, base, 'mean')} (p {p if p.startswith('<') else '= ' + p})", g
+
+
+def beats_random_row(root: Path, folder: str, name: str, acq: list[str] | None = None) -> Row | None:
+    """Acquisition functions against random: how many above on mean AULC, how many separated, best and worst."""
+    exp = load_experiment(root / folder)
+    if exp is None:
+        return None
+    cfg, rows, summary, seed_aulc = exp
+    src = f"{folder}/curves.csv"
+    fx = Facts()
+    acq = [s for s in (acq or cfg.strategies) if s != "random" and s in summary]
+    if "random" not in summary or not acq:
+        return None
+    gaps = {s: experiments.paired_gap(seed_aulc, s) for s in acq}
+    above = [s for s in acq if summary[s]["aulc_mean"] > summary["random"]["aulc_mean"]]
+    sep_up = [s for s in acq if experiments.separated(gaps[s]) and gaps[s]["mean"] > 0]
+    sep_down = [s for s in acq if experiments.separated(gaps[s]) and gaps[s]["mean"] < 0]
+    best = max(acq, key=lambda s: summary[s]["aulc_mean"])
+    worst = min(acq, key=lambda s: summary[s]["aulc_mean"])
+    n_above = fx(len(above), "d", src, "count_above_random", *acq)
+    n_acq = fx(len(acq), "d", src, "count", *acq)
+    best_gap, _ = gap_text(fx, src, seed_aulc, best)
+    text = (f"{n_above} of {n_acq} above random on mean AULC (random "
+            f"{fx(summary['random']['aulc_mean'], '.3f', src, 'summary', 'random', 'aulc_mean')}); best {best} "
+            f"{fx(summary[best]['aulc_mean'], '.3f', src, 'summary', best, 'aulc_mean')}, {best_gap}")
+    if worst != best:
+        worst_gap, _ = gap_text(fx, src, seed_aulc, worst)
+        text += f"; worst {worst} {worst_gap}"
+    if not above:
+        verdict = "no acquisition function beats random"
+    elif len(above) == len(acq):
+        verdict = "every acquisition function is above random on mean AULC"
+    else:
+        verdict = "some acquisition functions above random, others below"
+    verdict += (f"; separated from random by a paired interval: {', '.join(sep_up) or 'none'} above, "
+                f"{', '.join(sep_down) or 'none'} below")
+    return Row(name, f"{folder.split('/')[0]}/README.md", setting(fx, f"{folder}/config.json", cfg), text, verdict, list(fx))
+
+
+def poster_rows(root: Path) -> list[Row]:
+    from activegan.strategies import POSTER_STRATEGIES
+
+    rows = []
+    for folder, title in (("mnist-poster", "MNIST poster"), ("cifar10-poster", "CIFAR-10 poster")):
+        subs = sorted((root / folder).glob("epochs-*"), key=lambda p: int(p.name.split("-")[1])) if (root / folder).exists() else []
+        for sub in subs:
+            row = beats_random_row(root, f"{folder}/{sub.name}", title, list(POSTER_STRATEGIES))
+            if row:
+                rows.append(row)
+        if not subs:
+            rows.append(Row(title, f"{folder}/README.md", "", "not run yet", "–"))
+    return rows
+
+
+def gal_row(root: Path) -> Row:
+    from benchmarks import gal
+
+    exp = load_experiment(root / "mnist-gal")
+    if exp is None:
+        return Row("Gal et al. protocol, MNIST", "mnist-gal/README.md", "", "not run yet", "–")
+    cfg, rows, summary, seed_aulc = exp
+    src = "mnist-gal/curves.csv"
+    fx = Facts()
+    others = [s for s in summary if s != "random"]
+    best = max(others, key=lambda s: summary[s]["aulc_mean"])
+    parts = []
+    for s in sorted(others, key=lambda s: -summary[s]["aulc_mean"]):
+        g_text, _ = gap_text(fx, src, seed_aulc, s)
+        parts.append(f"{s}{' (deterministic)' if s == 'entropy' else ''} {g_text}")
+    text = (f"AULC − random: {'; '.join(parts)}. Labels to 90 % (stays): best {best} "
+            f"{fx(summary[best]['labels_to']['0.90'], 'd', src, 'summary', best, 'labels_to', '0.90')}")
+    touch = summary[best]["first_reach"]["0.90"]
+    if touch != summary[best]["labels_to"]["0.90"]:
+        text += f" (first touch {fx(touch, 'd', src, 'summary', best, 'first_reach', '0.90')})"
+    text += f", aim ≤ {fx(gal.AIM['0.90'], 'd', 'benchmarks/gal.py', 'const', 'AIM', '0.90')}"
+    nine5 = {s: v["labels_to"]["0.95"] for s, v in summary.items() if v["labels_to"]["0.95"] is not None}
+    text += "; 95 % not reached by any strategy" if not nine5 else ""
+    sep = [s for s in others if experiments.separated(experiments.paired_gap(seed_aulc, s))]
+    noisy = [s for s in others if s not in sep]
+    ours = sorted([s for s in summary if gal.paper_row(s)], key=lambda s: -summary[s]["aulc_mean"])
+    paper = sorted(ours, key=lambda s: gal.paper_row(s)[0])
+    verdict = ("ordered as the paper by mean AULC" if ours == paper else "not in the paper's order")
+    verdict += (f", but {', '.join(noisy)} within noise of random (no paired interval excludes zero)" if noisy else ", each separated from random")
+    aim_met = any(v["labels_to"]["0.90"] is not None and v["labels_to"]["0.90"] <= gal.AIM["0.90"] for v in summary.values())
+    verdict += f"; label aim {'met' if aim_met else 'not met'}"
+    if "entropy" in summary and "mc-entropy" not in summary:
+        verdict += "; entropy was deterministic (the paper's is MC-averaged), not rerun yet"
+    return Row("Gal et al. protocol, MNIST", "mnist-gal/README.md", setting(fx, "mnist-gal/config.json", cfg), text, verdict, list(fx))
+
+
+def gan_loop_rows(root: Path) -> list[Row]:
+    from benchmarks import gan_loop
+
+    rows = []
+    for folder in sorted((root / "gan").glob("mnist-loop*")):
+        exp = load_experiment(folder)
+        if exp is None:
+            continue
+        cfg, _, summary, seed_aulc = exp
+        name = f"gan/{folder.name}"
+        src = f"{name}/curves.csv"
+        fx = Facts()
+        parts = []
+        above = []
+        for s in gan_loop.GENERATED:
+            if s in summary:
+                g_text, g = gap_text(fx, src, seed_aulc, s)
+                parts.append(f"{experiments.display_name(s)} {g_text}")
+                if experiments.separated(g) and g["mean"] > 0:
+                    above.append(s)
+        text = "AULC − random: " + "; ".join(parts)
+        if "gan-entropy-match" in summary and "entropy" in summary:
+            g_text, _ = gap_text(fx, src, seed_aulc, "gan-entropy-match", "entropy")
+            text += f"; gan-entropy-match − pool entropy {g_text}"
+        verdict = "GAN strategies level with or below random" if not above else f"{', '.join(above)} above random"
+        gen = f"generator `{cfg.gan.checkpoint}`" if cfg.gan.checkpoint else "one generator per seed"
+        rows.append(Row(f"GAN queries in the loop ({folder.name})", f"{name}/README.md",
+                        setting(fx, f"{name}/config.json", cfg) + f"; {gen}", text, verdict, list(fx)))
+    return rows
+
+
+def demo_row(root: Path) -> Row | None:
+    exp = load_experiment(root / "demo")
+    if exp is None:
+        return None
+    cfg, _, summary, seed_aulc = exp
+    src = "demo/curves.csv"
+    fx = Facts()
+    pool = [s for s in summary if s != "random" and not s.startswith("gan-")]
+    gans = [s for s in summary if s.startswith("gan-")]
+    above = [s for s in pool if summary[s]["aulc_mean"] > summary["random"]["aulc_mean"]]
+    best = max(pool, key=lambda s: summary[s]["aulc_mean"])
+    b_text, _ = gap_text(fx, src, seed_aulc, best)
+    text = (f"{fx(len(above), 'd', src, 'count_above_random', *pool)} of {fx(len(pool), 'd', src, 'count', *pool)} pool strategies "
+            f"above random on mean AULC (random {fx(summary['random']['aulc_mean'], '.3f', src, 'summary', 'random', 'aulc_mean')}); "
+            f"best {best} {fx(summary[best]['aulc_mean'], '.3f', src, 'summary', best, 'aulc_mean')}, {b_text}")
+    verdicts = []
+    for s in gans:
+        g_text, g = gap_text(fx, src, seed_aulc, s)
+        text += f"; {experiments.display_name(s)} {fx(summary[s]['aulc_mean'], '.3f', src, 'summary', s, 'aulc_mean')}, {g_text}"
+        verdicts.append(f"{s} {'level with' if not experiments.separated(g) else 'above' if g['mean'] > 0 else 'below'} random")
+    sep = [s for s in pool if experiments.separated(experiments.paired_gap(seed_aulc, s))]
+    verdict = ("pool acquisition above random" if len(above) == len(pool) else "pool acquisition mixed against random")
+    verdict += f" (separated by a paired interval: {', '.join(sep) or 'none'})"
+    if verdicts:
+        verdict += "; " + "; ".join(verdicts)
+    return Row(f"Demo ({cfg.dataset}, `make demo`)", "../demo.md", setting(fx, "demo/config.json", cfg), text, verdict, list(fx))
+
+
+# -- GAN sample quality and speed ---------------------------------------------------------------------------
+
+
+def gan_quality_row(root: Path) -> Row | None:
+    from benchmarks import gan_report
+
+    if not (root / "gan" / "measurements.json").exists():
+        return None
+    tf = gan_report.headline_facts(root / "gan")
+    fx = Facts()
+    src, msrc = "gan/mnist-dcgan/judges.csv", "gan/measurements.json"
+    old, new, b_old, b_new = tf["old"], tf["new"], tf["b_old"], tf["b_new"]
+    key = lambda j, col: ("judges", tf["best"], b_old["epoch"], j, col)
+    target = fx(tf["target"]["recognisability"], "g", msrc, "json", "target", "recognisability")
+    text = (f"best DCGAN after {fx(tf['target']['epochs'], 'd', msrc, 'json', 'target', 'epochs')} epochs: recognisability "
+            f"{fx(b_old['recognisability'], '.3f', src, *key(old, 'recognisability'))} (FID {fx(b_old['fid'], '.1f', src, *key(old, 'fid'))}) "
+            f"by the judge in force when the ≥ {target} target was set (target {'met' if tf['met_old'] else 'NOT met'}); "
+            f"{fx(b_new['recognisability'], '.3f', src, *key(new, 'recognisability'))} (FID {fx(b_new['fid'], '.1f', src, *key(new, 'fid'))}) "
+            "by a more lenient judge adopted afterwards")
+    verdict = f"target {'met' if tf['met_old'] else 'NOT met'} by the judge it was set with"
+    judges = (f"two judges: the same CNN trained {fx(old, 'd', msrc, 'json', 'judge_switch', 'from_epochs')} or "
+              f"{fx(new, 'd', msrc, 'json', 'judge_switch', 'to_epochs')} epochs on the whole pool")
+    return Row("DCGAN sample quality, MNIST", "gan/README.md", judges, text, verdict, list(fx))
+
+
+def speed_row(root: Path) -> Row | None:
+    from benchmarks import speed
+
+    path = root / "speed" / "speed.json"
+    if not path.exists():
+        return None
+    r = reporting.read_json(path)
+    src = "speed/speed.json"
+    fx = Facts()
+    parts, met = [], []
+    d20 = next((d for d in r["density"] if d["n"] == 20000 and "seconds" in d["modal"]), None)
+    aim_d = speed.AIMS["density_speedup_at_20000"]
+    if d20:
+        i = r["density"].index(d20)
+        for k, label in (("ours_k", f"k = {fx(r['density_k'], 'd', src, 'json', 'density_k')}"), ("ours_all", "k = all")):
+            ratio = d20["modal"]["seconds"] / d20[k]["seconds"]
+            ok = ratio >= aim_d
+            parts.append(f"density {label} at N = {fx(d20['n'], ',d', src, 'json', 'density', i, 'n')}: "
+                         f"{fx(ratio, '.0f' if ratio >= 10 else '.1f', src, 'ratio', ('density', i, 'modal', 'seconds'), ('density', i, k, 'seconds'))}× "
+                         f"faster than modAL (aim ≥ {fx(aim_d, '.0f', 'benchmarks/speed.py', 'const', 'AIMS', 'density_speedup_at_20000')}×: "
+                         f"{'met' if ok else 'not met'})")
+            met.append(ok)
+    share = r["scoring"][0]["images_per_s"] * r["model_flops"]["flops"] / 1e9 / r["matmul"]["gflops_1_thread"]
+    aim_s = speed.AIMS["scoring_share_of_peak"]
+    parts.append(f"pool scoring {fx(share * 100, '.0f', src, 'derived', 'scoring_share_percent')} % of the single-thread matmul peak (aim ≥ "
+                 f"{fx(aim_s * 100, '.0f', 'benchmarks/speed.py', 'const', 'AIMS', 'scoring_share_of_peak', 100)} %: "
+                 f"{'met' if share >= aim_s else 'not met'})")
+    met.append(share >= aim_s)
+    if r.get("round"):
+        worst = max(v["train_s"] + v["score_s"] + v["select_s"] for v in r["round"]["per_strategy"].values())
+        aim_r = speed.AIMS["round_s"]
+        parts.append(f"one MNIST round {fx(worst, '.1f', src, 'derived', 'round_worst_s')} s (aim ≤ "
+                     f"{fx(aim_r, '.0f', 'benchmarks/speed.py', 'const', 'AIMS', 'round_s')} s: {'met' if worst <= aim_r else 'not met'})")
+        met.append(worst <= aim_r)
+    verdict = f"{fx(sum(met), 'd', src, 'derived', 'aims_met')} of {fx(len(met), 'd', src, 'derived', 'aims')} aims met"
+    return Row("Speed", "speed/README.md", "one thread, shared machine", "; ".join(parts), verdict, list(fx))
+
+
+def resolve(root: Path, fact: Fact):
+    """Look a fact up again in its source, independently of how the row computed it. Kinds:
+    summary (activegan.results.summarize of the curves), config, json, const, ratio, judges. Other
+    kinds (paired, count, derived) return NotImplemented: a test recomputes them its own way."""
+    import importlib
+
+    kind, *key = fact.key
+    if kind == "summary":
+        from activegan.results import read_curves, summarize
+
+        folder = root / Path(fact.source).parent
+        cfg = experiments.as_run(None, folder)
+        rows_ = experiments.complete_rows(read_curves(root / fact.source), cfg.strategies, cfg.seeds, cfg.rounds)
+        v = summarize(rows_, cfg.strategies)
+        for k in key:
+            v = v[k]
+        return v
+    if kind == "config":
+        cfg = experiments.as_run(None, (root / fact.source).parent)
+        attr = key[0]
+        if attr == "budget":
+            return cfg.initial + cfg.rounds * cfg.query_size
+        if attr == "n_seeds":
+            return len(cfg.seeds)
+        v = cfg
+        for part in attr.split("."):
+            v = getattr(v, part)
+        return v
+    if kind in ("json", "ratio"):
+        data = reporting.read_json(root / fact.source)
+
+        def get(path):
+            v = data
+            for k in path:
+                v = v[k]
+            return v
+
+        return get(key) if kind == "json" else get(key[0]) / get(key[1])
+    if kind == "const":
+        module = importlib.import_module(fact.source.removesuffix(".py").replace("/", "."))
+        v = getattr(module, key[0])
+        for k in key[1:]:
+            v = v * k if isinstance(k, int) and not isinstance(v, dict) else v[k]
+        return v
+    if kind == "judges":
+        from benchmarks import gan_report
+
+        run, epoch, judge, col = key
+        row = next(r for r in gan_report.read_csv(root / fact.source)
+                   if r["run"] == run and r["epoch"] == epoch and r["judge_epochs"] == judge)
+        return row[col]
+    if kind == "derived" and fact.source == "speed/speed.json":
+        r = reporting.read_json(root / fact.source)
+        rounds = [v["train_s"] + v["score_s"] + v["select_s"] for v in (r.get("round") or {}).get("per_strategy", {}).values()]
+        if key[0] == "scoring_share_percent":
+            return 100 * r["scoring"][0]["images_per_s"] * r["model_flops"]["flops"] / 1e9 / r["matmul"]["gflops_1_thread"]
+        if key[0] == "round_worst_s":
+            return max(rounds)
+        from benchmarks.speed import AIMS
+
+        share = r["scoring"][0]["images_per_s"] * r["model_flops"]["flops"] / 1e9 / r["matmul"]["gflops_1_thread"]
+        checks = [d["modal"]["seconds"] / d[k]["seconds"] >= AIMS["density_speedup_at_20000"]
+                  for d in r["density"] if d["n"] == 20000 and "seconds" in d["modal"] for k in ("ours_k", "ours_all")]
+        checks += [share >= AIMS["scoring_share_of_peak"]] + ([max(rounds) <= AIMS["round_s"]] if rounds else [])
+        return {"aims_met": sum(checks), "aims": len(checks)}[key[0]]
+    return NotImplemented
+
+
+def rows(root: Path) -> list[Row]:
+    out = []
+    for make in (demo_row,):
+        r = make(root)
+        if r:
+            out.append(r)
+    out += poster_rows(root)
+    out.append(gal_row(root))
+    r = gan_quality_row(root)
+    if r:
+        out.append(r)
+    out += gan_loop_rows(root)
+    r = speed_row(root)
+    if r:
+        out.append(r)
+    return out
+
+
+def table(root: Path) -> str:
+    rs = rows(root)
+    return reporting.md_table(["benchmark", "setting", "result", "verdict"], [r.cells() for r in rs])
+
+
+def markdown(root: Path, link_prefix: str = "") -> str:
+    """The headline as a Markdown block; ``link_prefix`` makes its links work from another folder."""
+    rs = rows(root)
+    body = reporting.md_table(["benchmark", "setting", "result", "verdict"],
+                              [[f"[{r.benchmark}]({posixpath.normpath(link_prefix + r.link)})", r.setting, r.result, r.verdict] for r in rs])
+    return "\n".join([
+        "Every benchmark's headline, generated from `docs/results/` by `python -m benchmarks.headline` (no number typed by hand).",
+        "AULC: mean over seeds of the area under accuracy vs labels divided by the label range; gaps are paired by seed against",
+        "random and p is a two-sided paired t-test over the seeds; \"separated\" means the paired 95 % interval excludes 0.",
+        "Labels to X: where the seed-mean accuracy stays ≥ X. `gan-*-model` is labelled by a *privileged oracle* (a CNN trained",
+        "on the labels of the whole pool — an upper bound a real user does not have).",
+        "",
+        body,
+    ])
+
+
+def write(root: Path = reporting.RESULTS) -> Path:
+    path = root / "headline.md"
+    reporting.write_readme(path, "# Headline results\n\n" + markdown(root))
+    return path
+
+
+def splice(readme: Path, root: Path = reporting.RESULTS) -> None:
+    """Put the headline between README's markers; add the markers before '## Set-up' when absent.
+    Nothing outside the markers changes."""
+    text = readme.read_text()
+    import os
+
+    rel = Path(os.path.relpath(Path(root).resolve(), readme.resolve().parent)).as_posix()
+    block = f"{BEGIN}\n## Results\n\n{markdown(root, link_prefix=rel + '/')}\n{END}"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        text = head + block + tail
+    else:
+        marker = "\n## Set-up"
+        if marker not in text:
+            raise SystemExit(f"{readme}: no '## Set-up' heading to put the results before; add {BEGIN} / {END} by hand")
+        head, tail = text.split(marker, 1)
+        text = head.rstrip("\n") + "\n\n" + block + "\n" + marker + tail
+    from activegan.io import atomic_write_text
+
+    atomic_write_text(readme, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.headline", description=__doc__.strip().splitlines()[0])
+    p.add_argument("--results", type=Path, default=reporting.RESULTS)
+    p.add_argument("--splice", type=Path, metavar="README", help=f"also replace what is between {BEGIN} and {END} in README")
+    args = p.parse_args(argv)
+    print(write(args.results))
+    if args.splice:
+        splice(args.splice, args.results.resolve())
+        print(args.splice)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

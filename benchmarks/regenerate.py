@@ -1,0 +1,121 @@
+"""Rewrite every report under docs/results/ from the data committed there, without training.
+
+    python -m benchmarks.regenerate                      # every README, the index and headline.md
+    python -m benchmarks.regenerate --splice README.md   # and the headline between README.md's markers
+
+On a checkout that holds a benchmark's state under runs/bench/, that benchmark's report is
+rewritten from its state instead (``--report-only`` of each benchmark decides). Also rewrites the
+generated table of benchmarks/README.md (measured wall times and per-round costs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from benchmarks import reporting
+
+# Each experiment benchmark's --report-only, with the options that locate its published run.
+REPORTS = [
+    ("poster", ["--dataset", "mnist"]),
+    ("poster", ["--dataset", "cifar10"]),
+    ("gal", []),
+    ("gan_loop", []),
+    ("gan_loop", ["--out", "docs/results/gan/mnist-loop-g2x1", "--state", "runs/bench/mnist-loop-g2x1"]),
+    ("gan_loop", ["--out", "docs/results/gan/mnist-loop-g2x2", "--state", "runs/bench/mnist-loop-g2x2"]),
+]
+BEGIN, END = "<!-- generated:begin -->", "<!-- generated:end -->"
+
+
+def commands() -> list[str]:
+    """The commands this module runs, as a person would type them."""
+    out = [reporting.command(m, [*a, "--report-only"]) for m, a in REPORTS]
+    return out + [reporting.command("speed", ["--report-only"]), reporting.command("gan_report", []), reporting.command("index", [])]
+
+
+def benchmarks_table(results: Path) -> str:
+    """benchmarks/README.md's table: what each benchmark writes and how long its published run took."""
+    from benchmarks import experiments, poster
+
+    def took(folder: str) -> str:
+        run = reporting.read_json_if(results / folder / "run.json")
+        if not run or not run.get("wall_s"):
+            return "not run yet"
+        cfgs = [experiments.as_run(None, p.parent) for p in sorted((results / folder).glob("**/config.json"))]
+        units = sum((c.rounds + 1) * len(c.strategies) * len(c.seeds) for c in cfgs if c)
+        return (f"{reporting.fmt_seconds(run['wall_s'])} measured ({run['started'][:10]}, {units} rounds, "
+                f"{run.get('jobs', 1)} process{'es' if run.get('jobs', 1) > 1 else ''})")
+
+    speed = reporting.read_json_if(results / "speed" / "speed.json")
+    rows = [
+        ["`python -m benchmarks.speed`", "`docs/results/speed/`",
+         f"{reporting.fmt_seconds(speed['wall_s'])} measured ({speed['date']} UTC)" if speed else "not run yet"],
+        ["`python -m benchmarks.poster --dataset mnist`", "`docs/results/mnist-poster/epochs-{5,50}/`", took("mnist-poster")],
+        ["`python -m benchmarks.poster --dataset cifar10`", "`docs/results/cifar10-poster/epochs-{5,50}/`", took("cifar10-poster")],
+        ["`python -m benchmarks.gal --jobs 2`", "`docs/results/mnist-gal/`", took("mnist-gal")],
+    ]
+    for folder in sorted((results / "gan").glob("mnist-loop*")):
+        run = reporting.read_json_if(folder / "run.json") or {}
+        cmd = reporting.module_command(run.get("command", "python -m benchmarks.gan_loop"))
+        rows.append([f"`{cmd}`", f"`docs/results/gan/{folder.name}/`", took(f"gan/{folder.name}")])
+    text = [reporting.md_table(["command", "writes", "its published run"], rows), ""]
+    if speed and speed.get("round"):
+        rnd = speed["round"]
+        test_s = rnd["test"] / speed["scoring"][0]["images_per_s"]
+        per_label_epoch = sum(v["train_s"] / (rnd["epochs"] * sum(v["n_labeled"]) / len(v["n_labeled"]))
+                              for v in rnd["per_strategy"].values()) / len(rnd["per_strategy"])
+        subset = poster.BUDGETS["mnist"]["subset"]
+        score_s = speed["scoring"][0]["seconds"] / speed["scoring"][0]["images"] * subset
+        mnist5 = experiments.as_run(None, results / "mnist-poster" / "epochs-5")
+        est = ""
+        if mnist5:
+            units = len(mnist5.strategies) * len(mnist5.seeds)
+            est = (f" By these, the MNIST poster at {mnist5.train.epochs} epochs should take "
+                   f"{reporting.fmt_seconds(poster.estimate_s(speed, mnist5) * units)} (the README of each run states its own "
+                   "measured wall time).")
+        text += [f"Per-round costs from the speed benchmark ({speed['date']} UTC, MNIST CNN, one thread, shared machine): "
+                 f"about {test_s:.1f} s to evaluate the {rnd['test']:,} test images, "
+                 f"{score_s:.1f} s to score a {subset:,}-image subset (the MNIST poster's), "
+                 f"and {per_label_epoch * 1000:.1f} ms per label per epoch of training." + est, ""]
+    return "\n".join(text)
+
+
+def splice_benchmarks_readme(readme: Path, results: Path) -> None:
+    text = readme.read_text()
+    if BEGIN not in text or END not in text:
+        return
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    from activegan.io import atomic_write_text
+
+    atomic_write_text(readme, f"{head}{BEGIN}\n{benchmarks_table(results)}\n{END}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks import gal, gan_loop, gan_report, headline, index, poster, speed
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.regenerate", description=__doc__.strip().splitlines()[0])
+    p.add_argument("--splice", type=Path, metavar="README", help="also put the headline between README's results markers")
+    args = p.parse_args(argv)
+    modules = {"poster": poster, "gal": gal, "gan_loop": gan_loop}
+    for m, a in REPORTS:
+        out = reporting.REPO / a[a.index("--out") + 1] if "--out" in a else None
+        if out is not None and not (out / "curves.csv").exists() and not (reporting.STATE / out.name).exists():
+            continue
+        a = [reporting.REPO / x if x.startswith(("docs/", "runs/")) else x for x in a]
+        if modules[m].main([str(x) for x in a] + ["--report-only"]) != 0:
+            return 1
+    if (reporting.RESULTS / "speed" / "speed.json").exists():
+        speed.main(["--report-only"])
+    print(gan_report.write())
+    index.write_index(reporting.RESULTS)
+    splice_benchmarks_readme(reporting.REPO / "benchmarks" / "README.md", reporting.RESULTS)
+    if args.splice:
+        headline.splice(args.splice, reporting.RESULTS)
+        print(args.splice)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
