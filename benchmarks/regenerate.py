@@ -31,7 +31,8 @@ BEGIN, END = "<!-- generated:begin -->", "<!-- generated:end -->"
 def commands() -> list[str]:
     """The commands this module runs, as a person would type them."""
     out = [reporting.command(m, [*a, "--report-only"]) for m, a in REPORTS]
-    return out + [reporting.command("speed", ["--report-only"]), reporting.command("gan_report", []), reporting.command("index", [])]
+    return out + [reporting.command("speed", ["--report-only"]), reporting.command("demo", ["--report-only"]),
+                  reporting.command("gan_report", []), reporting.command("index", [])]
 
 
 def benchmarks_table(results: Path) -> str:
@@ -93,7 +94,7 @@ def splice_benchmarks_readme(readme: Path, results: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks import gal, gan_loop, gan_report, headline, index, poster, speed
+    from benchmarks import demo, gal, gan_loop, gan_report, headline, index, poster, speed
 
     p = argparse.ArgumentParser(prog="python -m benchmarks.regenerate", description=__doc__.strip().splitlines()[0])
     p.add_argument("--splice", type=Path, metavar="README", help="also put the headline between README's results markers")
@@ -108,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     if (reporting.RESULTS / "speed" / "speed.json").exists():
         speed.main(["--report-only"])
+    if (reporting.RESULTS / "demo" / "curves.csv").exists():
+        demo.main(["--report-only"])
     print(gan_report.write())
     index.write_index(reporting.RESULTS)
     splice_benchmarks_readme(reporting.REPO / "benchmarks" / "README.md", reporting.RESULTS)

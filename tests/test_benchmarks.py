@@ -363,3 +363,22 @@ def test_benchmarks_readme_table_comes_from_the_run_records(committed):
     run = json.loads((committed / "mnist-gal" / "run.json").read_text())
     assert reporting.fmt_seconds(run["wall_s"]) in text
     assert index.link(committed, "mnist-gal") == "`mnist-gal/`"  # no README yet: no dead link
+
+
+def test_demo_report_numbers_come_from_its_curves(tmp_path, monkeypatch):
+    import shutil
+
+    from activegan.results import read_curves, summarize
+    from benchmarks import demo
+
+    root = tmp_path / "repo"
+    (root / "docs" / "results").mkdir(parents=True)
+    shutil.copytree(demo.RESULTS, root / "docs" / "results" / "demo")
+    monkeypatch.setattr(demo, "ROOT", root)
+    monkeypatch.setattr(demo, "RESULTS", root / "docs" / "results" / "demo")
+    text = demo.write_report(None)
+    summary = summarize(read_curves(demo.RESULTS / "curves.csv"))
+    for strategy, v in summary.items():
+        row = next(line for line in text.splitlines() if line.startswith(f"| {strategy} |"))
+        assert f"{v['aulc_mean']:.4f} ± {v['aulc_std']:.4f}" in row
+    assert (root / "docs" / "demo.md").read_text().startswith("# The demo")
