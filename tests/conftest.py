@@ -16,13 +16,13 @@ def one_torch_thread():
 
 
 @pytest.fixture(scope="session")
-def digits():
+def all_digits():
     """scikit-learn's digits as the project loads them: 1 297 pool and 500 test images, 8 × 8."""
     return load_dataset("digits")
 
 
 @pytest.fixture(scope="session")
-def small_digits(digits):
+def small_digits(all_digits):
     """300 pool and 150 test digits: big enough to learn, small enough to be quick."""
-    d = digits
+    d = all_digits
     return dataclasses.replace(d, x_pool=d.x_pool[:300], y_pool=d.y_pool[:300], x_test=d.x_test[:150], y_test=d.y_test[:150])

@@ -7,7 +7,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import load_digits
 from torch import nn
 
 from activegan.errors import ConfigError, DataError
@@ -31,9 +30,9 @@ TINY = GanConfig(image_size=8, channels=1, ngf=16, ndf=16, epochs=2, batch_size=
 
 
 @pytest.fixture(scope="module")
-def digits():
-    """256 scikit-learn digits as (N, 1, 8, 8) floats in [0, 1]."""
-    return (load_digits().images[:256, None] / 16).astype(np.float32)
+def digits(all_digits):
+    """256 pool digits as (N, 1, 8, 8) floats in [0, 1]."""
+    return all_digits.x_pool[:256]
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import sys
 import textwrap
 import threading
 import time
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -19,7 +18,6 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from activegan.cli import main
-from activegan.data import load_dataset
 from activegan.errors import ConfigError, DataError
 from activegan.label.cli import resolve_token
 from activegan.label.session import LabelConfig, LabelSession
@@ -31,10 +29,8 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture(scope="module")
-def digits():
-    """300 pool and 150 test digits: enough to learn from, quick to train on."""
-    d = load_dataset("digits")
-    return replace(d, x_pool=d.x_pool[:300], y_pool=d.y_pool[:300], x_test=d.x_test[:150], y_test=d.y_test[:150])
+def digits(small_digits):
+    return small_digits
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ next batch appear without a reload, correct a label in the gallery; the labels a
 import os
 import threading
 import time
-from dataclasses import replace
 
 import pytest
 
@@ -18,7 +17,6 @@ if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
 import uvicorn
 from playwright.sync_api import expect, sync_playwright
 
-from activegan.data import load_dataset
 from activegan.label.cli import bind_socket
 from activegan.label.session import LabelConfig, LabelSession
 from activegan.label.store import SKIP
@@ -30,9 +28,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 @pytest.fixture(scope="module")
-def digits():
-    d = load_dataset("digits")
-    return replace(d, x_pool=d.x_pool[:300], y_pool=d.y_pool[:300], x_test=d.x_test[:150], y_test=d.y_test[:150])
+def digits(small_digits):
+    return small_digits
 
 
 @pytest.fixture

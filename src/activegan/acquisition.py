@@ -70,7 +70,7 @@ def density(features, k: int | None = 10) -> np.ndarray:
     if n < 2:
         raise ValueError(f"density needs at least 2 rows, got {n}")
     if k is None:
-        # Without forming the unit rows u = x / |x| (an N × d copy that cost 4× the rest):
+        # Without forming the unit rows u = x / |x| (an N × d copy that costs more than the rest):
         # Σ_j u_j = xᵀ (1/|x|), and u_i · Σ_j u_j = (x_i · Σ_j u_j) / |x_i|; u_i · u_i = 1 (0 for a zero row).
         x, inv, nonzero = _rows_and_inverse_norms(features)
         sims = (x @ (x.T @ inv)).astype(np.float64) * inv
