@@ -45,6 +45,8 @@ def config_from_dict(d: dict) -> ExperimentConfig:
     """An ExperimentConfig from its config.json: nested (``train``, ``gan``) or the flat layout of
     configs written before the redesign (``epochs``, ``gan_ngf``, ``match_features``, …)."""
     d = dict(d)
+    if "balanced_initial" in d:  # before the initial_strategy option
+        d["initial_strategy"] = "balanced" if d.pop("balanced_initial") else "random"
     if "train" in d or "gan" in d:
         train, gan = d.pop("train", None) or {}, d.pop("gan", None) or {}
     else:

@@ -167,7 +167,7 @@ def test_mc_dropout_noise_depends_on_the_experiment_seed(small_digits):
     rows = {}
     for seed in (0, 1):
         cfg = fast(strategies=["bald"], seeds=[seed], rounds=1, mc_samples=3)
-        cfg.balanced_initial = True
+        cfg.initial_strategy = "balanced"
         # the same initial set and classifier for both seeds, so only the MC noise may differ
         state = run_strategy(small_digits, "bald", seed, cfg, oracle=SimulatedOracle(small_digits.y_pool))
         rows[seed] = state["queries"][0]

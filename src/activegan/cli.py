@@ -43,6 +43,13 @@ def _density_k(text) -> int | None:
         raise argparse.ArgumentTypeError(f"expected an integer or 'all', got {text!r}") from None
 
 
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a comma list of integers, got {text!r}") from None
+
+
 def _strategies(text: str) -> list[str]:
     return [s.strip() for s in text.split(",") if s.strip()]
 
@@ -54,6 +61,10 @@ RUN_OPTIONS = [
     ("--strategies", "strategies", _strategies, "comma list of strategies: pool ones, or gan-<acquisition>-<match|model>"),
     ("--seeds", "seeds", _seeds, "number of seeds (0..S-1) or a comma list"),
     ("--initial", "initial", int, "size of the initial labeled set"),
+    ("--initial-strategy", "initial_strategy", str, "typical (TypiClust: densest point of each cluster of the pool's "
+     "embedding; reads no label), random, or balanced (reads the labels: only to reproduce the poster and Gal et al.)"),
+    ("--learner", "learner", str, "cnn (the poster's supervised CNN) or embedding (label spreading over the pool's UMAP graph)"),
+    ("--budgets", "budgets", _ints, "label counts after each round, e.g. 10,20,30,50 (instead of --initial/--rounds/--query-size)"),
     ("--query-size", "query_size", int, "labels queried per round (n)"),
     ("--rounds", "rounds", int, "number of query rounds (R)"),
     ("--subset", "subset", int, "score a random subset of this many unlabeled images per round"),
@@ -73,7 +84,7 @@ RUN_OPTIONS = [
     ("--model-threshold", "gan.model_threshold", float, "privileged model oracle: reject labels below this confidence"),
 ]
 RUN_FLAGS = [
-    ("--random-initial", "balanced_initial", False, "draw the initial set uniformly instead of class-balanced"),
+    ("--random-initial", "initial_strategy", "random", "same as --initial-strategy random"),
     ("--batch-norm", "train.batch_norm", True, "batch norm in the classifier"),
     ("--augment", "train.augment", True, "light augmentation (shifts, flips for colour)"),
     ("--warm-start", "train.warm_start", True, "continue training from last round's weights instead of retraining"),

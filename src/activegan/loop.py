@@ -18,10 +18,12 @@ import torch
 
 from activegan.errors import ConfigError
 from activegan.gan.queries import MATCH_FEATURES, GanQueries, QueryOptions
-from activegan.models import CNNClassifier
+from activegan.learners import LEARNERS, make_learner
 from activegan.pool import Pool, SimulatedOracle, initial_indices
 from activegan.seeds import classifier_seed, initial_rng, round_rng
 from activegan.strategies import DENSITY_FEATURES, POSTER_STRATEGIES, make_strategy, parse_name, query
+
+INITIAL_STRATEGIES = ("balanced", "random", "typical")
 
 
 @dataclass
@@ -60,15 +62,25 @@ class ExperimentConfig:
     strategies: list[str] = field(default_factory=lambda: ["random", *POSTER_STRATEGIES, "gan-margin-match"])
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     initial: int = 20
-    balanced_initial: bool = True
+    # How the first labels are chosen: "balanced" reads the labels it claims to save (the poster's and
+    # Gal et al.'s protocol, kept to reproduce them); "random" and "typical" (TypiClust) read none.
+    initial_strategy: str = "balanced"
     query_size: int = 10
     rounds: int = 8
+    budgets: list[int] | None = None  # label counts after each round (overrides initial, query_size, rounds)
+    learner: str = "cnn"  # cnn (the poster's), embedding (label spreading in a UMAP embedding of the pool)
     subset: int | None = None  # score a random subset of the unlabeled pool each round
     density_k: int | None = 10
     density_features: str = "pixels"  # or "penultimate": the classifier's features, each round
     mc_samples: int = 20
     train: TrainOptions = field(default_factory=TrainOptions)
     gan: GanOptions = field(default_factory=GanOptions)
+
+    def schedule(self) -> list[int]:
+        """Labels after round 0, 1, …: ``budgets``, or ``initial`` + r × ``query_size``."""
+        if self.budgets:
+            return list(self.budgets)
+        return [self.initial + r * self.query_size for r in range(self.rounds + 1)]
 
     def strategy(self, name: str, cache_dir=None):
         """The strategy object of a name in ``strategies`` (gan-* names: their acquisition's)."""
@@ -85,12 +97,22 @@ class ExperimentConfig:
                 raise ConfigError("gan.refine_steps", f"{name}: needs a differentiable acquisition, not {strategy.name}")
         if not self.seeds:
             raise ConfigError("seeds", "give at least one seed")
+        if self.learner not in LEARNERS:
+            raise ConfigError("learner", f"unknown learner {self.learner!r}; choose from {', '.join(LEARNERS)}")
+        if self.initial_strategy not in INITIAL_STRATEGIES:
+            raise ConfigError("initial_strategy", f"must be one of {', '.join(INITIAL_STRATEGIES)}, got {self.initial_strategy!r}")
+        if self.budgets is not None:
+            if not self.budgets or self.budgets[0] < 1 or any(b <= a for a, b in zip(self.budgets, self.budgets[1:])):
+                raise ConfigError("budgets", f"must be increasing label counts from 1 on, got {self.budgets}")
+            # initial, rounds and query_size then describe the schedule (query_size: its largest step)
+            self.initial, self.rounds, self.query_size = self.budgets[0], len(self.budgets) - 1, \
+                max([b - a for a, b in zip(self.budgets, self.budgets[1:])], default=self.query_size)
         _at_least(1, initial=self.initial, query_size=self.query_size, mc_samples=self.mc_samples)
         _at_least(1, **{"train.epochs": self.train.epochs, "train.batch_size": self.train.batch_size})
         _at_least(0, rounds=self.rounds, **{"gan.refine_steps": self.gan.refine_steps})
         if self.initial > pool_size:
             raise ConfigError("initial", f"{self.initial} is larger than the pool ({pool_size} images)")
-        needed = self.initial + self.rounds * self.query_size
+        needed = self.schedule()[-1]
         if needed > pool_size:
             raise ConfigError("rounds", f"{self.rounds}: initial {self.initial} + {self.rounds} rounds x {self.query_size} "
                               f"labels = {needed} labels, more than the pool's {pool_size} images")
@@ -126,12 +148,21 @@ def _at_least(low: int, **values) -> None:
             raise ConfigError(name, f"must be at least {low}, got {value}")
 
 
-def make_classifier(cfg: ExperimentConfig, n_classes: int, seed: int, round_: int) -> CNNClassifier:
-    """The classifier trained after round r; a warm-started one keeps round 0's seed (resumed or not)."""
-    t = cfg.train
-    return CNNClassifier(n_classes=n_classes, epochs=t.epochs, steps=t.steps, batch_size=t.batch_size, lr=t.lr,
-                         batch_norm=t.batch_norm, augment=t.augment, warm_start=t.warm_start, device=t.device,
-                         random_state=classifier_seed(seed, 0 if t.warm_start else round_))
+def make_classifier(cfg: ExperimentConfig, data, seed: int, round_: int, cache_dir=None, previous=None):
+    """The learner trained after round r; a warm-started CNN keeps round 0's seed (resumed or not).
+    ``previous`` (last round's learner) lends its pool-level work (embedding, graph) to the new one."""
+    return make_learner(cfg.learner, pool=data.x_pool, n_classes=data.n_classes, train=cfg.train, cache_dir=cache_dir,
+                        random_state=classifier_seed(seed, 0 if cfg.train.warm_start else round_), shared=previous)
+
+
+def first_labels(cfg: ExperimentConfig, data, seed: int, cache_dir=None) -> np.ndarray:
+    """The initial labeled set; ``typical`` picks in the pool's unsupervised embedding (no label read)."""
+    rng = initial_rng(seed)
+    if cfg.initial_strategy == "typical":
+        from activegan.embedding import PoolEmbedding, typical_indices
+
+        return typical_indices(PoolEmbedding(cache_dir=cache_dir).fit(data.x_pool).coords, cfg.schedule()[0], rng)
+    return initial_indices(data.y_pool, cfg.schedule()[0], rng, balanced=cfg.initial_strategy == "balanced")
 
 
 def run_strategy(data, name: str, seed: int, cfg: ExperimentConfig, *, saved: dict | None = None,
@@ -146,48 +177,63 @@ def run_strategy(data, name: str, seed: int, cfg: ExperimentConfig, *, saved: di
     strategy, via = cfg.strategy(name, cache_dir), parse_name(name)[1]
     if via is not None and (gan is None or gan.oracle != via):
         raise ValueError(f"{name} needs GanQueries with oracle {via!r}")
-    oracle = oracle or SimulatedOracle(data.y_pool)
-    pool = Pool(len(data.y_pool))
+    oracle, pool, schedule = oracle or SimulatedOracle(data.y_pool), Pool(len(data.y_pool)), cfg.schedule()
     if saved is None:
-        first = initial_indices(data.y_pool, cfg.initial, initial_rng(seed), cfg.balanced_initial)
+        first = first_labels(cfg, data, seed, cache_dir)
         pool.label(first, oracle(first))
         state, model = _new_state(via, data.image_shape), None
     else:
         state = saved
         pool.label(state["labeled"], oracle(state["labeled"]))  # re-reveal what was labeled before
-        model = make_classifier(cfg, data.n_classes, seed, len(state["rows"]) - 1)
-        model.load_state(data.image_shape, data.n_classes, state["model"])
+        model = _restore(cfg, data, seed, state, pool, cache_dir)
 
-    for r in range(len(state["rows"]), cfg.rounds + 1):
+    for r in range(len(state["rows"]), len(schedule)):
         rng, t0 = round_rng(seed, name, r), time.perf_counter()
-        chosen, asked = np.empty(0, np.int64), 0
-        if r > 0 and via is None:
-            chosen = query(strategy, model, data.x_pool, _candidates(pool, cfg.subset, rng), cfg.query_size, rng)
-        elif r > 0:
-            generated = gan.ask(strategy, model, data.x_pool, pool.unlabeled, cfg.query_size, rng)
-            chosen, asked = generated.chosen, 0 if via == "match" else len(generated.generated)
-            _add_generated(state, generated)
-        t1 = time.perf_counter()
-        if r > 0:
+        t1 = t0
+        if r > 0:  # ask: candidates → scores → selection → oracle → labeled set
+            n = schedule[r] - schedule[r - 1]
+            if via is None:
+                chosen = query(strategy, model, data.x_pool, _candidates(pool, cfg.subset, rng), n, rng)
+            else:
+                chosen = _ask_generated(gan, strategy, model, data, pool, n, rng, state)
+            t1 = time.perf_counter()
             if len(chosen):
                 pool.label(chosen, oracle(chosen))  # the oracle: ground truth of the chosen pool images
             state["queries"].append(chosen.tolist())
-            state["synthetic_spent"] = state.get("synthetic_spent", 0) + asked
-
         t2 = time.perf_counter()
+
         x_train, y_train = _training_set(data, pool, state)
         if model is None or not cfg.train.warm_start:
-            model = make_classifier(cfg, data.n_classes, seed, r)
+            model = make_classifier(cfg, data, seed, r, cache_dir, previous=model)
         model.fit(x_train, y_train)
         row = {"strategy": name, "seed": int(seed), "round": r, "n_labeled": len(pool) + state.get("synthetic_spent", 0),
                "accuracy": model.score(data.x_test, data.y_test), "train_s": time.perf_counter() - t2,
                "score_s": t1 - t0, "select_s": t2 - t1}
         state["rows"].append(row)
         state["labeled"] = pool.labeled.tolist()
-        state["model"] = model.model_.state_dict()
+        state["model"] = model.model_.state_dict() if hasattr(model, "model_") else {}
         if on_round is not None:
             on_round(state, row)
     return state
+
+
+def _restore(cfg: ExperimentConfig, data, seed: int, state: dict, pool: Pool, cache_dir):
+    """The learner of the last completed round: saved CNN weights, or (a learner without weights,
+    deterministic in its labels) refitted on the same training set."""
+    model = make_classifier(cfg, data, seed, len(state["rows"]) - 1, cache_dir)
+    if state.get("model"):
+        return model.load_state(data.image_shape, data.n_classes, state["model"])
+    return model.fit(*_training_set(data, pool, state))
+
+
+def _ask_generated(gan, strategy, model, data, pool: Pool, n: int, rng, state: dict) -> np.ndarray:
+    """Generated candidates: the pool images the match oracle chose in their place (model oracle: none,
+    its accepted images join the synthetic training set, and every one asked costs a label)."""
+    generated = gan.ask(strategy, model, data.x_pool, pool.unlabeled, n, rng)
+    _add_generated(state, generated)
+    if gan.oracle == "model":
+        state["synthetic_spent"] += len(generated.generated)
+    return generated.chosen
 
 
 def _candidates(pool: Pool, subset: int | None, rng) -> np.ndarray:

@@ -1,0 +1,169 @@
+"""An unsupervised representation of the pool, and what is computed on it without labels.
+
+- ``PoolEmbedding``: PCA then UMAP (McInnes et al. 2018), fit on the pool's images only, once per
+  pool content, and cached on disk; images outside the pool (the test set) are mapped with
+  ``transform`` and never enter the fit.
+- ``knn_graph`` and ``label_spreading``: a symmetric, normalised k-nearest-neighbour graph (faiss)
+  and label spreading over it (Zhou et al. 2004).
+- ``typical_indices``: TypiClust's cold start (Hacohen et al. 2022): the densest point of each of
+  the largest k-means clusters not yet covered by a label — chosen without reading any label.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from activegan.errors import ConfigError
+from activegan.io import atomic_write_bytes
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    pca: int = 50  # PCA components before UMAP (fewer when the images have fewer pixels)
+    dims: int = 10  # UMAP components
+    neighbors: int = 15  # UMAP's n_neighbors
+    min_dist: float = 0.0  # UMAP's min_dist: 0 packs clusters tightly, which classification wants
+    seed: int = 0
+
+
+def _flat(X) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float32)
+    return X.reshape(len(X), -1)
+
+
+def content_hash(X) -> str:
+    return hashlib.sha1(np.ascontiguousarray(X).view(np.uint8)).hexdigest()[:16]
+
+
+class PoolEmbedding:
+    """PCA → UMAP of a pool's images. ``fit(pool)`` reads the disk cache when it can; ``coords`` are
+    the pool's own embedded points, ``transform(X)`` maps other images into the same space."""
+
+    def __init__(self, config: EmbeddingConfig = EmbeddingConfig(), cache_dir=None):
+        self.config = config
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
+
+    def fit(self, pool) -> "PoolEmbedding":
+        flat = _flat(pool)
+        path = None
+        if self.cache_dir is not None:
+            key = hashlib.sha1(f"{content_hash(flat)}{self.config}".encode()).hexdigest()[:16]
+            path = self.cache_dir / f"embedding-{key}.pkl"
+            if path.is_file():
+                try:
+                    self.pca_, self.umap_, self.coords = pickle.loads(path.read_bytes())
+                    return self
+                except Exception:  # noqa: BLE001 - a damaged cache entry is refitted
+                    pass
+        self._fit(flat)
+        if path is not None:
+            atomic_write_bytes(path, pickle.dumps((self.pca_, self.umap_, self.coords)))
+        return self
+
+    def _fit(self, flat: np.ndarray) -> None:
+        import warnings
+
+        import umap
+        from sklearn.decomposition import PCA
+
+        c = self.config
+        self.pca_ = PCA(min(c.pca, flat.shape[1], len(flat) - 1), random_state=c.seed).fit(flat)
+        with warnings.catch_warnings():  # a fixed random_state makes UMAP single-threaded, and says so
+            warnings.simplefilter("ignore", UserWarning)
+            self.umap_ = umap.UMAP(n_components=c.dims, n_neighbors=min(c.neighbors, len(flat) - 1), min_dist=c.min_dist,
+                                   random_state=c.seed, low_memory=True).fit(self.pca_.transform(flat))
+        self.coords = np.ascontiguousarray(self.umap_.embedding_, dtype=np.float32)
+
+    def transform(self, X) -> np.ndarray:
+        """Images that are not in the pool, in the pool's embedding (the fit is not changed)."""
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return np.ascontiguousarray(self.umap_.transform(self.pca_.transform(_flat(X))), dtype=np.float32)
+
+
+def knn_graph(points, k: int = 10) -> sp.csr_matrix:
+    """S = D^-1/2 W D^-1/2 of the symmetrised k-nearest-neighbour graph, W = exp(−d² / median d²_k)."""
+    import faiss
+
+    x = np.ascontiguousarray(points, dtype=np.float32)
+    n = len(x)
+    k = min(k, n - 1)
+    if k < 1:
+        raise ConfigError("neighbors", f"a graph needs at least 2 points, got {n}")
+    index = faiss.IndexFlatL2(x.shape[1])
+    index.add(x)
+    d2, idx = index.search(x, k + 1)
+    d2, idx = _drop_self(d2, idx)
+    scale = float(np.median(d2[:, -1])) or 1.0
+    w = sp.csr_matrix((np.exp(-d2 / scale).ravel(), (np.repeat(np.arange(n), k), idx.ravel())), shape=(n, n))
+    w = w.maximum(w.T)
+    inv = 1.0 / np.sqrt(np.asarray(w.sum(axis=1)).ravel())
+    return (sp.diags(inv) @ w @ sp.diags(inv)).tocsr()
+
+
+def _drop_self(d2: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Remove each row's own index from its k+1 neighbours (or the farthest, for exact duplicates)."""
+    n = len(idx)
+    is_self = idx == np.arange(n)[:, None]
+    is_self[~is_self.any(axis=1), -1] = True
+    keep = ~is_self
+    return d2[keep].reshape(n, -1), idx[keep].reshape(n, -1)
+
+
+def label_spreading(S: sp.spmatrix, labeled, labels, n_classes: int, alpha: float = 0.99, iters: int = 100) -> np.ndarray:
+    """F ← α S F + (1 − α) Y, from F = Y (one-hot rows at the labeled nodes): the fixed point is
+    (1 − α)(I − α S)⁻¹ Y. Returns F, (N, n_classes), not normalised."""
+    y = np.zeros((S.shape[0], n_classes), dtype=np.float64)
+    y[np.asarray(labeled, dtype=np.int64), np.asarray(labels, dtype=np.int64)] = 1.0
+    f = y.copy()
+    for _ in range(iters):
+        f = alpha * (S @ f) + (1 - alpha) * y
+    return f
+
+
+def typicality(points, k: int = 20) -> np.ndarray:
+    """1 / mean Euclidean distance to the k nearest other points (TypiClust's typicality)."""
+    import faiss
+
+    x = np.ascontiguousarray(points, dtype=np.float32)
+    k = min(k, len(x) - 1)
+    index = faiss.IndexFlatL2(x.shape[1])
+    index.add(x)
+    d2, idx = index.search(x, k + 1)
+    d2, _ = _drop_self(d2, idx)
+    return 1.0 / (np.sqrt(np.maximum(d2, 0)).mean(axis=1) + 1e-12)
+
+
+def typical_indices(points, n: int, rng: np.random.Generator, labeled=(), k: int = 20) -> np.ndarray:
+    """n pool indices, one per cluster: k-means into |labeled| + n clusters, the n largest clusters
+    that hold no labeled point, and in each the most typical point. Reads no label."""
+    from sklearn.cluster import KMeans
+
+    x = np.asarray(points, dtype=np.float32)
+    labeled = np.asarray(labeled, dtype=np.int64)
+    clusters = min(len(labeled) + n, len(x))
+    assign = KMeans(clusters, n_init=1, random_state=int(rng.integers(2**31))).fit_predict(x)
+    covered = set(assign[labeled].tolist())
+    sizes = np.bincount(assign, minlength=clusters)
+    order = [c for c in np.argsort(-sizes, kind="stable") if c not in covered and sizes[c] > 0][:n]
+    typ = typicality(x, k)
+    taken = set(labeled.tolist())
+    chosen = []
+    for c in order:
+        members = np.flatnonzero(assign == c)
+        members = members[[m not in taken for m in members]]
+        if len(members):
+            chosen.append(int(members[np.argmax(typ[members])]))
+    if len(chosen) < n:  # fewer free clusters than asked: the most typical of the rest
+        rest = np.setdiff1d(np.arange(len(x)), [*taken, *chosen])
+        chosen += rest[np.argsort(-typ[rest], kind="stable")][: n - len(chosen)].tolist()
+    return np.asarray(chosen, dtype=np.int64)
+

@@ -1,0 +1,146 @@
+"""Learners: what is trained on the labeled set each round. All follow ``CNNClassifier``'s contract
+(``fit(X, y)``, ``predict_proba(X)``, ``features(X)``, ``score(X, y)``), so every strategy works with
+every learner; ``predict_proba_mc`` (BALD, variation ratios, mc-entropy) only where they can sample.
+
+- ``cnn``: the poster's supervised CNN (``models.CNNClassifier``); sees the labeled images only.
+- ``embedding``: label spreading over a k-nearest-neighbour graph of the *whole pool* in an
+  unsupervised embedding (``embedding.PoolEmbedding``, PCA → UMAP, fit once per pool on pool images
+  only). Each round costs a graph walk, not a training run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from activegan.embedding import EmbeddingConfig, PoolEmbedding, knn_graph, label_spreading
+from activegan.errors import ConfigError
+
+LEARNERS = ("cnn", "embedding")
+
+
+class PoolGraph:
+    """What every round of the embedding learner shares: the pool's embedding, its k-NN graph, a
+    lookup from an image to its pool index, and the embedding of the last outside array (the test set)."""
+
+    def __init__(self, pool, config: EmbeddingConfig = EmbeddingConfig(), neighbors: int = 10, cache_dir=None):
+        pool = np.asarray(pool, dtype=np.float32)
+        self.pool, self.neighbors = pool, neighbors
+        self.embedding = PoolEmbedding(config, cache_dir).fit(pool)
+        self.graph = knn_graph(self.embedding.coords, neighbors)
+        self._rows = {_row_key(row): i for i, row in enumerate(pool.reshape(len(pool), -1))}
+        self._index, self._memo = None, {}
+
+    def nodes(self, X) -> np.ndarray:
+        """Pool index of each image, −1 for an image that is not in the pool."""
+        flat = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
+        return np.array([self._rows.get(_row_key(row), -1) for row in flat], dtype=np.int64)
+
+    def embed(self, X) -> np.ndarray:
+        """Embedding of images that are not in the pool (``transform``; the last array is remembered)."""
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        key = (X.shape, _row_key(X))
+        if key not in self._memo:
+            self._memo = {key: self.embedding.transform(X)}
+        return self._memo[key]
+
+    def neighbours(self, points, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(squared distances, pool indices) of each point's k nearest pool points in the embedding."""
+        import faiss
+
+        if self._index is None:
+            self._index = faiss.IndexFlatL2(self.embedding.coords.shape[1])
+            self._index.add(self.embedding.coords)
+        return self._index.search(np.ascontiguousarray(points, dtype=np.float32), k)
+
+    def features(self, X) -> np.ndarray:
+        idx = self.nodes(X)
+        out = np.empty((len(X), self.embedding.coords.shape[1]), dtype=np.float32)
+        out[idx >= 0] = self.embedding.coords[idx[idx >= 0]]
+        if (idx < 0).any():
+            out[idx < 0] = self.embed(np.asarray(X)[idx < 0])
+        return out
+
+
+def _row_key(row: np.ndarray) -> bytes:
+    import hashlib
+
+    return hashlib.blake2b(np.ascontiguousarray(row).view(np.uint8), digest_size=16).digest()
+
+
+class EmbeddingLearner:
+    """Semi-supervised: labels spread over the pool's graph (``PoolGraph``); images outside the pool
+    take the spread labels of their nearest pool points. Probabilities are the spread mass,
+    normalised, mixed with ``smoothing`` of the uniform distribution (no class ever gets 0).
+
+    ``pool`` is the unlabeled pool (labeled images may be among it); pass ``graph`` to reuse the
+    embedding and graph of an earlier learner on the same pool.
+    """
+
+    def __init__(self, pool, n_classes: int | None = None, embedding: EmbeddingConfig = EmbeddingConfig(),
+                 neighbors: int = 10, alpha: float = 0.99, smoothing: float = 0.01, cache_dir=None, graph=None):
+        self.pool, self.n_classes, self.embedding, self.neighbors = pool, n_classes, embedding, neighbors
+        self.alpha, self.smoothing, self.cache_dir, self.graph = alpha, smoothing, cache_dir, graph
+
+    @property
+    def graph_(self) -> PoolGraph:
+        if self.graph is None:
+            self.graph = PoolGraph(self.pool, self.embedding, self.neighbors, self.cache_dir)
+        return self.graph
+
+    def fit(self, X, y) -> "EmbeddingLearner":
+        y = np.asarray(y, dtype=np.int64)
+        if len(X) != len(y) or len(y) == 0:
+            raise ValueError(f"need as many labels as images, at least one: got {len(X)} images, {len(y)} labels")
+        g = self.graph_
+        self.n_classes_ = self.n_classes or int(y.max()) + 1
+        nodes = g.nodes(X)
+        outside = nodes < 0
+        if outside.any():  # a labeled image from elsewhere labels its nearest pool point
+            nodes[outside] = g.neighbours(g.embed(np.asarray(X)[outside]), 1)[1][:, 0]
+        self.pool_probs_ = self._normalise(label_spreading(g.graph, nodes, y, self.n_classes_, self.alpha))
+        return self
+
+    def _normalise(self, f: np.ndarray) -> np.ndarray:
+        mass = f.sum(axis=1, keepdims=True)
+        p = np.divide(f, mass, out=np.full_like(f, 1.0 / f.shape[1]), where=mass > 0)
+        return ((1 - self.smoothing) * p + self.smoothing / f.shape[1]).astype(np.float32)
+
+    def predict_proba(self, X) -> np.ndarray:
+        if not hasattr(self, "pool_probs_"):
+            raise RuntimeError("this EmbeddingLearner is not fitted yet: call fit(X, y) first")
+        g = self.graph_
+        idx = g.nodes(X)
+        out = np.empty((len(X), self.n_classes_), dtype=np.float32)
+        inside = idx >= 0
+        out[inside] = self.pool_probs_[idx[inside]]
+        if (~inside).any():
+            d2, nn = g.neighbours(g.embed(np.asarray(X)[~inside]), self.neighbors)
+            w = np.exp(-d2 / (float(np.median(d2[:, -1])) or 1.0))[:, :, None]
+            out[~inside] = (w * self.pool_probs_[nn]).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-12)
+        return out
+
+    def predict(self, X) -> np.ndarray:
+        return self.predict_proba(X).argmax(axis=1)
+
+    def score(self, X, y) -> float:
+        return float((self.predict(X) == np.asarray(y)).mean())
+
+    def features(self, X) -> np.ndarray:
+        """Embedding coordinates (a pool image: its own point)."""
+        return self.graph_.features(X)
+
+
+def make_learner(name: str, *, pool, n_classes: int, random_state: int = 0, train=None, cache_dir=None, shared=None):
+    """The learner called ``name``. ``train`` (loop.TrainOptions) configures the CNN; ``shared`` is a
+    learner of the same kind from an earlier round whose pool-level work (embedding, graph) is reused."""
+    if name == "cnn":
+        from activegan.models import CNNClassifier
+
+        t = train
+        return CNNClassifier(n_classes=n_classes, epochs=t.epochs, steps=t.steps, batch_size=t.batch_size, lr=t.lr,
+                             batch_norm=t.batch_norm, augment=t.augment, warm_start=t.warm_start, device=t.device,
+                             random_state=random_state)
+    if name == "embedding":
+        graph = shared.graph if isinstance(shared, EmbeddingLearner) and shared.pool is pool else None
+        return EmbeddingLearner(pool, n_classes, cache_dir=cache_dir, graph=graph)
+    raise ConfigError("learner", f"unknown learner {name!r}; choose from {', '.join(LEARNERS)}")

@@ -1,0 +1,144 @@
+"""Learners and label-free cold start: label spreading by hand, TypiClust's pick, the embedding's
+fit never seeing a test image, every learner with every acquisition function, resume."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from activegan.embedding import PoolEmbedding, label_spreading, typical_indices
+from activegan.errors import ConfigError
+from activegan.learners import LEARNERS, EmbeddingLearner, make_learner
+from activegan.loop import ExperimentConfig, TrainOptions, first_labels, run_strategy
+from activegan.strategies import STRATEGY_NAMES, make_strategy, query
+
+
+def test_label_spreading_on_a_path_graph_matches_the_closed_form():
+    # Path 0 - 1 - 2 with unit weights: S = D^-1/2 W D^-1/2, degrees 1, 2, 1.
+    r = 1 / math.sqrt(2)
+    S = sp.csr_matrix(np.array([[0, r, 0], [r, 0, r], [0, r, 0]]))
+    f = label_spreading(S, [0, 2], [0, 1], n_classes=2, alpha=0.5, iters=200)
+    # Fixed point (1 − α)(I − αS)⁻¹Y; by symmetry node 1 is split evenly, the ends keep their own class.
+    expected = 0.5 * np.linalg.solve(np.eye(3) - 0.5 * S.toarray(), np.array([[1, 0], [0, 0], [0, 1.0]]))
+    np.testing.assert_allclose(f, expected, atol=1e-9)
+    assert f[1, 0] == pytest.approx(f[1, 1]) and f[0].argmax() == 0 and f[2].argmax() == 1
+
+
+def test_label_spreading_labels_an_unlabeled_chain_by_its_nearer_end():
+    # 0 - 1 - 2 - 3 - 4, labels only at the ends: 1 follows 0, 3 follows 4.
+    w = np.diag(np.ones(4), 1)
+    w = w + w.T
+    inv = 1 / np.sqrt(w.sum(1))
+    S = sp.csr_matrix(inv[:, None] * w * inv[None, :])
+    f = label_spreading(S, [0, 4], [0, 1], n_classes=2, alpha=0.9)
+    assert f.argmax(axis=1)[[0, 1, 3, 4]].tolist() == [0, 0, 1, 1]
+
+
+def three_blobs():
+    """Three clusters of 30 points: a centre, 10 points on a circle of radius 0.1 around it (its 10
+    nearest neighbours, mean distance 0.1; each circle point's mean is about 0.14), 19 points further out."""
+    angles = np.linspace(0, 2 * np.pi, 10, endpoint=False)
+    ring = 0.1 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    outer = np.stack([np.linspace(1, 4, 19), np.linspace(-3, 3, 19)], axis=1)
+    centres = np.array([[0, 0], [20, 0], [0, 20]])
+    points = np.concatenate([np.concatenate([[c], c + ring, c + outer]) for c in centres]).astype(np.float32)
+    return points, [0, 30, 60]
+
+
+def test_typical_picks_the_densest_point_of_each_cluster():
+    points, centre_rows = three_blobs()
+    chosen = typical_indices(points, 3, np.random.default_rng(0), k=10)
+    assert sorted(chosen.tolist()) == centre_rows
+
+
+def test_typical_skips_clusters_that_already_hold_a_label():
+    points, centre_rows = three_blobs()
+    chosen = typical_indices(points, 2, np.random.default_rng(0), labeled=[5], k=10)  # 5 is in the first blob
+    assert sorted(chosen.tolist()) == centre_rows[1:]
+
+
+class NoLabels:
+    """A dataset whose labels cannot be read: the typical cold start must not need them."""
+
+    def __init__(self, data):
+        self.x_pool, self.n_classes, self.image_shape = data.x_pool, data.n_classes, data.image_shape
+
+    @property
+    def y_pool(self):
+        raise AssertionError("the typical cold start read a label")
+
+
+def test_typical_cold_start_never_reads_a_label(small_digits, tmp_path):
+    cfg = ExperimentConfig(initial=10, initial_strategy="typical")
+    first = first_labels(cfg, NoLabels(small_digits), seed=0, cache_dir=tmp_path)
+    assert len(set(first.tolist())) == 10
+    classes = set(small_digits.y_pool[first].tolist())
+    assert len(classes) >= 7  # one per dense cluster covers most digits without looking
+
+
+def test_the_embedding_is_fit_on_pool_images_only(small_digits, monkeypatch):
+    seen = []
+    real_fit = PoolEmbedding._fit
+    monkeypatch.setattr(PoolEmbedding, "_fit", lambda self, flat: seen.append(flat.copy()) or real_fit(self, flat))
+    cfg = ExperimentConfig(strategies=["margin"], seeds=[0], initial=10, query_size=5, rounds=1, learner="embedding")
+    run_strategy(small_digits, "margin", 0, cfg)  # no cache: the fit runs here
+    pool = small_digits.x_pool.reshape(len(small_digits.x_pool), -1)
+    test = {row.tobytes() for row in small_digits.x_test.reshape(len(small_digits.x_test), -1)}
+    assert seen and all(np.array_equal(fit, pool) for fit in seen)
+    assert not any(row.tobytes() in test for fit in seen for row in fit)
+
+
+@pytest.fixture(scope="module")
+def embedding_learner(small_digits):
+    return EmbeddingLearner(small_digits.x_pool, 10).fit(small_digits.x_pool[:30], small_digits.y_pool[:30])
+
+
+def test_embedding_learner_probabilities_sum_to_one_in_and_out_of_the_pool(embedding_learner, small_digits):
+    for X in (small_digits.x_pool[:50], small_digits.x_test):
+        p = embedding_learner.predict_proba(X)
+        assert p.shape == (len(X), 10) and np.allclose(p.sum(axis=1), 1, atol=1e-5) and (p > 0).all()
+    assert embedding_learner.score(small_digits.x_test, small_digits.y_test) > 0.6  # 30 labels, 300 pool images
+
+
+@pytest.mark.parametrize("name", [n for n in STRATEGY_NAMES if n not in ("bald", "variation-ratios", "mc-entropy")])
+def test_every_acquisition_function_works_with_the_embedding_learner(embedding_learner, small_digits, name):
+    strategy = make_strategy(name, density_k=5, density_features="penultimate")
+    chosen = query(strategy, embedding_learner, small_digits.x_pool, np.arange(30, 300), 5, np.random.default_rng(0))
+    assert len(set(chosen.tolist())) == 5 and chosen.min() >= 30
+
+
+def test_mc_strategies_name_what_the_embedding_learner_lacks(embedding_learner, small_digits):
+    with pytest.raises(ConfigError, match="predict_proba_mc"):
+        query(make_strategy("bald"), embedding_learner, small_digits.x_pool, np.arange(30, 60), 5, np.random.default_rng(0))
+
+
+def test_unknown_learner_is_refused():
+    with pytest.raises(ConfigError) as err:
+        make_learner("forest", pool=None, n_classes=10)
+    assert err.value.param == "learner"
+
+
+@pytest.mark.parametrize("learner", LEARNERS)
+def test_resume_gives_the_uninterrupted_curve_with_every_learner(small_digits, learner, tmp_path):
+    cfg = ExperimentConfig(strategies=["margin"], seeds=[0], budgets=[10, 15, 25, 30], learner=learner,
+                           initial_strategy="typical", train=TrainOptions(steps=15, batch_size=16))
+    whole = run_strategy(small_digits, "margin", 0, cfg, cache_dir=tmp_path)
+    saved = {}
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_round_1(state, row):
+        if row["round"] == 1:
+            import copy
+
+            saved.update(copy.deepcopy(state))
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_strategy(small_digits, "margin", 0, cfg, on_round=stop_after_round_1, cache_dir=tmp_path)
+    resumed = run_strategy(small_digits, "margin", 0, cfg, saved=saved, cache_dir=tmp_path)
+    assert [r["n_labeled"] for r in resumed["rows"]] == [10, 15, 25, 30]
+    assert [r["accuracy"] for r in resumed["rows"]] == [r["accuracy"] for r in whole["rows"]]
+    assert resumed["queries"] == whole["queries"]
