@@ -142,3 +142,46 @@ def test_resume_gives_the_uninterrupted_curve_with_every_learner(small_digits, l
     assert [r["n_labeled"] for r in resumed["rows"]] == [10, 15, 25, 30]
     assert [r["accuracy"] for r in resumed["rows"]] == [r["accuracy"] for r in whole["rows"]]
     assert resumed["queries"] == whole["queries"]
+
+
+def test_a_strategy_name_can_choose_its_learner(small_digits):
+    cfg = ExperimentConfig(strategies=["margin", "margin@cnn"], seeds=[0], budgets=[10, 15], learner="embedding",
+                           initial_strategy="random", train=TrainOptions(steps=5))
+    cfg.validate(len(small_digits.y_pool))
+    assert cfg.learner_of("margin@cnn") == "cnn" and cfg.learner_of("margin") == "embedding"
+    cnn_state = run_strategy(small_digits, "margin@cnn", 0, cfg)
+    embedding_state = run_strategy(small_digits, "margin", 0, cfg)
+    assert cnn_state["model"] and not embedding_state["model"]  # CNN weights are saved; the embedding learner has none
+    with pytest.raises(ConfigError):
+        ExperimentConfig(strategies=["margin@forest"]).validate(300)
+
+
+def test_active_learner_with_the_embedding_learner_uses_the_pool(small_digits):
+    from activegan.learner import ActiveLearner
+
+    d = small_digits
+    learner = ActiveLearner(strategy="margin", learner="embedding", pool=d.x_pool).fit(d.x_pool[:20], d.y_pool[:20])
+    idx = learner.query(d.x_pool[20:], n=5)
+    assert len(set(idx.tolist())) == 5
+    assert learner.teach(d.x_pool[20:][idx], d.y_pool[20:][idx]).score(d.x_test, d.y_test) > 0.5
+    with pytest.raises(ConfigError) as err:
+        ActiveLearner(learner="embedding").fit(d.x_pool[:20], d.y_pool[:20])
+    assert err.value.param == "pool"
+
+
+def test_labeling_session_with_the_embedding_learner_and_a_typical_first_batch(small_digits, tmp_path):
+    from activegan.label.session import LabelConfig, LabelSession
+
+    cfg = LabelConfig(dataset="digits", strategy="margin", query_size=5, learner="embedding", initial_strategy="typical",
+                      cache_dir=tmp_path / "cache")
+    with LabelSession(tmp_path / "state", small_digits, cfg) as session:
+        first = session.status().batch
+        assert len(first) == 5
+        for item in first:
+            session.label(item.id, small_digits.classes[small_digits.y_pool[item.pool_index]])
+        for _ in range(600):  # the retrain thread closes the round and asks the next batch
+            if session.status().round == 2:
+                break
+            __import__("time").sleep(0.05)
+        status = session.status()
+        assert status.round == 2 and status.curve[0]["accuracy"] > 0.3

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from activegan.errors import ConfigError
-from activegan.models import CNNClassifier
 from activegan.strategies import STRATEGY_NAMES, Strategy, make_strategy, query
 
 
@@ -21,12 +20,16 @@ class ActiveLearner:
     """Holds an estimator and its labeled data; ``query`` ranks a pool with a strategy.
 
     ``estimator`` is any object with ``fit(X, y)`` and ``predict_proba(X)`` (``predict_proba_mc``
-    for bald / variation-ratios / mc-entropy, ``features`` for penultimate density); by default a
-    ``CNNClassifier``. ``strategy`` is a name from ``STRATEGY_NAMES`` or a Strategy object.
+    for bald / variation-ratios / mc-entropy, ``features`` for penultimate density); without one,
+    ``learner`` names it (``activegan.learners``): ``embedding`` learns from the unlabeled ``pool``
+    too and needs it, ``cnn`` is the poster's supervised CNN. ``strategy`` is a name from
+    ``STRATEGY_NAMES`` or a Strategy object.
     """
 
     estimator: object = None
     strategy: str | Strategy = "entropy"
+    learner: str = "cnn"
+    pool: object = None
     density_k: int | None = 10
     mc_samples: int = 20
     random_state: int = 0
@@ -39,12 +42,21 @@ class ActiveLearner:
         else:
             raise ConfigError("strategy", f"{self.strategy!r} is not a pool strategy; choose from {', '.join(STRATEGY_NAMES)} "
                               "(gan-* strategies need a DCGAN: use activegan run)")
-        self.estimator_ = self.estimator if self.estimator is not None else CNNClassifier(random_state=self.random_state)
         self.X_ = np.asarray(X, dtype=np.float32)
         self.y_ = np.asarray(y, dtype=np.int64)
+        self.estimator_ = self.estimator if self.estimator is not None else self._default_estimator()
         self.estimator_.fit(self.X_, self.y_)
         self._rng = np.random.default_rng(self.random_state)
         return self
+
+    def _default_estimator(self):
+        if self.learner == "embedding" and self.pool is None:
+            raise ConfigError("pool", "the embedding learner learns from the unlabeled pool: ActiveLearner(pool=X_pool)")
+        from activegan.learners import make_learner
+        from activegan.loop import TrainOptions
+
+        return make_learner(self.learner, pool=None if self.pool is None else np.asarray(self.pool, dtype=np.float32),
+                            n_classes=None, train=TrainOptions(), random_state=self.random_state)
 
     def query(self, X_pool, n: int = 1) -> np.ndarray:
         """Indices of the n most informative rows of X_pool, best first."""

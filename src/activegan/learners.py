@@ -77,7 +77,7 @@ class EmbeddingLearner:
     """
 
     def __init__(self, pool, n_classes: int | None = None, embedding: EmbeddingConfig = EmbeddingConfig(),
-                 neighbors: int = 10, alpha: float = 0.99, smoothing: float = 0.01, cache_dir=None, graph=None):
+                 neighbors: int = 20, alpha: float = 0.999, smoothing: float = 0.01, cache_dir=None, graph=None):
         self.pool, self.n_classes, self.embedding, self.neighbors = pool, n_classes, embedding, neighbors
         self.alpha, self.smoothing, self.cache_dir, self.graph = alpha, smoothing, cache_dir, graph
 
@@ -141,6 +141,17 @@ def make_learner(name: str, *, pool, n_classes: int, random_state: int = 0, trai
                              batch_norm=t.batch_norm, augment=t.augment, warm_start=t.warm_start, device=t.device,
                              random_state=random_state)
     if name == "embedding":
-        graph = shared.graph if isinstance(shared, EmbeddingLearner) and shared.pool is pool else None
-        return EmbeddingLearner(pool, n_classes, cache_dir=cache_dir, graph=graph)
+        graph = shared.graph if isinstance(shared, EmbeddingLearner) and shared.pool is pool else _recent_graph(pool)
+        learner = EmbeddingLearner(pool, n_classes, cache_dir=cache_dir, graph=graph)
+        _RECENT[:] = [learner]  # the next (strategy, seed) run in this process on the same pool reuses its graph
+        return learner
     raise ConfigError("learner", f"unknown learner {name!r}; choose from {', '.join(LEARNERS)}")
+
+
+_RECENT: list = []  # the last embedding learner made: runs of one experiment share the pool's graph
+
+
+def _recent_graph(pool):
+    if _RECENT and _RECENT[0].pool is pool and _RECENT[0].graph is not None:
+        return _RECENT[0].graph
+    return None

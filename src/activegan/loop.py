@@ -76,6 +76,10 @@ class ExperimentConfig:
     train: TrainOptions = field(default_factory=TrainOptions)
     gan: GanOptions = field(default_factory=GanOptions)
 
+    def learner_of(self, name: str) -> str:
+        """The learner of a strategy name: its '@<learner>' suffix, else the experiment's ``learner``."""
+        return name.partition("@")[2] or self.learner
+
     def schedule(self) -> list[int]:
         """Labels after round 0, 1, …: ``budgets``, or ``initial`` + r × ``query_size``."""
         if self.budgets:
@@ -97,8 +101,9 @@ class ExperimentConfig:
                 raise ConfigError("gan.refine_steps", f"{name}: needs a differentiable acquisition, not {strategy.name}")
         if not self.seeds:
             raise ConfigError("seeds", "give at least one seed")
-        if self.learner not in LEARNERS:
-            raise ConfigError("learner", f"unknown learner {self.learner!r}; choose from {', '.join(LEARNERS)}")
+        for learner in {self.learner, *map(self.learner_of, self.strategies)}:
+            if learner not in LEARNERS:
+                raise ConfigError("learner", f"unknown learner {learner!r}; choose from {', '.join(LEARNERS)}")
         if self.initial_strategy not in INITIAL_STRATEGIES:
             raise ConfigError("initial_strategy", f"must be one of {', '.join(INITIAL_STRATEGIES)}, got {self.initial_strategy!r}")
         if self.budgets is not None:
@@ -148,10 +153,10 @@ def _at_least(low: int, **values) -> None:
             raise ConfigError(name, f"must be at least {low}, got {value}")
 
 
-def make_classifier(cfg: ExperimentConfig, data, seed: int, round_: int, cache_dir=None, previous=None):
+def make_classifier(cfg: ExperimentConfig, data, seed: int, round_: int, cache_dir=None, previous=None, learner=None):
     """The learner trained after round r; a warm-started CNN keeps round 0's seed (resumed or not).
     ``previous`` (last round's learner) lends its pool-level work (embedding, graph) to the new one."""
-    return make_learner(cfg.learner, pool=data.x_pool, n_classes=data.n_classes, train=cfg.train, cache_dir=cache_dir,
+    return make_learner(learner or cfg.learner, pool=data.x_pool, n_classes=data.n_classes, train=cfg.train, cache_dir=cache_dir,
                         random_state=classifier_seed(seed, 0 if cfg.train.warm_start else round_), shared=previous)
 
 
@@ -185,7 +190,7 @@ def run_strategy(data, name: str, seed: int, cfg: ExperimentConfig, *, saved: di
     else:
         state = saved
         pool.label(state["labeled"], oracle(state["labeled"]))  # re-reveal what was labeled before
-        model = _restore(cfg, data, seed, state, pool, cache_dir)
+        model = _restore(cfg, data, seed, state, pool, cache_dir, cfg.learner_of(name))
 
     for r in range(len(state["rows"]), len(schedule)):
         rng, t0 = round_rng(seed, name, r), time.perf_counter()
@@ -204,7 +209,7 @@ def run_strategy(data, name: str, seed: int, cfg: ExperimentConfig, *, saved: di
 
         x_train, y_train = _training_set(data, pool, state)
         if model is None or not cfg.train.warm_start:
-            model = make_classifier(cfg, data, seed, r, cache_dir, previous=model)
+            model = make_classifier(cfg, data, seed, r, cache_dir, previous=model, learner=cfg.learner_of(name))
         model.fit(x_train, y_train)
         row = {"strategy": name, "seed": int(seed), "round": r, "n_labeled": len(pool) + state.get("synthetic_spent", 0),
                "accuracy": model.score(data.x_test, data.y_test), "train_s": time.perf_counter() - t2,
@@ -217,13 +222,20 @@ def run_strategy(data, name: str, seed: int, cfg: ExperimentConfig, *, saved: di
     return state
 
 
-def _restore(cfg: ExperimentConfig, data, seed: int, state: dict, pool: Pool, cache_dir):
+def _restore(cfg: ExperimentConfig, data, seed: int, state: dict, pool: Pool, cache_dir, learner=None):
     """The learner of the last completed round: saved CNN weights, or (a learner without weights,
     deterministic in its labels) refitted on the same training set."""
-    model = make_classifier(cfg, data, seed, len(state["rows"]) - 1, cache_dir)
+    model = make_classifier(cfg, data, seed, len(state["rows"]) - 1, cache_dir, learner=learner)
     if state.get("model"):
         return model.load_state(data.image_shape, data.n_classes, state["model"])
     return model.fit(*_training_set(data, pool, state))
+
+
+def final_learner(cfg: ExperimentConfig, data, seed: int, state: dict, cache_dir=None, name: str = ""):
+    """The learner of a saved state's last round (for measures beyond accuracy, e.g. calibration)."""
+    pool = Pool(len(data.y_pool))
+    pool.label(state["labeled"], np.asarray(data.y_pool)[state["labeled"]])
+    return _restore(cfg, data, seed, state, pool, cache_dir, cfg.learner_of(name))
 
 
 def _ask_generated(gan, strategy, model, data, pool: Pool, n: int, rng, state: dict) -> np.ndarray:

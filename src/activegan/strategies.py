@@ -228,7 +228,9 @@ def make_strategy(name: str, *, density_k: int | None = 10, density_features: st
 def parse_name(name: str) -> tuple[str, str | None]:
     """'entropy' → ('entropy', None): ranks the pool. 'gan-entropy-match' → ('entropy', 'match'):
     ranks generated images, labeled through the oracle (match: the nearest unlabeled pool image;
-    model: a privileged classifier trained on the whole pool's labels)."""
+    model: a privileged classifier trained on the whole pool's labels). A name may end in
+    '@<learner>' ('margin@cnn': margin, with that learner instead of the experiment's): ignored here."""
+    name = name.partition("@")[0]
     if not name.startswith("gan-"):
         if name not in STRATEGY_NAMES:
             raise ConfigError("strategies", f"unknown strategy {name!r}; choose from {', '.join(STRATEGY_NAMES)} "

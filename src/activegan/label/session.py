@@ -26,6 +26,7 @@ import numpy as np
 
 from activegan import seeds, strategies
 from activegan.errors import ConfigError, DataError
+from activegan.learners import LEARNERS
 from activegan.label.store import DB_NAME, SCHEMA_VERSION, SKIP, Item, LabelStore
 
 logger = logging.getLogger("activegan.label")
@@ -42,7 +43,9 @@ class LabelConfig:
     query_size: int = 10
     budget: int | None = None  # images asked in all, skips included; default 10 batches
     seed: int = 0
-    steps: int = 150
+    learner: str = "cnn"  # see activegan.learners
+    initial_strategy: str = "random"  # the first batch, before any label: random or typical (TypiClust)
+    steps: int = 150  # the CNN learner's gradient steps per retrain
     batch_size: int = 32
     lr: float = 1e-3
     subset: int | None = 2000  # score a random subset of the unlabeled pool (big pools stay quick)
@@ -59,6 +62,10 @@ class LabelConfig:
         if self.strategy not in strategies.STRATEGY_NAMES:
             raise ConfigError("strategy", f"unknown strategy {self.strategy!r}; choose from "
                               f"{', '.join(strategies.STRATEGY_NAMES)}")
+        if self.learner not in LEARNERS:
+            raise ConfigError("learner", f"unknown learner {self.learner!r}; choose from {', '.join(LEARNERS)}")
+        if self.initial_strategy not in ("random", "typical"):
+            raise ConfigError("initial_strategy", f"must be random or typical (no labels exist yet), got {self.initial_strategy!r}")
         for name in ("query_size", "budget", "steps"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -127,6 +134,7 @@ class LabelSession:
         self.training_error: str | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._last_model = None  # lends the pool's embedding and graph to the next round's learner
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> Self:
@@ -179,7 +187,8 @@ class LabelSession:
             identity.update(schema_version=SCHEMA_VERSION, seed=cfg.seed, pool_size=len(d.y_pool), classes=list(d.classes),
                             image_shape=list(d.image_shape), created=time.time())
         # Batch size and budget may change between restarts; they apply from the next batch on.
-        self.store.set_meta({**identity, "query_size": cfg.query_size, "budget": cfg.total_budget})
+        self.store.set_meta({**identity, "query_size": cfg.query_size, "budget": cfg.total_budget, "learner": cfg.learner,
+                            "initial_strategy": cfg.initial_strategy})
         self.seed = int(self.store.meta()["seed"])
 
     # -- what the person sees and does ---------------------------------------------------------
@@ -283,7 +292,8 @@ class LabelSession:
 
     def _close_round(self, r: int) -> None:
         """Retrain on every class label so far, measure test accuracy, store the next batch."""
-        from activegan.models import CNNClassifier
+        from activegan.learners import make_learner
+        from activegan.loop import TrainOptions
 
         cfg, data = self.cfg, self.data
         labeled = [i for i in self.store.labeled() if i.label != SKIP]
@@ -292,10 +302,10 @@ class LabelSession:
         if labeled:
             x = np.stack([self._image(i) for i in labeled])
             y = np.array([data.classes.index(i.label) for i in labeled], dtype=np.int64)
-            model = CNNClassifier(
-                n_classes=data.n_classes, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
-                device=cfg.device, random_state=seeds.classifier_seed(self.seed, r),
-            ).fit(x, y)
+            train = TrainOptions(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, device=cfg.device)
+            model = make_learner(cfg.learner, pool=data.x_pool, n_classes=data.n_classes, train=train, cache_dir=cfg.cache_dir,
+                                 random_state=seeds.classifier_seed(self.seed, r), shared=self._last_model).fit(x, y)
+            self._last_model = model
             accuracy = model.score(data.x_test, data.y_test)
         train_s = time.perf_counter() - t
         point = {"round": r, "n_labeled": len(labeled), "accuracy": accuracy, "train_s": train_s}
@@ -322,6 +332,11 @@ class LabelSession:
         rng = seeds.round_rng(self.seed, cfg.strategy, round_)
         if cfg.subset is not None and cfg.subset < len(candidates):
             candidates = np.sort(rng.choice(candidates, cfg.subset, replace=False))
+        if model is None and cfg.initial_strategy == "typical":  # nothing learned yet: typical points, no label read
+            from activegan.embedding import PoolEmbedding, typical_indices
+
+            coords = PoolEmbedding(cache_dir=cfg.cache_dir).fit(data.x_pool).coords
+            return candidates[typical_indices(coords[candidates], n, rng)]
         strategy = self.strategy if model is not None else strategies.Random()  # nothing learned yet
         return strategies.query(strategy, model, data.x_pool, candidates, n, rng)
 

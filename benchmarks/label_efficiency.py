@@ -1,0 +1,159 @@
+"""Label efficiency: learners that use the unlabeled pool, label-free cold start, and acquisition under each.
+
+    python -m benchmarks.label_efficiency                    # MNIST → docs/results/label-efficiency/mnist/
+    python -m benchmarks.label_efficiency --dataset cifar10  # → docs/results/label-efficiency/cifar10/
+    python -m benchmarks.label_efficiency --resume           # continue an interrupted run
+    python -m benchmarks.label_efficiency --report-only      # rewrite the results from the rounds done
+    python -m benchmarks.label_efficiency --quick            # < 1 min on digits, for the smoke test
+    python -m benchmarks.label_efficiency --tune             # the validation sweep that chose the hyperparameters
+
+One experiment per (learner, cold start): every strategy of an experiment shares its seeds' first
+labels, so each is compared with random under the same learner, paired by seed. The first labels are
+chosen without labels (random, or typical = TypiClust). MNIST: 10 → 100 labels in steps of 10, then
+to 300 in steps of 50; CIFAR-10: 10 → 250 in steps of 20. Hyperparameters were chosen on a validation
+split of the training pool (``--tune``); the test set only gives the reported numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from activegan.loop import ExperimentConfig, TrainOptions
+from benchmarks import experiments, reporting
+
+BUDGETS = {"mnist": [*range(10, 101, 10), 150, 200, 250, 300], "cifar10": list(range(10, 251, 20)), "digits": [5, 10, 15, 20]}
+THRESHOLDS = {"mnist": ("0.90", "0.95", "0.98", "0.99"), "cifar10": ("0.30", "0.40", "0.50"), "digits": ("0.90", "0.95")}
+AT_LABELS = {"mnist": (40, 100, 250), "cifar10": (50, 110, 250), "digits": (10, 20)}
+POOL_STRATEGIES = ["random", "margin", "entropy", "least-confidence", "density-entropy"]
+# (sub-folder, learner, cold start, strategies): the CNN runs only the two strategies it can afford.
+EXPERIMENTS = [
+    ("embedding-typical", "embedding", "typical", POOL_STRATEGIES),
+    ("embedding-random", "embedding", "random", POOL_STRATEGIES),
+    ("cnn-typical", "cnn", "typical", ["random", "margin"]),
+    ("cnn-random", "cnn", "random", ["random", "margin"]),
+]
+AIMS = {"mnist": [("0.95", 30), ("0.98", 100), ("0.99", 300)], "cifar10": []}
+
+
+def configs(args) -> dict[str, ExperimentConfig]:
+    dataset = "digits" if args.quick else args.dataset
+    wanted = set(args.experiments.split(",")) if args.experiments else None
+    out = {}
+    for sub, learner, start, strategies in EXPERIMENTS:
+        if wanted is not None and sub not in wanted:
+            continue
+        out[sub] = ExperimentConfig(
+            dataset=dataset, strategies=strategies if not args.quick else strategies[:2], seeds=[0] if args.quick else
+            list(range(args.seeds)), budgets=BUDGETS[dataset], learner=learner, initial_strategy=start,
+            subset=None if learner == "embedding" else 2000, density_features="penultimate",
+            train=TrainOptions(epochs=1 if args.quick else 50))
+    return out
+
+
+def calibration(cfg: ExperimentConfig, data, state: Path) -> list[dict]:
+    """Test log-loss and expected calibration error (15 bins) of each unit's final learner."""
+    import torch
+
+    from activegan.experiment import state_path
+    from activegan.loop import final_learner
+
+    rows = []
+    for strategy in cfg.strategies:
+        for seed in cfg.seeds:
+            path = state_path(state, strategy, seed)
+            if not path.exists():
+                continue
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            if len(saved["rows"]) != cfg.rounds + 1:
+                continue
+            p = final_learner(cfg, data, seed, saved, name=strategy).predict_proba(data.x_test)
+            rows.append({"strategy": strategy, "seed": seed, "n_labeled": saved["rows"][-1]["n_labeled"],
+                         "accuracy": float((p.argmax(1) == data.y_test).mean()), **calibration_of(p, data.y_test)})
+    return rows
+
+
+def calibration_of(probs, y, bins: int = 15) -> dict:
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1)
+    conf, pred = p.max(axis=1), p.argmax(axis=1)
+    edges = np.minimum((conf * bins).astype(int), bins - 1)
+    ece = sum(abs((pred[edges == b] == y[edges == b]).mean() - conf[edges == b].mean()) * (edges == b).mean()
+              for b in range(bins) if (edges == b).any())
+    return {"log_loss": float(-np.log(p[np.arange(len(y)), y]).mean()), "ece": float(ece)}
+
+
+def after_publish(state: Path, out: Path) -> None:
+    """calibration.csv beside each experiment's curves (from the state, when this checkout ran it)."""
+    from activegan.data import load_dataset
+
+    for sub in [p.name for p in sorted(state.glob("*")) if (p / "config.json").exists()]:
+        cfg = experiments.as_run(None, state / sub)
+        data = experiments.quick_data() if cfg.dataset == "digits" else load_dataset(cfg.dataset, DATA_DIRS[cfg.dataset])
+        rows = calibration(cfg, data, state / sub)
+        if rows:
+            buf = io.StringIO()
+            w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+            w.writeheader()
+            w.writerows(rows)
+            reporting.write_readme(out / sub / "calibration.csv", buf.getvalue())
+
+
+DATA_DIRS = {"mnist": reporting.REPO.parent / "shared" / "datasets" / "mnist",
+             "cifar10": reporting.REPO.parent / "shared" / "datasets" / "cifar10-jpeg.zip"}
+
+
+def load(args):
+    if args.quick:
+        return experiments.quick_data()
+    from activegan.data import load_dataset
+
+    return load_dataset(args.dataset, args.data_dir or DATA_DIRS[args.dataset])
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="mnist", choices=["mnist", "cifar10"])
+    p.add_argument("--experiments", help=f"comma list of sub-folders to run (default all: {', '.join(e[0] for e in EXPERIMENTS)})")
+    p.add_argument("--tune", action="store_true", help="run the validation sweep of the embedding learner and exit")
+
+
+def accuracy_at(summary: dict, strategy: str, n: int) -> float | None:
+    v = summary[strategy]
+    return v["accuracy_mean"][v["n_labeled"].index(n)] if n in v["n_labeled"] else None
+
+
+def render(rep: experiments.Report) -> str:
+    from benchmarks import label_efficiency_report
+
+    return label_efficiency_report.render(rep, sys.modules[__name__])
+
+
+BENCHMARK = experiments.Benchmark(
+    module="label_efficiency",
+    doc=__doc__,
+    add_arguments=add_arguments,
+    configs=configs,
+    load=load,
+    render=render,
+    name=lambda args: "label-efficiency-" + ("digits" if args.quick else args.dataset),
+    default_out=lambda name: reporting.RESULTS / "label-efficiency" / name.removeprefix("label-efficiency-"),
+    after_publish=after_publish,
+    index_root=lambda out: out.parent.parent,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--tune" in argv:
+        from benchmarks import label_efficiency_tune
+
+        return label_efficiency_tune.main([a for a in argv if a != "--tune"])
+    return experiments.main(BENCHMARK, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

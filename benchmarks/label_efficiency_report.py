@@ -1,0 +1,126 @@
+"""The README of the label-efficiency benchmark: one table of learner × cold start × strategy, the aims,
+and conclusions with numbers (every figure read from the committed curves and calibration files)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from activegan.results import labels_to, read_curves, summarize
+from benchmarks import experiments, reporting
+
+
+def load(out: Path, sub: str, cfg) -> tuple[dict, dict, dict]:
+    """(summary, per-seed AULC, calibration by strategy) of one experiment's finished strategies."""
+    path = out / sub / "curves.csv"
+    if not path.exists():
+        return {}, {}, {}
+    rows = experiments.complete_rows(read_curves(path), cfg.strategies, cfg.seeds, cfg.rounds)
+    calib: dict = {}
+    if (out / sub / "calibration.csv").exists():
+        with open(out / sub / "calibration.csv", newline="") as f:
+            for r in csv.DictReader(f):
+                calib.setdefault(r["strategy"], []).append((float(r["log_loss"]), float(r["ece"])))
+    return (summarize(rows, cfg.strategies) if rows else {}), experiments.per_seed_aulc(rows), calib
+
+
+def seconds_per_round(out: Path, sub: str, strategy: str) -> float:
+    rows = [r for r in read_curves(out / sub / "curves.csv") if r["strategy"] == strategy and r["round"] > 0]
+    return float(np.mean([r["train_s"] + r["score_s"] + r["select_s"] for r in rows])) if rows else float("nan")
+
+
+def table(rep, mod) -> tuple[str, dict]:
+    dataset = next(iter(rep.cfgs.values())).dataset
+    thresholds, at = mod.THRESHOLDS[dataset], mod.AT_LABELS[dataset]
+    head = ["learner", "first labels", "strategy", *[f"labels to {float(t):.0%}" for t in thresholds],
+            *[f"acc. at {n}" for n in at], "AULC", "AULC − random [95 % CI]", "s / round", "test log-loss", "ECE"]
+    body, everything = [], {}
+    for sub, cfg in rep.cfgs.items():
+        summary, seed_aulc, calib = load(rep.out, sub, cfg)
+        for s, v in summary.items():
+            everything[(cfg.learner, cfg.initial_strategy, s)] = v
+            gap = experiments.paired_gap(seed_aulc, s) if s != "random" else None
+            n, mean = v["n_labeled"], v["accuracy_mean"]
+            cal = np.mean(calib[s], axis=0) if s in calib else None
+            body.append([cfg.learner, cfg.initial_strategy, s,
+                         *[_labels(n, mean, float(t)) for t in thresholds],
+                         *[f"{mod.accuracy_at(summary, s, k):.4f}" if k in n else "–" for k in at],
+                         f"{v['aulc_mean']:.4f}", _gap(gap), f"{seconds_per_round(rep.out, sub, s):.1f}",
+                         "–" if cal is None else f"{cal[0]:.3f}", "–" if cal is None else f"{cal[1]:.3f}"])
+    return reporting.md_table(head, body), everything
+
+
+def _labels(n, mean, target: float) -> str:
+    stays = labels_to(n, mean, target)
+    return "–" if stays is None else str(stays)
+
+
+def _gap(gap: dict | None) -> str:
+    if not gap:
+        return "–"
+    ci = gap["ci"]
+    return f"{gap['mean']:+.4f}" + (f" [{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else "")
+
+
+def aims(everything: dict, dataset: str, mod) -> list[str]:
+    out = []
+    for target, limit in mod.AIMS.get(dataset, []):
+        best = {k: labels_to(v["n_labeled"], v["accuracy_mean"], float(target)) for k, v in everything.items()}
+        best = {k: b for k, b in best.items() if b is not None}
+        pct = f"{float(target):.0%}"
+        if not best:
+            top = max(everything.items(), key=lambda kv: kv[1]["accuracy_mean"][-1]) if everything else None
+            where = f" (highest final seed-mean: {top[1]['accuracy_mean'][-1]:.4f}, {' / '.join(top[0])})" if top else ""
+            out.append(f"- {pct} with ≤ {limit} labels: no learner and strategy stays ≥ {pct} within the budget{where} — **not met**.")
+            continue
+        k, b = min(best.items(), key=lambda kv: kv[1])
+        out.append(f"- {pct} with ≤ {limit} labels: best {' / '.join(k)} stays ≥ {pct} from {b} labels — "
+                   + ("**met**." if b <= limit else "**not met**."))
+    return out
+
+
+def conclusions(rep, everything: dict) -> list[str]:
+    out = []
+    for sub, cfg in rep.cfgs.items():
+        summary, seed_aulc, _ = load(rep.out, sub, cfg)
+        if "random" not in summary:
+            continue
+        gaps = {s: experiments.paired_gap(seed_aulc, s) for s in summary if s != "random"}
+        above = [s for s, g in gaps.items() if experiments.separated(g) and g["mean"] > 0]
+        below = [s for s, g in gaps.items() if experiments.separated(g) and g["mean"] < 0]
+        out.append(f"- {cfg.learner}, {cfg.initial_strategy} first labels: against random (AULC {summary['random']['aulc_mean']:.4f}), "
+                   + "; ".join(f"{s} {experiments.gap_words(g)}" for s, g in gaps.items())
+                   + f". Separated above random: {', '.join(above) or 'none'}; below: {', '.join(below) or 'none'}.")
+    pairs = [(k, v) for k, v in everything.items() if k[2] == "random"]
+    if len(pairs) > 1:
+        ranked = sorted(pairs, key=lambda kv: -kv[1]["aulc_mean"])
+        out.append("- Random sampling under each learner and cold start, by AULC: "
+                   + "; ".join(f"{k[0]} / {k[1]} {v['aulc_mean']:.4f}" for k, v in ranked) + ".")
+    return out
+
+
+def render(rep, mod) -> str:
+    # Every experiment published in this folder, not only those this invocation ran.
+    found = {sub: experiments.as_run(None, rep.out / sub) for sub, *_ in mod.EXPERIMENTS if (rep.out / sub / "config.json").exists()}
+    rep.cfgs = {**{s: c for s, c in found.items() if c is not None}, **rep.cfgs}
+    dataset = next(iter(rep.cfgs.values())).dataset
+    cfg0 = next(iter(rep.cfgs.values()))
+    text, everything = table(rep, mod)
+    lines = [f"# Label efficiency on {dataset}" + (" (quick mode)" if rep.quick else ""), "",
+             f"Labels after each round: {', '.join(map(str, cfg0.schedule()))}; {len(cfg0.seeds)} seeds; first labels chosen "
+             "without labels (random, or typical = TypiClust on the pool's embedding). Learners: `embedding` (label "
+             "spreading over a k-NN graph of a PCA → UMAP embedding fit on the pool's images only; test images mapped with "
+             "`transform`) and `cnn` (the poster's supervised CNN, 50 epochs per round, 2 000 candidates scored per round). "
+             "Hyperparameters from the validation sweep in [tuning.md](tuning.md); the test set gives only these numbers.",
+             "", *experiments.run_bullets(rep), "",
+             "- Raw data: each sub-folder's `curves.csv`, `summary.json`, `config.json`, `calibration.csv` (test log-loss and "
+             "15-bin expected calibration error of each unit's final learner), `learning_curves.png`.", "",
+             "## Learner × first labels × strategy", "", text, "",
+             "Labels to X: the first count after which the seed-mean accuracy stays ≥ X ('–': not within the budget). "
+             "AULC − random: paired by seed under the same learner and first labels (t interval over seeds). "
+             "s / round: train + score + select, mean over rounds.", "", "## Aims", "", *aims(everything, dataset, mod), "",
+             "## What this shows", "", *conclusions(rep, everything), "", "## Curves", ""]
+    lines += [f"![{sub}]({sub}/learning_curves.png)" for sub in rep.cfgs if (rep.out / sub / "learning_curves.png").exists()]
+    return "\n".join(lines)
