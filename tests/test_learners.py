@@ -185,3 +185,17 @@ def test_labeling_session_with_the_embedding_learner_and_a_typical_first_batch(s
             __import__("time").sleep(0.05)
         status = session.status()
         assert status.round == 2 and status.curve[0]["accuracy"] > 0.3
+
+
+def test_ssl_gan_trains_on_digits_with_finite_losses_and_k_class_probabilities(small_digits):
+    from activegan.gan.semisupervised import SSLGanLearner, SSLGanOptions
+
+    d = small_digits
+    learner = SSLGanLearner(d.x_pool, 10, SSLGanOptions(first_epochs=1, width=8)).fit(d.x_pool[:20], d.y_pool[:20])
+    assert all(np.isfinite(v) for v in learner.losses_)
+    p = learner.predict_proba(d.x_test)
+    assert p.shape == (len(d.x_test), 10) and np.allclose(p.sum(axis=1), 1, atol=1e-5)  # K of the K+1 outputs
+    assert learner.features(d.x_test[:3]).ndim == 2
+    before = learner.fits_
+    learner.fit(d.x_pool[:30], d.y_pool[:30])  # warm start: continues, does not rebuild
+    assert learner.fits_ == before + 1

@@ -6,6 +6,9 @@ every learner; ``predict_proba_mc`` (BALD, variation ratios, mc-entropy) only wh
 - ``embedding``: label spreading over a k-nearest-neighbour graph of the *whole pool* in an
   unsupervised embedding (``embedding.PoolEmbedding``, PCA → UMAP, fit once per pool on pool images
   only). Each round costs a graph walk, not a training run.
+- ``ssl-gan``: the project's DCGAN as a semi-supervised classifier (``gan.semisupervised``): a
+  K+1-class discriminator trained on labeled, unlabeled and generated images, warm-started from round
+  to round.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 from activegan.embedding import EmbeddingConfig, PoolEmbedding, knn_graph, label_spreading
 from activegan.errors import ConfigError
 
-LEARNERS = ("cnn", "embedding")
+LEARNERS = ("cnn", "embedding", "ssl-gan")
 
 
 class PoolGraph:
@@ -145,6 +148,11 @@ def make_learner(name: str, *, pool, n_classes: int, random_state: int = 0, trai
         learner = EmbeddingLearner(pool, n_classes, cache_dir=cache_dir, graph=graph)
         _RECENT[:] = [learner]  # the next (strategy, seed) run in this process on the same pool reuses its graph
         return learner
+    if name == "ssl-gan":
+        from activegan.gan.semisupervised import SSLGanLearner
+
+        learner = SSLGanLearner(pool, n_classes, random_state=random_state, device=getattr(train, "device", "cpu"))
+        return learner.adopt(shared) if isinstance(shared, SSLGanLearner) and shared.pool is pool else learner
     raise ConfigError("learner", f"unknown learner {name!r}; choose from {', '.join(LEARNERS)}")
 
 

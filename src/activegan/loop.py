@@ -216,7 +216,7 @@ def run_strategy(data, name: str, seed: int, cfg: ExperimentConfig, *, saved: di
                "score_s": t1 - t0, "select_s": t2 - t1}
         state["rows"].append(row)
         state["labeled"] = pool.labeled.tolist()
-        state["model"] = model.model_.state_dict() if hasattr(model, "model_") else {}
+        state["model"] = model.state_dict() if hasattr(model, "state_dict") else {}  # what resume needs
         if on_round is not None:
             on_round(state, row)
     return state

@@ -182,6 +182,10 @@ class CNNClassifier:
             yield order[pos : pos + batch]
             pos += batch
 
+    def state_dict(self) -> dict:
+        """The fitted weights (``load_state`` restores them)."""
+        return self.model_.state_dict()
+
     def load_state(self, image_shape, n_classes: int, state_dict) -> "CNNClassifier":
         """Restore fitted weights (from ``model_.state_dict()``) without training."""
         self.model_ = make_cnn(tuple(image_shape), n_classes, self.batch_norm).to(self.device)
