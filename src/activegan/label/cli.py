@@ -38,7 +38,8 @@ def add_label_parser(subparsers) -> None:
     label.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     label.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
     label.add_argument("--seed", type=int, default=0, help="seed of the first (random) batch and of training (a restart keeps the state's)")
-    label.add_argument("--learner", help="cnn or embedding (default: the state's, else cnn)")
+    label.add_argument("--learner", help="cnn, embedding or ssl-gan (default: the state's, else cnn)")
+    label.add_argument("--gan-checkpoint", help="gan-<acquisition> strategies: this DCGAN (default: one trained into the cache)")
     label.add_argument("--initial-strategy", choices=["random", "typical"],
                        help="the first batch, before any label: random or typical (default: the state's, else random)")
     label.add_argument("--steps", type=int, default=150, help="the CNN learner's gradient steps per retrain (default 150)")
@@ -147,6 +148,7 @@ def serve_command(args) -> int:
         learner=args.learner or meta.get("learner", LabelConfig.learner),
         initial_strategy=args.initial_strategy or meta.get("initial_strategy", LabelConfig.initial_strategy),
         steps=args.steps,
+        gan_checkpoint=args.gan_checkpoint,
         subset=args.subset,
         device=args.device,
     )

@@ -27,6 +27,7 @@ import numpy as np
 from activegan import seeds, strategies
 from activegan.errors import ConfigError, DataError
 from activegan.learners import LEARNERS
+from activegan.label.generated import GeneratedBatches, acquisition_of
 from activegan.label.store import DB_NAME, SCHEMA_VERSION, SKIP, Item, LabelStore
 
 logger = logging.getLogger("activegan.label")
@@ -53,15 +54,13 @@ class LabelConfig:
     mc_samples: int = 20
     device: str = "cpu"
     cache_dir: Path | None = field(default=None, repr=False)
+    gan_checkpoint: str | None = None  # gan-* strategies: this DCGAN (else one is trained into the cache)
 
     def validate(self, pool_size: int) -> None:
         """Raise ``ConfigError`` (naming the parameter) for a value this pool cannot work with."""
-        if self.strategy.startswith("gan-"):
-            raise ConfigError("strategy", f"{self.strategy}: GAN-generated queries are not in the labeling app yet; "
-                              f"use a pool strategy ({', '.join(strategies.STRATEGY_NAMES)})")
-        if self.strategy not in strategies.STRATEGY_NAMES:
+        if (acquisition_of(self.strategy) or self.strategy) not in strategies.STRATEGY_NAMES:
             raise ConfigError("strategy", f"unknown strategy {self.strategy!r}; choose from "
-                              f"{', '.join(strategies.STRATEGY_NAMES)}")
+                              f"{', '.join(strategies.STRATEGY_NAMES)}, or gan-<one of them> for generated images")
         if self.learner not in LEARNERS:
             raise ConfigError("learner", f"unknown learner {self.learner!r}; choose from {', '.join(LEARNERS)}")
         if self.initial_strategy not in ("random", "typical"):
@@ -140,15 +139,18 @@ class LabelSession:
     def open(self) -> Self:
         cfg = self.cfg
         cfg.validate(len(self.data.y_pool))
-        self.strategy = strategies.make_strategy(cfg.strategy, density_k=cfg.density_k, mc_samples=cfg.mc_samples,
-                                                 cache_dir=cfg.cache_dir)
+        self.strategy = strategies.make_strategy(acquisition_of(cfg.strategy) or cfg.strategy, density_k=cfg.density_k,
+                                                 mc_samples=cfg.mc_samples, cache_dir=cfg.cache_dir)
+        self.generated = None
+        if acquisition_of(cfg.strategy):  # the person labels synthesised images (after a first pool batch)
+            self.generated = GeneratedBatches(self.data, cfg.gan_checkpoint, cfg.cache_dir, cfg.seed)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._lock_file = _lock(self.state_dir)
         try:
             self.store = LabelStore(self.state_dir)
             self._check_meta()
             if self.store.current_round() == 0:
-                self.store.add_batch(1, self._select(None, 1))
+                self.store.add_batch(1, *self._select(None, 1))
         except BaseException:
             if hasattr(self, "store"):
                 self.store.close()
@@ -312,33 +314,37 @@ class LabelSession:
         curve = self.store.curve()
         if curve and curve[-1]["round"] == r:
             point = None  # reopened for a bigger budget: the round already has its point
-        chosen = self._select(model, r + 1)
-        if len(chosen):
-            self.store.add_batch(r + 1, chosen, curve_point=point)
+        chosen, files = self._select(model, r + 1)
+        if len(chosen) or files:
+            self.store.add_batch(r + 1, chosen, files, curve_point=point)
         elif point is not None:
             self.store.add_curve_point(point)
         acc = "-" if accuracy is None else f"{accuracy:.3f}"
         logger.info("round %d closed: test accuracy %s after training on %d labels (%.1f s); next batch: %d images",
-                    r, acc, len(labeled), train_s, len(chosen))
+                    r, acc, len(labeled), train_s, len(chosen) + len(files))
 
-    def _select(self, model, round_: int) -> np.ndarray:
-        """The next batch: the most informative unasked pool images (random before any model)."""
+    def _select(self, model, round_: int) -> tuple[np.ndarray, list[str]]:
+        """The next batch: (pool indices, generated image files). The most informative unasked pool
+        images, or for gan-* the most informative generated ones; before any model, a random or typical
+        pool batch."""
         cfg, data = self.cfg, self.data
         asked = np.asarray(self.store.asked_pool_indices(), dtype=np.int64)
         candidates = np.setdiff1d(np.arange(len(data.y_pool)), asked)
         n = min(cfg.query_size, cfg.total_budget - self.store.n_items(), len(candidates))
         if n <= 0:
-            return np.empty(0, dtype=np.int64)
+            return np.empty(0, dtype=np.int64), []
         rng = seeds.round_rng(self.seed, cfg.strategy, round_)
+        if model is not None and self.generated is not None:
+            return np.empty(0, dtype=np.int64), self.generated.write(self.strategy, model, n, rng, round_, self.state_dir)
         if cfg.subset is not None and cfg.subset < len(candidates):
             candidates = np.sort(rng.choice(candidates, cfg.subset, replace=False))
         if model is None and cfg.initial_strategy == "typical":  # nothing learned yet: typical points, no label read
             from activegan.embedding import PoolEmbedding, typical_indices
 
             coords = PoolEmbedding(cache_dir=cfg.cache_dir).fit(data.x_pool).coords
-            return candidates[typical_indices(coords[candidates], n, rng)]
+            return candidates[typical_indices(coords[candidates], n, rng)], []
         strategy = self.strategy if model is not None else strategies.Random()  # nothing learned yet
-        return strategies.query(strategy, model, data.x_pool, candidates, n, rng)
+        return strategies.query(strategy, model, data.x_pool, candidates, n, rng), []
 
 
 def _lock(state_dir: Path):
