@@ -394,7 +394,11 @@ def markdown(root: Path, link_prefix: str = "") -> str:
     rs = rows(root)
     body = reporting.md_table(["benchmark", "setting", "result", "verdict"],
                               [[f"[{r.benchmark}]({posixpath.normpath(link_prefix + r.link)})", r.setting, r.result, r.verdict] for r in rs])
+    from benchmarks.label_efficiency_report import front_page
+
+    lead = front_page(root, link_prefix)
     return "\n".join([
+        *([lead, "### Every benchmark", ""] if lead else []),
         "Every benchmark's headline, generated from `docs/results/` by `python -m benchmarks.headline` (no number typed by hand).",
         "AULC: mean over seeds of the area under accuracy vs labels divided by the label range; gaps are paired by seed against",
         "random and p is a two-sided paired t-test over the seeds; \"separated\" means the paired 95 % interval excludes 0.",

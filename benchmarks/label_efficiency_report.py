@@ -124,3 +124,25 @@ def render(rep, mod) -> str:
              "## What this shows", "", *conclusions(rep, everything), "", "## Curves", ""]
     lines += [f"![{sub}]({sub}/learning_curves.png)" for sub in rep.cfgs if (rep.out / sub / "learning_curves.png").exists()]
     return "\n".join(lines)
+
+
+def front_page(results: Path, link_prefix: str = "") -> str | None:
+    """The README's lead: the MNIST learner × first labels × strategy table and the aims, from the committed data."""
+    from benchmarks import label_efficiency as mod
+
+    out = results / "label-efficiency" / "mnist"
+    cfgs = {sub: experiments.as_run(None, out / sub) for sub, *_ in mod.EXPERIMENTS if (out / sub / "config.json").exists()}
+    if not cfgs:
+        return None
+
+    class _Rep:  # what table() reads of a Report
+        pass
+
+    rep = _Rep()
+    rep.out, rep.cfgs = out, cfgs
+    text, everything = table(rep, mod)
+    link = f"{link_prefix}label-efficiency/mnist/README.md"
+    return "\n".join([f"### Label efficiency on MNIST — [label-efficiency/mnist/]({link})", "",
+                      "Test accuracy against labels, 5 seeds, first labels chosen without labels; every strategy compared "
+                      "with random under the same learner and first labels, paired by seed.", "", text, "",
+                      *aims(everything, "mnist", mod), ""])
