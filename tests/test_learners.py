@@ -18,11 +18,21 @@ def test_label_spreading_on_a_path_graph_matches_the_closed_form():
     # Path 0 - 1 - 2 with unit weights: S = D^-1/2 W D^-1/2, degrees 1, 2, 1.
     r = 1 / math.sqrt(2)
     S = sp.csr_matrix(np.array([[0, r, 0], [r, 0, r], [0, r, 0]]))
-    f = label_spreading(S, [0, 2], [0, 1], n_classes=2, alpha=0.5, iters=200)
+    f = label_spreading(S, [0, 2], [0, 1], n_classes=2, alpha=0.5)
     # Fixed point (1 − α)(I − αS)⁻¹Y; by symmetry node 1 is split evenly, the ends keep their own class.
     expected = 0.5 * np.linalg.solve(np.eye(3) - 0.5 * S.toarray(), np.array([[1, 0], [0, 0], [0, 1.0]]))
     np.testing.assert_allclose(f, expected, atol=1e-9)
     assert f[1, 0] == pytest.approx(f[1, 1]) and f[0].argmax() == 0 and f[2].argmax() == 1
+
+
+def test_label_spreading_reaches_nodes_many_hops_away():
+    # A path of 400 nodes labeled at one end only: every node gets mass (a fixed number of iterations would not).
+    n = 400
+    w = sp.diags([np.ones(n - 1), np.ones(n - 1)], [1, -1]).toarray()
+    inv = 1 / np.sqrt(w.sum(1))
+    S = sp.csr_matrix(inv[:, None] * w * inv[None, :])
+    f = label_spreading(S, [0], [1], n_classes=2, alpha=0.999)
+    assert (f[:, 1] > 0).all() and (f[:, 0] == 0).all()
 
 
 def test_label_spreading_labels_an_unlabeled_chain_by_its_nearer_end():
@@ -199,3 +209,11 @@ def test_ssl_gan_trains_on_digits_with_finite_losses_and_k_class_probabilities(s
     before = learner.fits_
     learner.fit(d.x_pool[:30], d.y_pool[:30])  # warm start: continues, does not rebuild
     assert learner.fits_ == before + 1
+
+
+def test_a_graph_component_without_labels_takes_its_nearest_labeled_points(small_digits):
+    learner = EmbeddingLearner(small_digits.x_pool, 10, neighbors=3)
+    learner.fit(small_digits.x_pool[:3], small_digits.y_pool[:3])  # few labels: most components hold none
+    p = learner.pool_probs_
+    assert np.allclose(p.sum(axis=1), 1, atol=1e-5)
+    assert set(p.argmax(axis=1).tolist()) <= set(small_digits.y_pool[:3].tolist())  # never a class nobody labeled

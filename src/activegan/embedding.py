@@ -4,7 +4,7 @@
   pool content, and cached on disk; images outside the pool (the test set) are mapped with
   ``transform`` and never enter the fit.
 - ``knn_graph`` and ``label_spreading``: a symmetric, normalised k-nearest-neighbour graph (faiss)
-  and label spreading over it (Zhou et al. 2004).
+  and label spreading over it (Zhou et al. 2004), solved to its fixed point.
 - ``typical_indices``: TypiClust's cold start (Hacohen et al. 2022): the densest point of each of
   the largest k-means clusters not yet covered by a label — chosen without reading any label.
 """
@@ -118,14 +118,19 @@ def _drop_self(d2: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return d2[keep].reshape(n, -1), idx[keep].reshape(n, -1)
 
 
-def label_spreading(S: sp.spmatrix, labeled, labels, n_classes: int, alpha: float = 0.99, iters: int = 100) -> np.ndarray:
-    """F ← α S F + (1 − α) Y, from F = Y (one-hot rows at the labeled nodes): the fixed point is
-    (1 − α)(I − α S)⁻¹ Y. Returns F, (N, n_classes), not normalised."""
-    y = np.zeros((S.shape[0], n_classes), dtype=np.float64)
+def label_spreading(S: sp.spmatrix, labeled, labels, n_classes: int, alpha: float = 0.99, tol: float = 1e-8) -> np.ndarray:
+    """The fixed point of F ← α S F + (1 − α) Y (Y: one-hot rows at the labeled nodes), solved exactly:
+    (I − α S) F = (1 − α) Y by conjugate gradients (I − α S is symmetric positive definite for α < 1).
+    Every node connected to a label gets mass, however many hops away. Returns F, (N, n_classes)."""
+    from scipy.sparse.linalg import cg
+
+    n = S.shape[0]
+    y = np.zeros((n, n_classes), dtype=np.float64)
     y[np.asarray(labeled, dtype=np.int64), np.asarray(labels, dtype=np.int64)] = 1.0
-    f = y.copy()
-    for _ in range(iters):
-        f = alpha * (S @ f) + (1 - alpha) * y
+    a = (sp.identity(n, format="csr") - alpha * S).tocsr()
+    f = np.zeros_like(y)
+    for c in np.flatnonzero(y.any(axis=0)):
+        f[:, c], _ = cg(a, (1 - alpha) * y[:, c], rtol=tol, atol=0.0, maxiter=10 * n)
     return f
 
 

@@ -100,8 +100,24 @@ class EmbeddingLearner:
         outside = nodes < 0
         if outside.any():  # a labeled image from elsewhere labels its nearest pool point
             nodes[outside] = g.neighbours(g.embed(np.asarray(X)[outside]), 1)[1][:, 0]
-        self.pool_probs_ = self._normalise(label_spreading(g.graph, nodes, y, self.n_classes_, self.alpha))
+        f = label_spreading(g.graph, nodes, y, self.n_classes_, self.alpha)
+        empty = f.sum(axis=1) <= 0  # a part of the graph no label reaches: its nearest labeled points decide
+        if empty.any():
+            f[empty] = self._nearest_labels(g.embedding.coords[empty], g.embedding.coords[nodes], y)
+        self.pool_probs_ = self._normalise(f)
         return self
+
+    def _nearest_labels(self, points, labeled_points, y) -> np.ndarray:
+        """Σ over the (up to) 5 nearest labeled points of exp(−d² / median d²) × their one-hot label."""
+        import faiss
+
+        index = faiss.IndexFlatL2(labeled_points.shape[1])
+        index.add(np.ascontiguousarray(labeled_points, dtype=np.float32))
+        d2, nn = index.search(np.ascontiguousarray(points, dtype=np.float32), min(5, len(labeled_points)))
+        w = np.exp(-d2 / (float(np.median(d2)) or 1.0))
+        out = np.zeros((len(points), self.n_classes_))
+        np.add.at(out, (np.repeat(np.arange(len(points)), nn.shape[1]), y[nn].ravel()), w.ravel())
+        return out
 
     def _normalise(self, f: np.ndarray) -> np.ndarray:
         mass = f.sum(axis=1, keepdims=True)

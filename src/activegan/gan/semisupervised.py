@@ -29,6 +29,18 @@ class SSLGanOptions:
     lr: float = 3e-4
     width: int = 64  # ngf = ndf
     noise: float = 0.3  # std of the Gaussian noise added to D's input (in [-1, 1] units)
+    hidden_noise: float = 0.0  # std of the Gaussian noise after each hidden layer of D (Salimans et al.: 0.5)
+
+
+class GaussianNoise(nn.Module):
+    """x + N(0, std²) while training (drawn from the learner's own generator), x in eval mode."""
+
+    def __init__(self, std: float, generator: torch.Generator):
+        super().__init__()
+        self.std, self.generator = std, generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.std * torch.randn(x.shape, generator=self.generator) if self.training else x
 
 
 class SSLGanLearner:
@@ -42,20 +54,22 @@ class SSLGanLearner:
         o, c, side = self.options, image_shape[0], image_shape[-1]
         size = default_image_size(image_shape)
         cfg = GanConfig(image_size=size, channels=c, ngf=o.width, ndf=o.width, extra_layers=1, seed=self.random_state)
+        self.gen_ = torch.Generator().manual_seed(self.random_state)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.random_state)
             self.G_ = build_generator(cfg).to(self.device)
             D = build_discriminator(cfg)
-            for name, module in list(D.features.named_children()):
-                if isinstance(module, nn.BatchNorm2d):
-                    D.features[int(name)] = nn.Identity()
+            layers = [m for m in D.features if not isinstance(m, nn.BatchNorm2d)]
+            if o.hidden_noise:
+                layers = [x for m in layers for x in ([m, GaussianNoise(o.hidden_noise, self.gen_)]
+                                                      if isinstance(m, nn.LeakyReLU) else [m])]
+            D.features = nn.Sequential(*layers)
             D.logit = nn.Conv2d(D.logit.in_channels, self.n_classes, D.logit.kernel_size)  # K logits, 1 x 1
             self.D_ = D.to(self.device)
         self.side_, self.size_, self.nz_ = side, size, cfg.nz
         betas = (0.5, 0.999)
         self.opt_d_ = torch.optim.Adam(self.D_.parameters(), lr=self.options.lr, betas=betas)
         self.opt_g_ = torch.optim.Adam(self.G_.parameters(), lr=self.options.lr, betas=betas)
-        self.gen_ = torch.Generator().manual_seed(self.random_state)
         self.fits_ = 0
 
     def adopt(self, earlier: "SSLGanLearner") -> "SSLGanLearner":
