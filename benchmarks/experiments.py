@@ -41,10 +41,15 @@ GAN_FLAT = {"gan_epochs": "epochs", "gan_ngf": "ngf", "gan_ndf": "ndf", "gan_can
             "gan_checkpoint": "checkpoint", "match_features": "match_features", "model_threshold": "model_threshold"}
 
 
+# The poster's and Gal et al.'s protocols: the supervised CNN and class-balanced first labels (what every
+# run before the learner option used, whatever today's defaults are).
+POSTER_PROTOCOL = {"learner": "cnn", "initial_strategy": "balanced"}
+
+
 def config_from_dict(d: dict) -> ExperimentConfig:
     """An ExperimentConfig from its config.json: nested (``train``, ``gan``) or the flat layout of
     configs written before the redesign (``epochs``, ``gan_ngf``, ``match_features``, …)."""
-    d = dict(d)
+    d = {**POSTER_PROTOCOL, **d}
     if "balanced_initial" in d:  # before the initial_strategy option
         d["initial_strategy"] = "balanced" if d.pop("balanced_initial") else "random"
     if "train" in d or "gan" in d:

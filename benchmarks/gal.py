@@ -22,6 +22,7 @@ import sys
 from activegan.loop import ExperimentConfig, TrainOptions
 from activegan.results import read_curves, summarize
 from activegan.strategies import POSTER_STRATEGIES
+from benchmarks.experiments import POSTER_PROTOCOL
 from benchmarks import experiments, reporting
 
 # The paper's Table 1: labels to 90 % and 95 % test accuracy on MNIST. Its "Max Entropy" is the
@@ -42,9 +43,9 @@ def paper_row(s: str) -> tuple[int, int] | None:
 def config(args) -> ExperimentConfig:
     strategies = ALL_STRATEGIES if args.strategies == "all" else args.strategies.split(",")
     if args.quick:
-        return ExperimentConfig(dataset="digits", strategies=strategies, seeds=[0], initial=10, query_size=5, rounds=2, subset=100,
+        return ExperimentConfig(**POSTER_PROTOCOL, dataset="digits", strategies=strategies, seeds=[0], initial=10, query_size=5, rounds=2, subset=100,
                                 train=TrainOptions(epochs=1), mc_samples=3)
-    return ExperimentConfig(dataset="mnist", strategies=strategies, seeds=list(range(args.seeds)), initial=20, query_size=10,
+    return ExperimentConfig(**POSTER_PROTOCOL, dataset="mnist", strategies=strategies, seeds=list(range(args.seeds)), initial=20, query_size=10,
                             rounds=args.rounds, subset=2000, train=TrainOptions(epochs=args.epochs, steps=args.steps or None),
                             mc_samples=args.mc_samples)
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from activegan.loop import ExperimentConfig, GanOptions, TrainOptions
 from activegan.results import read_curves, summarize
+from benchmarks.experiments import POSTER_PROTOCOL
 from benchmarks import experiments, reporting
 
 STRATEGIES = ["random", "entropy", "gan-entropy-match", "gan-entropy-model"]
@@ -31,9 +32,9 @@ GENERATED = ("gan-entropy-match", "gan-entropy-model")
 
 def config(args) -> ExperimentConfig:
     if args.quick:
-        return ExperimentConfig(dataset="digits", strategies=STRATEGIES, seeds=[0], initial=10, query_size=5, rounds=2, subset=100,
+        return ExperimentConfig(**POSTER_PROTOCOL, dataset="digits", strategies=STRATEGIES, seeds=[0], initial=10, query_size=5, rounds=2, subset=100,
                                 train=TrainOptions(epochs=1), gan=GanOptions(epochs=1, ngf=8, ndf=8, candidates=200, dedup=1.0))
-    return ExperimentConfig(dataset="mnist", strategies=STRATEGIES, seeds=list(range(args.seeds)), initial=20, query_size=10,
+    return ExperimentConfig(**POSTER_PROTOCOL, dataset="mnist", strategies=STRATEGIES, seeds=list(range(args.seeds)), initial=20, query_size=10,
                             rounds=20, subset=2000, train=TrainOptions(epochs=5),
                             gan=GanOptions(ngf=args.ngf, ndf=args.ngf, checkpoint=None if args.gan is None else str(args.gan)))
 

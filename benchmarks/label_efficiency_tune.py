@@ -30,7 +30,7 @@ def sweep(data, seeds: int, cache_dir) -> tuple[list[dict], dict]:
     y = np.asarray(data.y_pool)
 
     def accuracy(S, labeled, alpha):
-        f = label_spreading(S, labeled, y[labeled], int(y.max()) + 1, alpha)
+        f = label_spreading(S, labeled, y[labeled], int(y.max()) + 1, alpha, class_mass=True)  # as the learner
         return float((f[val].argmax(axis=1) == y[val]).mean())
 
     rows = []

@@ -22,6 +22,7 @@ import numpy as np
 from activegan.loop import ExperimentConfig, TrainOptions
 from activegan.results import read_curves, summarize
 from activegan.strategies import POSTER_STRATEGIES
+from benchmarks.experiments import POSTER_PROTOCOL
 from benchmarks import experiments, reporting
 
 STRATEGIES = ["random", *POSTER_STRATEGIES]
@@ -47,10 +48,10 @@ def sub(e: int) -> str:
 def configs(dataset: str, quick: bool, epochs: tuple[int, ...], seeds: list[int], rounds_at: dict[int, int] | None = None) -> dict[str, ExperimentConfig]:
     if quick:
         b = {k: QUICK[k] for k in ("initial", "query_size", "rounds", "subset")}
-        return {sub(e): ExperimentConfig(dataset="digits", strategies=STRATEGIES, seeds=QUICK["seeds"], train=TrainOptions(epochs=e), **b)
+        return {sub(e): ExperimentConfig(**POSTER_PROTOCOL, dataset="digits", strategies=STRATEGIES, seeds=QUICK["seeds"], train=TrainOptions(epochs=e), **b)
                 for e in QUICK["epochs"]}
     rounds_at = ROUNDS_AT.get(dataset, {}) if rounds_at is None else rounds_at
-    return {sub(e): ExperimentConfig(dataset=dataset, strategies=STRATEGIES, seeds=seeds, train=TrainOptions(epochs=e),
+    return {sub(e): ExperimentConfig(**POSTER_PROTOCOL, dataset=dataset, strategies=STRATEGIES, seeds=seeds, train=TrainOptions(epochs=e),
                                      **{**BUDGETS[dataset], "rounds": rounds_at.get(e, BUDGETS[dataset]["rounds"])}) for e in epochs}
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.experiments import POSTER_PROTOCOL
 from benchmarks import reporting
 
 AIMS = {"density_speedup_at_20000": 100.0, "scoring_share_of_peak": 0.60, "round_s": 10.0}
@@ -169,6 +170,7 @@ def round_split(data, out: Path, state: Path, cache_dir: Path, rounds: int, epoc
     from activegan.results import read_curves
 
     cfg = ExperimentConfig(
+        **POSTER_PROTOCOL,
         dataset=data.name, strategies=["random", "entropy", "density-entropy"], seeds=[0], initial=20, query_size=10,
         rounds=rounds, subset=subset, train=TrainOptions(epochs=epochs),
     )

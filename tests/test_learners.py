@@ -217,3 +217,15 @@ def test_a_graph_component_without_labels_takes_its_nearest_labeled_points(small
     p = learner.pool_probs_
     assert np.allclose(p.sum(axis=1), 1, atol=1e-5)
     assert set(p.argmax(axis=1).tolist()) <= set(small_digits.y_pool[:3].tolist())  # never a class nobody labeled
+
+
+def test_class_mass_normalisation_stops_the_bigger_class_taking_over():
+    # A path 0 - 1 - 2 - 3: two labels of class 0 at the left end, one of class 1 at the right end.
+    w = np.diag(np.ones(3), 1)
+    w = w + w.T
+    inv = 1 / np.sqrt(w.sum(1))
+    S = sp.csr_matrix(inv[:, None] * w * inv[None, :])
+    plain = label_spreading(S, [0, 1, 3], [0, 0, 1], n_classes=2, alpha=0.999)
+    fair = label_spreading(S, [0, 1, 3], [0, 0, 1], n_classes=2, alpha=0.999, class_mass=True)
+    assert plain.argmax(axis=1)[3] == 0  # near α = 1 the majority class wins even at the other label
+    assert fair.argmax(axis=1).tolist() == [0, 0, 1, 1] and np.allclose(fair.sum(axis=0), 1)

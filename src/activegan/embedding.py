@@ -118,10 +118,13 @@ def _drop_self(d2: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return d2[keep].reshape(n, -1), idx[keep].reshape(n, -1)
 
 
-def label_spreading(S: sp.spmatrix, labeled, labels, n_classes: int, alpha: float = 0.99, tol: float = 1e-8) -> np.ndarray:
+def label_spreading(S: sp.spmatrix, labeled, labels, n_classes: int, alpha: float = 0.99, tol: float = 1e-8,
+                    class_mass: bool = False) -> np.ndarray:
     """The fixed point of F ← α S F + (1 − α) Y (Y: one-hot rows at the labeled nodes), solved exactly:
     (I − α S) F = (1 − α) Y by conjugate gradients (I − α S is symmetric positive definite for α < 1).
-    Every node connected to a label gets mass, however many hops away. Returns F, (N, n_classes)."""
+    Every node connected to a label gets mass, however many hops away. ``class_mass`` divides each
+    class's column by its total (Zhu et al. 2003): without it, as α → 1 the class with the most labels
+    takes over whole components. Returns F, (N, n_classes)."""
     from scipy.sparse.linalg import cg
 
     n = S.shape[0]
@@ -131,6 +134,9 @@ def label_spreading(S: sp.spmatrix, labeled, labels, n_classes: int, alpha: floa
     f = np.zeros_like(y)
     for c in np.flatnonzero(y.any(axis=0)):
         f[:, c], _ = cg(a, (1 - alpha) * y[:, c], rtol=tol, atol=0.0, maxiter=10 * n)
+    if class_mass:
+        mass = f.sum(axis=0, keepdims=True)
+        f = np.divide(f, mass, out=np.zeros_like(f), where=mass > 0)
     return f
 
 

@@ -67,14 +67,18 @@ def check_resumable(out: Path, cfg: ExperimentConfig, resume: bool) -> None:
         old = json.loads(existing.read_text())
     except (OSError, ValueError):
         raise DataError(f"{existing} is unreadable; cannot resume from it") from None
-    new, defaults = flatten(config_dict(cfg)), flatten(config_dict(ExperimentConfig()))
+    new, defaults = flatten(config_dict(cfg)), {**flatten(config_dict(ExperimentConfig())), **IMPLIED_BEFORE}
     old = flatten(old)
     for key, value in new.items():
         if key not in old and value == defaults.get(key):
-            continue  # a field added since that run, at its default: the run did the same
+            continue  # a field added since that run, at the value that run implied: it did the same
         if old.get(key) != value:
             raise ConfigError(key, f"{out} was run with {old.get(key)!r}, not {value!r}; resume with the same "
                               "configuration or choose another directory")
+
+
+# Fields added after runs already existed, and what those runs did in their place (not today's default).
+IMPLIED_BEFORE = {"learner": "cnn", "initial_strategy": "balanced"}
 
 
 def file_sha1(path) -> str:

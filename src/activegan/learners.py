@@ -100,7 +100,7 @@ class EmbeddingLearner:
         outside = nodes < 0
         if outside.any():  # a labeled image from elsewhere labels its nearest pool point
             nodes[outside] = g.neighbours(g.embed(np.asarray(X)[outside]), 1)[1][:, 0]
-        f = label_spreading(g.graph, nodes, y, self.n_classes_, self.alpha)
+        f = label_spreading(g.graph, nodes, y, self.n_classes_, self.alpha, class_mass=True)
         empty = f.sum(axis=1) <= 0  # a part of the graph no label reaches: its nearest labeled points decide
         if empty.any():
             f[empty] = self._nearest_labels(g.embedding.coords[empty], g.embedding.coords[nodes], y)

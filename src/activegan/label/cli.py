@@ -38,10 +38,10 @@ def add_label_parser(subparsers) -> None:
     label.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     label.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
     label.add_argument("--seed", type=int, default=0, help="seed of the first (random) batch and of training (a restart keeps the state's)")
-    label.add_argument("--learner", help="cnn, embedding or ssl-gan (default: the state's, else cnn)")
+    label.add_argument("--learner", help="embedding, cnn or ssl-gan (default: the state's, else embedding)")
     label.add_argument("--gan-checkpoint", help="gan-<acquisition> strategies: this DCGAN (default: one trained into the cache)")
     label.add_argument("--initial-strategy", choices=["random", "typical"],
-                       help="the first batch, before any label: random or typical (default: the state's, else random)")
+                       help="the first batch, before any label: typical or random (default: the state's, else typical)")
     label.add_argument("--steps", type=int, default=150, help="the CNN learner's gradient steps per retrain (default 150)")
     label.add_argument("--subset", type=int, default=2000, help="score a random subset of this many unlabeled images")
     label.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -145,8 +145,9 @@ def serve_command(args) -> int:
         query_size=args.query_size if args.query_size is not None else meta.get("query_size", 10),
         budget=args.budget if args.budget is not None else meta.get("budget"),
         seed=args.seed,
-        learner=args.learner or meta.get("learner", LabelConfig.learner),
-        initial_strategy=args.initial_strategy or meta.get("initial_strategy", LabelConfig.initial_strategy),
+        # A state made before these options used the CNN and a random first batch: keep doing so.
+        learner=args.learner or meta.get("learner", "cnn" if meta else LabelConfig.learner),
+        initial_strategy=args.initial_strategy or meta.get("initial_strategy", "random" if meta else LabelConfig.initial_strategy),
         steps=args.steps,
         gan_checkpoint=args.gan_checkpoint,
         subset=args.subset,
