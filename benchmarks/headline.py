@@ -214,8 +214,9 @@ def demo_row(root: Path) -> Row | None:
     cfg, _, summary, seed_aulc = exp
     src = "demo/curves.csv"
     fx = Facts()
-    pool = [s for s in summary if s != "random" and not s.startswith("gan-")]
+    pool = [s for s in summary if s != "random" and not s.startswith("gan-") and "@" not in s]
     gans = [s for s in summary if s.startswith("gan-")]
+    cnn = [s for s in summary if s.endswith("@cnn") and s != "random@cnn"]
     above = [s for s in pool if summary[s]["aulc_mean"] > summary["random"]["aulc_mean"]]
     best = max(pool, key=lambda s: summary[s]["aulc_mean"])
     b_text, _ = gap_text(fx, src, seed_aulc, best)
@@ -227,6 +228,13 @@ def demo_row(root: Path) -> Row | None:
         g_text, g = gap_text(fx, src, seed_aulc, s)
         text += f"; {experiments.display_name(s)} {fx(summary[s]['aulc_mean'], '.3f', src, 'summary', s, 'aulc_mean')}, {g_text}"
         verdicts.append(f"{s} {'level with' if not experiments.separated(g) else 'above' if g['mean'] > 0 else 'below'} random")
+    if "random@cnn" in summary:  # the poster's supervised CNN beside the default learner, same first labels
+        text += (f"; the poster's CNN (learner `cnn`): random {fx(summary['random@cnn']['aulc_mean'], '.3f', src, 'summary', 'random@cnn', 'aulc_mean')}"
+                 + "".join(f", {s} {fx(summary[s]['aulc_mean'], '.3f', src, 'summary', s, 'aulc_mean')}, "
+                           f"{gap_text(fx, src, seed_aulc, s, 'random@cnn')[0]} against its random" for s in cnn))
+        l_text, lg = gap_text(fx, src, seed_aulc, "random", "random@cnn")
+        verdicts.append(f"the default learner {'above' if lg['mean'] > 0 else 'below'} the poster's CNN under random sampling "
+                        f"({l_text})")
     sep = [s for s in pool if experiments.separated(experiments.paired_gap(seed_aulc, s))]
     verdict = ("pool acquisition above random" if len(above) == len(pool) else "pool acquisition mixed against random")
     verdict += f" (separated by a paired interval: {', '.join(sep) or 'none'})"

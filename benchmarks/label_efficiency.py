@@ -30,7 +30,7 @@ from benchmarks import experiments, reporting
 BUDGETS = {"mnist": [*range(10, 101, 10), 150, 200, 250, 300], "cifar10": list(range(10, 251, 20)), "digits": [5, 10, 15, 20]}
 THRESHOLDS = {"mnist": ("0.90", "0.95", "0.98", "0.99"), "cifar10": ("0.30", "0.40", "0.50"), "digits": ("0.90", "0.95")}
 AT_LABELS = {"mnist": (40, 100, 250), "cifar10": (50, 110, 250), "digits": (10, 20)}
-POOL_STRATEGIES = ["random", "margin", "entropy", "least-confidence", "density-entropy"]
+POOL_STRATEGIES = ["random", "margin", "entropy", "density-entropy"]
 # (sub-folder, learner, cold start, strategies): the CNN runs only the two strategies it can afford.
 EXPERIMENTS = [
     ("embedding-typical", "embedding", "typical", POOL_STRATEGIES),

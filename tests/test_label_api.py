@@ -344,7 +344,7 @@ def test_a_correction_of_an_earlier_round_is_kept(open_app, digits):
 
 @pytest.mark.slow
 def test_accuracy_rises_over_three_truthfully_labeled_rounds(open_app, digits):
-    _, client = open_app(query_size=10, steps=150, budget=30)
+    _, client = open_app(query_size=10, steps=150, budget=30, learner="cnn", initial_strategy="random")  # a learner that needs labels
     for r in (1, 2, 3):
         label_batch_truthfully(client, digits)
         b = wait_for(client, lambda b, r=r: len(b["curve"]) == r)

@@ -118,26 +118,44 @@ def _drop_self(d2: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return d2[keep].reshape(n, -1), idx[keep].reshape(n, -1)
 
 
-def label_spreading(S: sp.spmatrix, labeled, labels, n_classes: int, alpha: float = 0.99, tol: float = 1e-8,
+def label_spreading(S: sp.spmatrix, labeled, labels, n_classes: int, alpha: float = 0.99, tol: float = 1e-6,
                     class_mass: bool = False) -> np.ndarray:
     """The fixed point of F ← α S F + (1 − α) Y (Y: one-hot rows at the labeled nodes), solved exactly:
     (I − α S) F = (1 − α) Y by conjugate gradients (I − α S is symmetric positive definite for α < 1).
     Every node connected to a label gets mass, however many hops away. ``class_mass`` divides each
     class's column by its total (Zhu et al. 2003): without it, as α → 1 the class with the most labels
     takes over whole components. Returns F, (N, n_classes)."""
-    from scipy.sparse.linalg import cg
-
     n = S.shape[0]
     y = np.zeros((n, n_classes), dtype=np.float64)
     y[np.asarray(labeled, dtype=np.int64), np.asarray(labels, dtype=np.int64)] = 1.0
     a = (sp.identity(n, format="csr") - alpha * S).tocsr()
-    f = np.zeros_like(y)
-    for c in np.flatnonzero(y.any(axis=0)):
-        f[:, c], _ = cg(a, (1 - alpha) * y[:, c], rtol=tol, atol=0.0, maxiter=10 * n)
+    f = _conjugate_gradients(a, (1 - alpha) * y, tol)
     if class_mass:
         mass = f.sum(axis=0, keepdims=True)
         f = np.divide(f, mass, out=np.zeros_like(f), where=mass > 0)
     return f
+
+
+def _conjugate_gradients(a: sp.csr_matrix, b: np.ndarray, tol: float, max_iter: int = 100_000) -> np.ndarray:
+    """Solve A X = B for a symmetric positive definite A, every column at once (one sparse product per
+    iteration for all classes), until each column's residual is below tol × |b|."""
+    x = np.zeros_like(b)
+    r = b.copy()
+    p = r.copy()
+    rr = (r * r).sum(axis=0)
+    stop = tol**2 * np.maximum(rr, 1e-300)
+    for _ in range(max_iter):
+        active = rr > stop
+        if not active.any():
+            break
+        ap = a @ p
+        step = np.where(active, rr / np.maximum((p * ap).sum(axis=0), 1e-300), 0.0)
+        x += step * p
+        r -= step * ap
+        rr_new = (r * r).sum(axis=0)
+        p = r + np.where(active, rr_new / np.maximum(rr, 1e-300), 0.0) * p
+        rr = rr_new
+    return x
 
 
 def typicality(points, k: int = 20) -> np.ndarray:
