@@ -101,6 +101,17 @@ def conclusions(rep, everything: dict) -> list[str]:
     return out
 
 
+def separate_runs(rep) -> list[str]:
+    """Experiments run by another invocation (their own run.json beside their curves)."""
+    out = []
+    for sub in rep.cfgs:
+        run = reporting.read_json_if(rep.out / sub / "run.json")
+        if run:
+            out.append(f"- `{sub}` ran separately: `{reporting.module_command(run['command'])}`, "
+                       f"{run['started']} to {run['ended']}, wall time {reporting.fmt_seconds(run['wall_s'])}.")
+    return out
+
+
 def render(rep, mod) -> str:
     # Every experiment published in this folder, not only those this invocation ran.
     found = {sub: experiments.as_run(None, rep.out / sub) for sub, *_ in mod.EXPERIMENTS if (rep.out / sub / "config.json").exists()}
@@ -114,7 +125,7 @@ def render(rep, mod) -> str:
              "spreading over a k-NN graph of a PCA → UMAP embedding fit on the pool's images only; test images mapped with "
              "`transform`) and `cnn` (the poster's supervised CNN, 50 epochs per round, 2 000 candidates scored per round). "
              "Hyperparameters from the validation sweep in [tuning.md](tuning.md); the test set gives only these numbers.",
-             "", *experiments.run_bullets(rep), "",
+             "", *experiments.run_bullets(rep), *separate_runs(rep), "",
              "- Raw data: each sub-folder's `curves.csv`, `summary.json`, `config.json`, `calibration.csv` (test log-loss and "
              "15-bin expected calibration error of each unit's final learner), `learning_curves.png`.", "",
              "## Learner × first labels × strategy", "", text, "",

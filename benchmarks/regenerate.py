@@ -24,6 +24,7 @@ REPORTS = [
     ("gan_loop", []),
     ("gan_loop", ["--out", "docs/results/gan/mnist-loop-g2x1", "--state", "runs/bench/mnist-loop-g2x1"]),
     ("gan_loop", ["--out", "docs/results/gan/mnist-loop-g2x2", "--state", "runs/bench/mnist-loop-g2x2"]),
+    ("label_efficiency", []),
 ]
 BEGIN, END = "<!-- generated:begin -->", "<!-- generated:end -->"
 
@@ -55,6 +56,8 @@ def benchmarks_table(results: Path) -> str:
         ["`python -m benchmarks.poster --dataset mnist`", "`docs/results/mnist-poster/epochs-{5,50}/`", took("mnist-poster")],
         ["`python -m benchmarks.poster --dataset cifar10`", "`docs/results/cifar10-poster/epochs-{5,50}/`", took("cifar10-poster")],
         ["`python -m benchmarks.gal --jobs 2`", "`docs/results/mnist-gal/`", took("mnist-gal")],
+        ["`python -m benchmarks.label_efficiency --seeds 5`", "`docs/results/label-efficiency/mnist/`",
+         took("label-efficiency/mnist")],
     ]
     for folder in sorted((results / "gan").glob("mnist-loop*")):
         run = reporting.read_json_if(folder / "run.json") or {}
@@ -94,12 +97,12 @@ def splice_benchmarks_readme(readme: Path, results: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks import demo, gal, gan_loop, gan_report, headline, index, poster, speed
+    from benchmarks import demo, gal, gan_loop, gan_report, headline, index, label_efficiency, poster, speed
 
     p = argparse.ArgumentParser(prog="python -m benchmarks.regenerate", description=__doc__.strip().splitlines()[0])
     p.add_argument("--splice", type=Path, metavar="README", help="also put the headline between README's results markers")
     args = p.parse_args(argv)
-    modules = {"poster": poster, "gal": gal, "gan_loop": gan_loop}
+    modules = {"poster": poster, "gal": gal, "gan_loop": gan_loop, "label_efficiency": label_efficiency}
     for m, a in REPORTS:
         out = reporting.REPO / a[a.index("--out") + 1] if "--out" in a else None
         if out is not None and not (out / "curves.csv").exists() and not (reporting.STATE / out.name).exists():
