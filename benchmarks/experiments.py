@@ -347,6 +347,8 @@ def report(bench: Benchmark, args, cfgs: dict[str, ExperimentConfig], out: Path,
     runlog = reporting.read_json_if(state / "runlog.json")
     ran = {sub: as_run(cfg, state_of(state, sub)) if runlog else as_run(cfg, out / sub) for sub, cfg in cfgs.items()}
     for sub, cfg in ran.items():
+        if runlog and not state_of(state, sub).exists():
+            continue  # run by another invocation with its own state: its published files stay as they are
         if runlog and not (state_of(state, sub) / "curves.csv").exists():
             for f in PUBLISHED:  # a new run has not reached this experiment: an older run's files would be mixed in
                 (out / sub / f).unlink(missing_ok=True)
