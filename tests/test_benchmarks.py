@@ -378,7 +378,9 @@ def test_demo_report_numbers_come_from_its_curves(tmp_path, monkeypatch):
     monkeypatch.setattr(demo, "RESULTS", root / "docs" / "results" / "demo")
     text = demo.write_report(None)
     summary = summarize(read_curves(demo.RESULTS / "curves.csv"))
+    learner = __import__("json").loads((demo.RESULTS / "config.json").read_text())["learner"]
     for strategy, v in summary.items():
-        row = next(line for line in text.splitlines() if line.startswith(f"| {strategy} |"))
+        name, _, own = strategy.partition("@")
+        row = next(line for line in text.splitlines() if line.startswith(f"| {name} | {own or learner} |"))
         assert f"{v['aulc_mean']:.4f} ± {v['aulc_std']:.4f}" in row
     assert (root / "docs" / "demo.md").read_text().startswith("# The demo")
