@@ -26,3 +26,27 @@ def small_digits(all_digits):
     """300 pool and 150 test digits: big enough to learn, small enough to be quick."""
     d = all_digits
     return dataclasses.replace(d, x_pool=d.x_pool[:300], y_pool=d.y_pool[:300], x_test=d.x_test[:150], y_test=d.y_test[:150])
+
+
+@pytest.fixture
+def state_after_round():
+    """state_after_round(run, r): the state a run leaves when it is killed right after round r.
+    ``run(on_round)`` starts the run with that callback."""
+    import copy
+
+    class Stop(Exception):
+        pass
+
+    def stop(run, r):
+        saved = {}
+
+        def on_round(state, row):
+            if row["round"] == r:
+                saved.update(copy.deepcopy(state))
+                raise Stop
+
+        with pytest.raises(Stop):
+            run(on_round)
+        return saved
+
+    return stop

@@ -130,24 +130,12 @@ def test_unknown_learner_is_refused():
 
 
 @pytest.mark.parametrize("learner", LEARNERS)
-def test_resume_gives_the_uninterrupted_curve_with_every_learner(small_digits, learner, tmp_path):
+def test_resume_gives_the_uninterrupted_curve_with_every_learner(small_digits, learner, tmp_path, state_after_round):
     cfg = ExperimentConfig(strategies=["margin"], seeds=[0], budgets=[10, 15, 25, 30], learner=learner,
                            initial_strategy="typical", train=TrainOptions(steps=15, batch_size=16))
     whole = run_strategy(small_digits, "margin", 0, cfg, cache_dir=tmp_path)
-    saved = {}
-
-    class Stop(Exception):
-        pass
-
-    def stop_after_round_1(state, row):
-        if row["round"] == 1:
-            import copy
-
-            saved.update(copy.deepcopy(state))
-            raise Stop
-
-    with pytest.raises(Stop):
-        run_strategy(small_digits, "margin", 0, cfg, on_round=stop_after_round_1, cache_dir=tmp_path)
+    saved = state_after_round(lambda on_round: run_strategy(small_digits, "margin", 0, cfg, on_round=on_round,
+                                                            cache_dir=tmp_path), 1)
     resumed = run_strategy(small_digits, "margin", 0, cfg, saved=saved, cache_dir=tmp_path)
     assert [r["n_labeled"] for r in resumed["rows"]] == [10, 15, 25, 30]
     assert [r["accuracy"] for r in resumed["rows"]] == [r["accuracy"] for r in whole["rows"]]

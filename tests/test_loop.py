@@ -195,23 +195,10 @@ def test_penultimate_density_changes_the_queries(small_digits):
     assert queries["pixels"] != queries["penultimate"]
 
 
-def test_warm_start_resume_gives_the_uninterrupted_curve(small_digits):
+def test_warm_start_resume_gives_the_uninterrupted_curve(small_digits, state_after_round):
     cfg = fast(strategies=["margin"], rounds=3, train={"warm_start": True})
     whole = run_strategy(small_digits, "margin", 0, cfg)
-    saved = {}
-
-    class Stop(Exception):
-        pass
-
-    def stop_after_round_1(state, row):
-        if row["round"] == 1:
-            import copy
-
-            saved.update(copy.deepcopy(state))
-            raise Stop
-
-    with pytest.raises(Stop):
-        run_strategy(small_digits, "margin", 0, cfg, on_round=stop_after_round_1)
+    saved = state_after_round(lambda on_round: run_strategy(small_digits, "margin", 0, cfg, on_round=on_round), 1)
     resumed = run_strategy(small_digits, "margin", 0, cfg, saved=saved)
     assert [r["accuracy"] for r in resumed["rows"]] == [r["accuracy"] for r in whole["rows"]]
     assert resumed["queries"] == whole["queries"]
