@@ -21,7 +21,9 @@ from activegan.results import aulc, first_reach, labels_to, summarize
 
 def fast(**kw) -> ExperimentConfig:
     train = TrainOptions(steps=15, batch_size=16, **kw.pop("train", {}))
-    return ExperimentConfig(**{"seeds": [0], "initial": 10, "query_size": 5, "rounds": 3, "train": train, **kw})
+    # The poster's CNN and balanced first labels: what these loop tests were written for.
+    return ExperimentConfig(**{"seeds": [0], "initial": 10, "query_size": 5, "rounds": 3, "train": train,
+                               "learner": "cnn", "initial_strategy": "balanced", **kw})
 
 
 def test_aulc_is_trapezoid_area_over_label_range():

@@ -24,6 +24,7 @@ from activegan.seeds import classifier_seed, initial_rng, round_rng
 from activegan.strategies import DENSITY_FEATURES, POSTER_STRATEGIES, make_strategy, parse_name, query
 
 INITIAL_STRATEGIES = ("balanced", "random", "typical")
+MC_STRATEGIES = ("bald", "variation-ratios", "mc-entropy")  # only the CNN learner samples with dropout
 
 
 @dataclass
@@ -108,6 +109,9 @@ class ExperimentConfig:
         for learner in {self.learner, *map(self.learner_of, self.strategies)}:
             if learner not in LEARNERS:
                 raise ConfigError("learner", f"unknown learner {learner!r}; choose from {', '.join(LEARNERS)}")
+        for name in self.strategies:
+            if parse_name(name)[0] in MC_STRATEGIES and self.learner_of(name) != "cnn":
+                raise ConfigError("strategies", f"{name} needs MC dropout: use the cnn learner ({parse_name(name)[0]}@cnn)")
         if self.initial_strategy not in INITIAL_STRATEGIES:
             raise ConfigError("initial_strategy", f"must be one of {', '.join(INITIAL_STRATEGIES)}, got {self.initial_strategy!r}")
         if self.budgets is not None:

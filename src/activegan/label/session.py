@@ -63,6 +63,8 @@ class LabelConfig:
                               f"{', '.join(strategies.STRATEGY_NAMES)}, or gan-<one of them> for generated images")
         if self.learner not in LEARNERS:
             raise ConfigError("learner", f"unknown learner {self.learner!r}; choose from {', '.join(LEARNERS)}")
+        if (acquisition_of(self.strategy) or self.strategy) in ("bald", "variation-ratios", "mc-entropy") and self.learner != "cnn":
+            raise ConfigError("strategy", f"{self.strategy} needs MC dropout: use --learner cnn")
         if self.initial_strategy not in ("random", "typical"):
             raise ConfigError("initial_strategy", f"must be random or typical (no labels exist yet), got {self.initial_strategy!r}")
         for name in ("query_size", "budget", "steps"):
