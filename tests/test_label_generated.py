@@ -3,7 +3,6 @@
 
 import time
 
-import numpy as np
 import pytest
 
 from activegan.gan import GanConfig, train_gan
