@@ -80,11 +80,19 @@ def density(features, k: int | None = 10) -> np.ndarray:
     if not 1 <= k < n:
         raise ValueError(f"density: k must be between 1 and N-1 = {n - 1} (the other rows), got k={k}")
     sims, idx = _knn_inner_product(u, k + 1)
-    # Drop the row itself; with exact duplicates it may not come first, so drop it by index.
+    return without_self(sims, idx)[0].astype(np.float64).mean(axis=1)
+
+
+def without_self(values: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop each row's own index from its k+1 nearest neighbours (values and indices, (N, k+1) → (N, k)).
+
+    With exact duplicates the row itself may not come first, so it is dropped by index; when it was
+    beyond the k+1 found, the (k+1)-th is dropped instead."""
+    n = len(idx)
     is_self = idx == np.arange(n)[:, None]
-    no_self = ~is_self.any(axis=1)
-    is_self[no_self, -1] = True  # the row was beyond the k+1 found: drop the (k+1)-th instead
-    return sims[~is_self].reshape(n, k).astype(np.float64).mean(axis=1)
+    is_self[~is_self.any(axis=1), -1] = True
+    keep = ~is_self
+    return values[keep].reshape(n, -1), idx[keep].reshape(n, -1)
 
 
 def density_to(queries, reference, k: int | None = 10) -> np.ndarray:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from activegan.acquisition import without_self
 from activegan.errors import ConfigError
 from activegan.io import atomic_write_bytes
 
@@ -101,21 +102,12 @@ def knn_graph(points, k: int = 10) -> sp.csr_matrix:
     index = faiss.IndexFlatL2(x.shape[1])
     index.add(x)
     d2, idx = index.search(x, k + 1)
-    d2, idx = _drop_self(d2, idx)
+    d2, idx = without_self(d2, idx)
     scale = float(np.median(d2[:, -1])) or 1.0
     w = sp.csr_matrix((np.exp(-d2 / scale).ravel(), (np.repeat(np.arange(n), k), idx.ravel())), shape=(n, n))
     w = w.maximum(w.T)
     inv = 1.0 / np.sqrt(np.asarray(w.sum(axis=1)).ravel())
     return (sp.diags(inv) @ w @ sp.diags(inv)).tocsr()
-
-
-def _drop_self(d2: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Remove each row's own index from its k+1 neighbours (or the farthest, for exact duplicates)."""
-    n = len(idx)
-    is_self = idx == np.arange(n)[:, None]
-    is_self[~is_self.any(axis=1), -1] = True
-    keep = ~is_self
-    return d2[keep].reshape(n, -1), idx[keep].reshape(n, -1)
 
 
 def label_spreading(S: sp.spmatrix, labeled, labels, n_classes: int, alpha: float = 0.99, tol: float = 1e-6,
@@ -167,7 +159,7 @@ def typicality(points, k: int = 20) -> np.ndarray:
     index = faiss.IndexFlatL2(x.shape[1])
     index.add(x)
     d2, idx = index.search(x, k + 1)
-    d2, _ = _drop_self(d2, idx)
+    d2, _ = without_self(d2, idx)
     return 1.0 / (np.sqrt(np.maximum(d2, 0)).mean(axis=1) + 1e-12)
 
 
