@@ -226,6 +226,13 @@ def smoothness(summary: dict) -> dict[str, float]:
     return out
 
 
+def trained_how(cfg) -> str:
+    """How a run's classifier was trained, in words: the learner, or the CNN's epochs."""
+    if cfg.learner != "cnn":
+        return f"{cfg.learner} learner"
+    return f"{cfg.train.steps} gradient steps per round" if cfg.train.steps else f"{cfg.train.epochs} epochs"
+
+
 def pm(mean: float, std: float, digits: int = 4) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 

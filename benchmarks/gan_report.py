@@ -433,7 +433,7 @@ def loop_section(root: Path, runs: dict, m: dict) -> tuple[list[str], dict]:
                 f"- The setting is unfavourable to every uncertainty strategy, pool ones included: at {c.train.epochs} epochs a model "
                 f"trained on {c.initial}–{experiments.budget(c)} labels is too weak for its uncertainty to be informative (in the "
                 f"poster benchmark at {c.train.epochs} epochs see [mnist-poster/](../mnist-poster/README.md)). On the digits demo "
-                f"({dcfg.train.epochs if dcfg else '?'} epochs) `{s}` scores {experiments.pm(dsum[s]['aulc_mean'], dsum[s]['aulc_std'])} "
+                f"({experiments.trained_how(dcfg) if dcfg else '?'}) `{s}` scores {experiments.pm(dsum[s]['aulc_mean'], dsum[s]['aulc_std'])} "
                 f"against random {experiments.pm(dsum['random']['aulc_mean'], dsum['random']['aulc_std'])} ({experiments.gap_words(g_r)}) "
                 f"and pool {acq} {experiments.pm(dsum[acq]['aulc_mean'], dsum[acq]['aulc_std'])} ({experiments.gap_words(g_a)}) "
                 "([../../demo.md](../../demo.md)).")

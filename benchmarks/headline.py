@@ -75,8 +75,12 @@ def load_experiment(folder: Path):
 
 
 def setting(fx: Facts, src: str, cfg) -> str:
-    train = (f"{fx(cfg.train.steps, 'd', src, 'config', 'train.steps')} gradient steps per round" if cfg.train.steps
-             else f"{fx(cfg.train.epochs, 'd', src, 'config', 'train.epochs')} epochs")
+    if cfg.learner != "cnn":
+        train = f"{cfg.learner} learner"
+    elif cfg.train.steps:
+        train = f"{fx(cfg.train.steps, 'd', src, 'config', 'train.steps')} gradient steps per round"
+    else:
+        train = f"{fx(cfg.train.epochs, 'd', src, 'config', 'train.epochs')} epochs"
     return (f"{train}, "
             f"{fx(experiments.budget(cfg), 'd', src, 'config', 'budget')} labels, "
             f"{fx(len(cfg.seeds), 'd', src, 'config', 'n_seeds')} seeds")

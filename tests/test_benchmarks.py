@@ -222,6 +222,8 @@ def recompute(root: Path, fact: headline.Fact):
         d = np.array([a[k] - b[k] for k in a])
         if stat == "mean":
             return float(d.mean())
+        if d.std() == 0:  # every seed gives the same difference: no spread, no test (reporting.paired)
+            return None
         from scipy import stats
 
         return float(stats.ttest_1samp(d, 0.0).pvalue)
