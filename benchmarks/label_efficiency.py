@@ -31,10 +31,11 @@ BUDGETS = {"mnist": [*range(10, 101, 10), 150, 200, 250, 300], "cifar10": list(r
 THRESHOLDS = {"mnist": ("0.90", "0.95", "0.98", "0.99"), "cifar10": ("0.30", "0.40", "0.50"), "digits": ("0.90", "0.95")}
 AT_LABELS = {"mnist": (40, 100, 250), "cifar10": (50, 110, 250), "digits": (10, 20)}
 POOL_STRATEGIES = ["random", "margin", "entropy", "density-entropy"]
-# (sub-folder, learner, cold start, strategies): the CNN runs only the two strategies it can afford.
+# (sub-folder, learner, cold start, strategies): the CNN learners run only the two strategies they can afford.
 EXPERIMENTS = [
     ("embedding-typical", "embedding", "typical", POOL_STRATEGIES),
     ("embedding-random", "embedding", "random", POOL_STRATEGIES),
+    ("selftrain-typical", "selftrain", "typical", ["random", "margin"]),
     ("cnn-typical", "cnn", "typical", ["random", "margin"]),
     ("cnn-random", "cnn", "random", ["random", "margin"]),
 ]
@@ -51,7 +52,7 @@ def configs(args) -> dict[str, ExperimentConfig]:
         out[sub] = ExperimentConfig(
             dataset=dataset, strategies=strategies if not args.quick else strategies[:2], seeds=[0] if args.quick else
             list(range(args.seeds)), budgets=BUDGETS[dataset], learner=learner, initial_strategy=start,
-            subset=None if learner == "embedding" else 2000, density_features="penultimate",
+            subset=2000 if learner == "cnn" else None, density_features="penultimate",
             train=TrainOptions(epochs=1 if args.quick else 50))
     return out
 

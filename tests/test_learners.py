@@ -111,11 +111,46 @@ def test_embedding_learner_probabilities_sum_to_one_in_and_out_of_the_pool(embed
     assert embedding_learner.score(small_digits.x_test, small_digits.y_test) > 0.6  # 30 labels, 300 pool images
 
 
+@pytest.fixture(scope="module")
+def selftrain_learner(small_digits):
+    from activegan.selftrain import SelfTrainLearner, SelfTrainOptions
+
+    d = small_digits
+    spread = EmbeddingLearner(d.x_pool, 10)
+    return SelfTrainLearner(d.x_pool, spread, 10, SelfTrainOptions()).fit(d.x_pool[:30], d.y_pool[:30])
+
+
+@pytest.mark.parametrize("learner", ["embedding_learner", "selftrain_learner"])
 @pytest.mark.parametrize("name", [n for n in STRATEGY_NAMES if n not in ("bald", "variation-ratios", "mc-entropy")])
-def test_every_acquisition_function_works_with_the_embedding_learner(embedding_learner, small_digits, name):
+def test_every_acquisition_function_works_with_the_pool_learners(request, small_digits, name, learner):
     strategy = make_strategy(name, density_k=5, density_features="penultimate")
-    chosen = query(strategy, embedding_learner, small_digits.x_pool, np.arange(30, 300), 5, np.random.default_rng(0))
+    model = request.getfixturevalue(learner)
+    chosen = query(strategy, model, small_digits.x_pool, np.arange(30, 300), 5, np.random.default_rng(0))
     assert len(set(chosen.tolist())) == 5 and chosen.min() >= 30
+
+
+def test_selftrain_learns_from_spread_labels_and_then_from_itself(selftrain_learner, small_digits):
+    d, learner = small_digits, selftrain_learner
+    for X in (d.x_pool[:50], d.x_test):
+        p = learner.predict_proba(X)
+        assert p.shape == (len(X), 10) and np.allclose(p.sum(axis=1), 1, atol=1e-5)
+    # pool images answer from the probabilities computed after training; the CNN gives the same
+    assert np.allclose(learner.predict_proba(d.x_pool[:20]), learner._cnn_probs(d.x_pool[:20]), atol=1e-6)
+    assert learner.score(d.x_test, d.y_test) > 0.6 and learner.features(d.x_test[:3]).shape == (3, 128)
+    assert learner.fits_ == 1
+    seen = []
+    original = learner._train
+    learner._train = lambda images, label, weight, n: seen.append((label.clone(), weight.clone(), n)) or original(images, label, weight, n)
+    try:
+        before = learner.pool_probs_.copy()
+        learner.fit(d.x_pool[:40], d.y_pool[:40])  # warm start: the mean of spread and CNN labels, a partial pass
+    finally:
+        del learner._train
+    label, weight, n = seen[0]
+    want = (learner.spread.pool_probs_ + before) / 2
+    assert (label.numpy()[40:] == want[40:].argmax(axis=1)).all() and np.allclose(weight.numpy()[40:], want[40:].max(axis=1))
+    assert (label.numpy()[:40] == d.y_pool[:40]).all() and (weight.numpy()[:40] == 1).all()  # the labels themselves
+    assert n == 4 * 300 and learner.fits_ == 2  # a small pool: passes_per_round passes
 
 
 def test_mc_strategies_name_what_the_embedding_learner_lacks(embedding_learner, small_digits):

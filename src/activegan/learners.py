@@ -6,6 +6,8 @@ every learner; ``predict_proba_mc`` (BALD, variation ratios, mc-entropy) only wh
 - ``embedding``: label spreading over a k-nearest-neighbour graph of the *whole pool* in an
   unsupervised embedding (``embedding.PoolEmbedding``, PCA → UMAP, fit once per pool on pool images
   only). Each round costs a graph walk, not a training run.
+- ``selftrain``: the embedding learner's spread labels (and, from the second round, the CNN's own
+  predictions) teach a CNN over the whole pool (``selftrain.SelfTrainLearner``); warm-started.
 - ``ssl-gan``: the project's DCGAN as a semi-supervised classifier (``gan.semisupervised``): a
   K+1-class discriminator trained on labeled, unlabeled and generated images, warm-started from round
   to round.
@@ -18,7 +20,7 @@ import numpy as np
 from activegan.embedding import EmbeddingConfig, PoolEmbedding, knn_graph, label_spreading
 from activegan.errors import ConfigError
 
-LEARNERS = ("cnn", "embedding", "ssl-gan")
+LEARNERS = ("cnn", "embedding", "selftrain", "ssl-gan")
 
 
 class PoolGraph:
@@ -170,6 +172,14 @@ def make_learner(name: str, *, pool, n_classes: int, random_state: int = 0, trai
         learner = EmbeddingLearner(pool, n_classes, cache_dir=cache_dir, graph=graph)
         _RECENT[:] = [learner]  # the next (strategy, seed) run in this process on the same pool reuses its graph
         return learner
+    if name == "selftrain":
+        from activegan.selftrain import SelfTrainLearner
+
+        earlier = shared if isinstance(shared, SelfTrainLearner) and shared.pool is pool else None
+        spread = make_learner("embedding", pool=pool, n_classes=n_classes, cache_dir=cache_dir,
+                              shared=earlier.spread if earlier else None)
+        learner = SelfTrainLearner(pool, spread, n_classes, random_state=random_state, device=getattr(train, "device", "cpu"))
+        return learner.adopt(earlier) if earlier else learner
     if name == "ssl-gan":
         from activegan.gan.semisupervised import SSLGanLearner
 
