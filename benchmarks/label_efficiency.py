@@ -6,6 +6,7 @@
     python -m benchmarks.label_efficiency --report-only      # rewrite the results from the rounds done
     python -m benchmarks.label_efficiency --quick            # < 1 min on digits, for the smoke test
     python -m benchmarks.label_efficiency --tune             # the validation sweep that chose the hyperparameters
+    python -m benchmarks.label_efficiency --experiments selftrain-gan --gan CKPT   # generated queries
 
 One experiment per (learner, cold start): every strategy of an experiment shares its seeds' first
 labels, so each is compared with random under the same learner, paired by seed. The first labels are
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from activegan.loop import ExperimentConfig, TrainOptions
+from activegan.loop import ExperimentConfig, GanOptions, TrainOptions
 from benchmarks import experiments, reporting
 
 BUDGETS = {"mnist": [*range(10, 101, 10), 150, 200, 250, 300], "cifar10": list(range(10, 251, 20)), "digits": [5, 10, 15, 20]}
@@ -37,6 +38,9 @@ EXPERIMENTS = [
     ("embedding-random", "embedding", "random", POOL_STRATEGIES),
     ("selftrain-typical", "selftrain", "typical", ["random", "margin"]),
     ("cnn-typical", "cnn", "typical", ["random", "margin"]),
+    # Generated queries under the strong learner (needs --gan): paired with selftrain-typical's random and
+    # margin, which have the same learner, seeds and first labels.
+    ("selftrain-gan", "selftrain", "typical", ["gan-margin-match"]),
     ("cnn-random", "cnn", "random", ["random", "margin"]),
 ]
 AIMS = {"mnist": [("0.95", 30), ("0.98", 100), ("0.99", 300)], "cifar10": []}
@@ -49,16 +53,23 @@ def configs(args) -> dict[str, ExperimentConfig]:
     for sub, learner, start, strategies in EXPERIMENTS:
         if wanted is not None and sub not in wanted:
             continue
+        uses_gan = any(s.startswith("gan-") for s in strategies)
+        if uses_gan and args.gan is None:
+            if wanted is not None:
+                raise SystemExit(f"{sub} needs a trained DCGAN: pass --gan CHECKPOINT")
+            continue
         out[sub] = ExperimentConfig(
             dataset=dataset, strategies=strategies if not args.quick else strategies[:2], seeds=[0] if args.quick else
             list(range(args.seeds)), budgets=BUDGETS[dataset], learner=learner, initial_strategy=start,
             subset=2000 if learner == "cnn" else None, density_features="penultimate",
-            train=TrainOptions(epochs=1 if args.quick else 50))
+            train=TrainOptions(epochs=1 if args.quick else 50),
+            gan=GanOptions(checkpoint=str(args.gan) if uses_gan else None))
     return out
 
 
 def calibration(cfg: ExperimentConfig, data, state: Path) -> list[dict]:
-    """Test log-loss and expected calibration error (15 bins) of each unit's final learner."""
+    """Test log-loss and expected calibration error (15 bins) of each unit's final learner, and how many
+    classes its labeled set holds."""
     import torch
 
     from activegan.experiment import state_path
@@ -75,6 +86,8 @@ def calibration(cfg: ExperimentConfig, data, state: Path) -> list[dict]:
                 continue
             p = final_learner(cfg, data, seed, saved, name=strategy).predict_proba(data.x_test)
             rows.append({"strategy": strategy, "seed": seed, "n_labeled": saved["rows"][-1]["n_labeled"],
+                         "classes_labeled": len(set(np.asarray(data.y_pool)[saved["labeled"]].tolist())),
+                         "classes": data.n_classes,
                          "accuracy": float((p.argmax(1) == data.y_test).mean()), **calibration_of(p, data.y_test)})
     return rows
 
@@ -119,6 +132,7 @@ def load(args):
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="mnist", choices=["mnist", "cifar10"])
     p.add_argument("--experiments", help=f"comma list of sub-folders to run (default all: {', '.join(e[0] for e in EXPERIMENTS)})")
+    p.add_argument("--gan", type=Path, help="a trained DCGAN checkpoint: runs the generated-query experiment (selftrain-gan)")
     p.add_argument("--tune", action="store_true", help="run the validation sweep of the embedding learner and exit")
 
 

@@ -22,8 +22,24 @@ def load(out: Path, sub: str, cfg) -> tuple[dict, dict, dict]:
     if (out / sub / "calibration.csv").exists():
         with open(out / sub / "calibration.csv", newline="") as f:
             for r in csv.DictReader(f):
-                calib.setdefault(r["strategy"], []).append((float(r["log_loss"]), float(r["ece"])))
+                calib.setdefault(r["strategy"], []).append((float(r["log_loss"]), float(r["ece"]),
+                                                            float(r.get("classes_labeled") or "nan"),
+                                                            float(r.get("classes") or "nan")))
     return (summarize(rows, cfg.strategies) if rows else {}), experiments.per_seed_aulc(rows), calib
+
+
+def with_baseline(rep, sub: str, cfg) -> tuple[dict, dict, dict]:
+    """``load``, with random and the pool strategies of the sibling experiment of the same learner and
+    first labels added to the per-seed AULC when this one has no random of its own (the GAN experiment)."""
+    summary, seed_aulc, calib = load(rep.out, sub, cfg)
+    if "random" in cfg.strategies:
+        return summary, seed_aulc, calib
+    for other, ocfg in rep.cfgs.items():
+        if other != sub and "random" in ocfg.strategies and (ocfg.learner, ocfg.initial_strategy, ocfg.seeds, ocfg.budgets) \
+                == (cfg.learner, cfg.initial_strategy, cfg.seeds, cfg.budgets):
+            osummary, oseed, _ = load(rep.out, other, ocfg)
+            return {**osummary, **summary}, {**oseed, **seed_aulc}, calib
+    return summary, seed_aulc, calib
 
 
 def seconds_per_round(out: Path, sub: str, strategy: str) -> float:
@@ -39,6 +55,7 @@ def table(rep, mod) -> tuple[str, dict]:
     body, everything = [], {}
     for sub, cfg in rep.cfgs.items():
         summary, seed_aulc, calib = load(rep.out, sub, cfg)
+        seed_aulc = with_baseline(rep, sub, cfg)[1]
         for s, v in summary.items():
             everything[(cfg.learner, cfg.initial_strategy, s)] = v
             gap = experiments.paired_gap(seed_aulc, s) if s != "random" else None
@@ -84,20 +101,39 @@ def aims(everything: dict, dataset: str, mod) -> list[str]:
 def conclusions(rep, everything: dict) -> list[str]:
     out = []
     for sub, cfg in rep.cfgs.items():
-        summary, seed_aulc, _ = load(rep.out, sub, cfg)
+        summary, seed_aulc, _ = with_baseline(rep, sub, cfg)
         if "random" not in summary:
             continue
-        gaps = {s: experiments.paired_gap(seed_aulc, s) for s in summary if s != "random"}
+        gaps = {s: experiments.paired_gap(seed_aulc, s) for s in cfg.strategies if s != "random" and s in summary}
+        for s in [s for s in gaps if s.startswith("gan-")]:  # generated queries against their pool acquisition too
+            acq = s.split("-")[1]
+            if acq in seed_aulc:
+                out.append(f"- {cfg.learner}, {cfg.initial_strategy} first labels: {s} against pool {acq} "
+                           f"(AULC {summary[acq]['aulc_mean']:.4f}): {experiments.gap_words(experiments.paired_gap(seed_aulc, s, acq))}.")
         above = [s for s, g in gaps.items() if experiments.separated(g) and g["mean"] > 0]
         below = [s for s, g in gaps.items() if experiments.separated(g) and g["mean"] < 0]
         out.append(f"- {cfg.learner}, {cfg.initial_strategy} first labels: against random (AULC {summary['random']['aulc_mean']:.4f}), "
                    + "; ".join(f"{s} {experiments.gap_words(g)}" for s, g in gaps.items())
                    + f". Separated above random: {', '.join(above) or 'none'}; below: {', '.join(below) or 'none'}.")
+        out += missing_classes(rep, sub, cfg)
     pairs = [(k, v) for k, v in everything.items() if k[2] == "random"]
     if len(pairs) > 1:
         ranked = sorted(pairs, key=lambda kv: -kv[1]["aulc_mean"])
         out.append("- Random sampling under each learner and cold start, by AULC: "
                    + "; ".join(f"{k[0]} / {k[1]} {v['aulc_mean']:.4f}" for k, v in ranked) + ".")
+    return out
+
+
+def missing_classes(rep, sub: str, cfg) -> list[str]:
+    """Strategies whose final labeled sets miss classes (from calibration.csv's classes_labeled)."""
+    _, _, calib = load(rep.out, sub, cfg)
+    out = []
+    for s, v in calib.items():
+        short = [c for c in v if c[2] < c[3]]  # (False for the nan of files written before these columns)
+        if short:
+            out.append(f"  - {s}: {len(short)} of {len(v)} seeds end with classes never labeled (labeled classes per seed: "
+                       f"{', '.join(f'{c[2]:.0f}' for c in v)} of {v[0][3]:.0f}): a class without a label gets no spread mass, so the learner never predicts it"
+                       + ("." if s == "random" else " and no uncertainty score points at its images."))
     return out
 
 
@@ -123,7 +159,9 @@ def render(rep, mod) -> str:
              f"Labels after each round: {', '.join(map(str, cfg0.schedule()))}; {len(cfg0.seeds)} seeds; first labels chosen "
              "without labels (random, or typical = TypiClust on the pool's embedding). Learners: `embedding` (label "
              "spreading over a k-NN graph of a PCA → UMAP embedding fit on the pool's images only; test images mapped with "
-             "`transform`) and `cnn` (the poster's supervised CNN, 50 epochs per round, 2 000 candidates scored per round). "
+             "`transform`), `selftrain` (a CNN trained each round on every pool image against the spread labels, from the "
+             "second round against their mean with its own predictions; warm-started; classifies test images itself) and "
+             "`cnn` (the poster's supervised CNN, 50 epochs per round, 2 000 candidates scored per round). "
              "Hyperparameters from the validation sweep in [tuning.md](tuning.md); the test set gives only these numbers.",
              "", *experiments.run_bullets(rep), *separate_runs(rep), "",
              "- Raw data: each sub-folder's `curves.csv`, `summary.json`, `config.json`, `calibration.csv` (test log-loss and "

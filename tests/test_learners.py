@@ -189,16 +189,17 @@ def test_a_strategy_name_can_choose_its_learner(small_digits):
         ExperimentConfig(strategies=["margin@forest"]).validate(300)
 
 
-def test_active_learner_with_the_embedding_learner_uses_the_pool(small_digits):
+@pytest.mark.parametrize("name", ["embedding", "selftrain"])
+def test_active_learner_with_a_pool_learner_uses_the_pool(small_digits, name):
     from activegan.learner import ActiveLearner
 
     d = small_digits
-    learner = ActiveLearner(strategy="margin", learner="embedding", pool=d.x_pool).fit(d.x_pool[:20], d.y_pool[:20])
+    learner = ActiveLearner(strategy="margin", learner=name, pool=d.x_pool).fit(d.x_pool[:20], d.y_pool[:20])
     idx = learner.query(d.x_pool[20:], n=5)
     assert len(set(idx.tolist())) == 5
     assert learner.teach(d.x_pool[20:][idx], d.y_pool[20:][idx]).score(d.x_test, d.y_test) > 0.5
     with pytest.raises(ConfigError) as err:
-        ActiveLearner(learner="embedding").fit(d.x_pool[:20], d.y_pool[:20])
+        ActiveLearner(learner=name).fit(d.x_pool[:20], d.y_pool[:20])
     assert err.value.param == "pool"
 
 

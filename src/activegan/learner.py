@@ -22,7 +22,7 @@ class ActiveLearner:
     ``estimator`` is any object with ``fit(X, y)`` and ``predict_proba(X)`` (``predict_proba_mc``
     for bald / variation-ratios / mc-entropy, ``features`` for penultimate density); without one,
     ``learner`` names it (``activegan.learners``): ``embedding`` learns from the unlabeled ``pool``
-    too and needs it, ``cnn`` is the poster's supervised CNN. ``strategy`` is a name from
+    too and needs it (as do ``selftrain`` and ``ssl-gan``), ``cnn`` is the poster's supervised CNN. ``strategy`` is a name from
     ``STRATEGY_NAMES`` or a Strategy object.
     """
 
@@ -50,9 +50,10 @@ class ActiveLearner:
         return self
 
     def _default_estimator(self):
-        if self.learner == "embedding" and self.pool is None:
-            raise ConfigError("pool", "the embedding learner learns from the unlabeled pool: ActiveLearner(pool=X_pool)")
-        from activegan.learners import make_learner
+        from activegan.learners import POOL_LEARNERS, make_learner
+
+        if self.learner in POOL_LEARNERS and self.pool is None:
+            raise ConfigError("pool", f"the {self.learner} learner learns from the unlabeled pool: ActiveLearner(pool=X_pool)")
         from activegan.loop import TrainOptions
 
         return make_learner(self.learner, pool=None if self.pool is None else np.asarray(self.pool, dtype=np.float32),

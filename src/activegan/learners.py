@@ -21,6 +21,7 @@ from activegan.embedding import EmbeddingConfig, PoolEmbedding, knn_graph, label
 from activegan.errors import ConfigError
 
 LEARNERS = ("cnn", "embedding", "selftrain", "ssl-gan")
+POOL_LEARNERS = ("embedding", "selftrain", "ssl-gan")  # those that learn from the unlabeled pool too
 
 
 class PoolGraph:

@@ -84,6 +84,7 @@ class SelfTrainLearner:
 
     def fit(self, X, y) -> "SelfTrainLearner":
         if not hasattr(self, "model_"):
+            self.n_classes = self.n_classes or int(np.max(y)) + 1
             self._build()
         self.spread.fit(X, y)
         targets = self.spread.pool_probs_.astype(np.float32)
