@@ -96,7 +96,7 @@ TYPES = {field: typ for _, field, typ, _ in RUN_OPTIONS}
 
 def flag_for(param: str) -> str:
     """The command-line flag of a library parameter: ``train.epochs`` → ``--epochs``."""
-    return FLAGS.get(param, "--" + param.replace("_", "-").replace(".", "-"))
+    return {**FLAGS, "n": "-n"}.get(param, "--" + param.replace("_", "-").replace(".", "-"))
 
 
 def add_run_parser(sub) -> None:
@@ -114,6 +114,46 @@ def add_run_parser(sub) -> None:
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def add_query_parser(sub) -> None:
+    from activegan.query import FORMATS, QueryConfig
+
+    q = sub.add_parser("query", help="rank your own unlabeled images: which to label next",
+                       description="Train on a labeled set, score an unlabeled pool shard by shard (resumable), write the "
+                                   "top n to OUT/queries.csv with a contact sheet; unreadable pool images go to OUT/skipped.csv.")
+    q.add_argument("--labeled", required=True, help="a folder <class>/*, a CSV of path,label, or a Label Studio JSON export")
+    q.add_argument("--pool", required=True, help="a folder of images (recursive), a text file of paths, or .npy shards")
+    q.add_argument("--out", required=True, help="output folder (rerun with the same options to resume)")
+    q.add_argument("--strategy", default=QueryConfig.strategy, help=f"acquisition function (default {QueryConfig.strategy})")
+    q.add_argument("-n", type=int, default=QueryConfig.n, help=f"images to ask for (default {QueryConfig.n})")
+    q.add_argument("--learner", default=QueryConfig.learner, help=f"selftrain (default), embedding or cnn")
+    q.add_argument("--model", help="a model.pt from an earlier query: score with it, no training")
+    q.add_argument("--format", choices=FORMATS, default="csv", help="label-studio: also a Label Studio import file")
+    q.add_argument("--shard-size", type=int, default=QueryConfig.shard_size, help="pool images per shard (default 4096)")
+    q.add_argument("--fit-pool", type=int, default=QueryConfig.fit_pool,
+                   help="pool images a pool learner learns from (default 20000)")
+    q.add_argument("--image-size", type=int, help="resize images to this side (default: the labeled images', at most 64)")
+    q.add_argument("--epochs", type=int, default=QueryConfig.epochs, help="the cnn learner's passes over the labeled set")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--cache-dir", help="cache for the pool embedding (default $ACTIVEGAN_CACHE or ~/.cache/activegan)")
+    q.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def cmd_query(args) -> int:
+    from dataclasses import fields
+
+    from activegan.data import default_cache_dir
+    from activegan.query import QueryConfig, run_query
+
+    cfg = QueryConfig(**{f.name: getattr(args, f.name) for f in fields(QueryConfig)})
+    result = run_query(cfg, progress=not args.no_progress,
+                       cache_dir=Path(args.cache_dir) if args.cache_dir else default_cache_dir())
+    if result["skipped"]:
+        print(f"activegan: {result['skipped']} pool images could not be read and were skipped: {cfg.out}/skipped.csv",
+              file=sys.stderr)
+    print(f"{result['queries']} queries: {cfg.out}/queries.csv (contact sheet {cfg.out}/contact_sheet.png)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="activegan", description="Active learning on images: pool ranking and GAN-generated queries.")
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
@@ -121,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     gan_cli.add_gan_parser(sub)
     gan_cli.add_generate_parser(sub)
     label_cli.add_label_parser(sub)
+    add_query_parser(sub)
     return parser
 
 
@@ -191,7 +232,7 @@ def cmd_run(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "gan": gan_cli.run_gan_command, "generate": gan_cli.run_generate_command,
-            "label": label_cli.run_label_command}
+            "label": label_cli.run_label_command, "query": cmd_query}
 
 
 def error_line(exc: Exception) -> str:
