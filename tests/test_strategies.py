@@ -131,3 +131,34 @@ def test_gan_names_parse_into_acquisition_and_oracle():
     assert parse_name("margin") == ("margin", None)
     with pytest.raises(ConfigError, match="gan-<acquisition>-<oracle>"):
         parse_name("gan-margin-person")
+
+
+def test_neighbour_candidates_are_the_unlabeled_among_each_labeled_images_k_nearest(tmp_path):
+    from activegan.candidates import NeighbourIndex, parse
+
+    # points on a line at 0, 1, …, 9, labeled 0, 1, 9: the 2 nearest of 0 are {1, 2}, of 1 {0, 2}, of 9 {8, 7}
+    coords = np.arange(10, dtype=np.float32)[:, None]
+    index = NeighbourIndex(coords, cache_dir=tmp_path)
+    unlabeled = np.setdiff1d(np.arange(10), [0, 1, 9])
+    assert index.candidates([0, 1, 9], unlabeled, 2).tolist() == [2, 7, 8]
+    assert list(tmp_path.glob("knn-index-*.faiss"))  # built once, saved; the next one reads it
+    assert NeighbourIndex(coords, cache_dir=tmp_path).candidates([0, 1, 9], unlabeled, 2).tolist() == [2, 7, 8]
+    assert parse("knn:25") == 25 and parse(None) is None and parse("all") is None
+    for bad in ("knn", "knn:0", "near:5"):
+        with pytest.raises(ConfigError):
+            parse(bad)
+
+
+def test_a_round_with_neighbour_candidates_asks_only_near_its_labels(small_digits, tmp_path):
+    from activegan.loop import ExperimentConfig, TrainOptions, run_strategy, _neighbour_index
+
+    cfg = ExperimentConfig(strategies=["margin"], seeds=[0], budgets=[10, 15, 20], learner="cnn", candidates="knn:3",
+                           initial_strategy="random", train=TrainOptions(steps=20))
+    cfg.validate(len(small_digits.y_pool))
+    state = run_strategy(small_digits, "margin", 0, cfg, cache_dir=tmp_path)
+    index = _neighbour_index(small_digits.x_pool, tmp_path)
+    labeled = list(state["labeled"][:10])
+    for asked in state["queries"]:
+        near = index.candidates(labeled, np.setdiff1d(np.arange(300), labeled), 3)
+        assert set(asked) <= set(near.tolist())
+        labeled += asked

@@ -69,6 +69,8 @@ RUN_OPTIONS = [
     ("--query-size", "query_size", int, "labels queried per round (n)"),
     ("--rounds", "rounds", int, "number of query rounds (R)"),
     ("--subset", "subset", int, "score a random subset of this many unlabeled images per round"),
+    ("--candidates", "candidates", str, "all (default) or knn:K: score only the K nearest unlabeled neighbours of each "
+     "labeled image in the pool's embedding (SEALS: a round's cost follows the labeled set, not the pool)"),
     ("--density-k", "density_k", _density_k, "neighbours for density, or 'all'"),
     ("--density-features", "density_features", str, "pixels (cached once per pool) or penultimate (each round)"),
     ("--mc-samples", "mc_samples", int, "MC-dropout samples for bald, variation-ratios and mc-entropy"),

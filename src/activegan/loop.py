@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from activegan import candidates
 from activegan.errors import ConfigError
 from activegan.gan.queries import MATCH_FEATURES, GanQueries, QueryOptions
 from activegan.learners import LEARNERS, make_learner
@@ -75,6 +76,7 @@ class ExperimentConfig:
     # embedding (label spreading in a UMAP embedding of the pool: the measured best), cnn (the poster's), ssl-gan
     learner: str = "embedding"
     subset: int | None = None  # score a random subset of the unlabeled pool each round
+    candidates: str | None = None  # "knn:K": only the K nearest unlabeled neighbours of each labeled image (SEALS)
     density_k: int | None = 10
     density_features: str = "pixels"  # or "penultimate": the classifier's features, each round
     mc_samples: int = 20
@@ -131,6 +133,7 @@ class ExperimentConfig:
                               f"labels = {needed} labels, more than the pool's {pool_size} images")
         if self.subset is not None and self.subset < self.query_size:
             raise ConfigError("subset", f"{self.subset} is smaller than query_size {self.query_size}")
+        candidates.parse(self.candidates)
         if self.density_features not in DENSITY_FEATURES:
             raise ConfigError("density_features", f"must be one of {', '.join(DENSITY_FEATURES)}, got {self.density_features!r}")
         if any(parse_name(s)[0].startswith("density-") for s in self.strategies) and self.density_k is not None \
@@ -206,7 +209,7 @@ def run_strategy(data, name: str, seed: int, cfg: ExperimentConfig, *, saved: di
         if r > 0:  # ask: candidates → scores → selection → oracle → labeled set
             n = schedule[r] - schedule[r - 1]
             if via is None:
-                chosen = query(strategy, model, data.x_pool, _candidates(pool, cfg.subset, rng), n, rng)
+                chosen = query(strategy, model, data.x_pool, _candidates(pool, cfg, rng, data, cache_dir, n), n, rng)
             else:
                 chosen = _ask_generated(gan, strategy, model, data, pool, n, rng, state)
             t1 = time.perf_counter()
@@ -256,12 +259,29 @@ def _ask_generated(gan, strategy, model, data, pool: Pool, n: int, rng, state: d
     return generated.chosen
 
 
-def _candidates(pool: Pool, subset: int | None, rng) -> np.ndarray:
-    """The unlabeled pool, or a random subset of it (Gal et al. scored 2 000)."""
-    candidates = pool.unlabeled
-    if subset is not None and subset < len(candidates):
-        candidates = np.sort(rng.choice(candidates, subset, replace=False))
-    return candidates
+def _candidates(pool: Pool, cfg: ExperimentConfig, rng, data, cache_dir, n: int) -> np.ndarray:
+    """The unlabeled pool; with ``candidates`` = knn:K only the K nearest unlabeled neighbours of the
+    labeled images (SEALS; the whole pool when they are fewer than n); then a random ``subset`` of
+    those (Gal et al. scored 2 000)."""
+    chosen, k = pool.unlabeled, candidates.parse(cfg.candidates)
+    if k is not None:
+        near = _neighbour_index(data.x_pool, cache_dir).candidates(pool.labeled, chosen, k)
+        chosen = near if len(near) >= n else chosen
+    if cfg.subset is not None and cfg.subset < len(chosen):
+        chosen = np.sort(rng.choice(chosen, cfg.subset, replace=False))
+    return chosen
+
+
+_INDEX: dict = {}  # one neighbour index per pool in this process (the embedding and the index are cached on disk)
+
+
+def _neighbour_index(x_pool, cache_dir):
+    from activegan.embedding import PoolEmbedding
+
+    if _INDEX.get("pool") is not x_pool:
+        _INDEX.update(pool=x_pool, index=candidates.NeighbourIndex(PoolEmbedding(cache_dir=cache_dir).fit(x_pool).coords,
+                                                                   cache_dir))
+    return _INDEX["index"]
 
 
 def _new_state(via: str | None, image_shape) -> dict:

@@ -1,0 +1,59 @@
+"""Which unlabeled images a round scores: all of them, a random subset, or (SEALS, Coleman et al. 2022)
+only the k nearest unlabeled neighbours of each labeled image, so a round's scoring cost follows the
+labeled set, not the pool.
+
+The neighbours are found in the pool's unsupervised embedding (``embedding.PoolEmbedding``) with a
+faiss index built once per pool and saved beside the embedding in the cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from activegan.errors import ConfigError
+
+
+def parse(text: str | None) -> int | None:
+    """'knn:K' → K; None or 'all' → None (every unlabeled image)."""
+    if text in (None, "all"):
+        return None
+    kind, _, k = str(text).partition(":")
+    if kind != "knn" or not k.isdigit() or int(k) < 1:
+        raise ConfigError("candidates", f"'all' or 'knn:K' with K ≥ 1 (the K nearest unlabeled neighbours of each "
+                                        f"labeled image), got {text!r}")
+    return int(k)
+
+
+class NeighbourIndex:
+    """k-nearest-neighbour search over a pool's embedded points; ``candidates(labeled, unlabeled, k)``."""
+
+    def __init__(self, coords: np.ndarray, cache_dir=None):
+        import faiss
+
+        from activegan.embedding import content_hash
+
+        self.coords = np.ascontiguousarray(coords, dtype=np.float32)
+        path = None if cache_dir is None else Path(cache_dir) / f"knn-index-{content_hash(self.coords)}.faiss"
+        if path is not None and path.is_file():
+            try:
+                self.index = faiss.read_index(str(path))
+                return
+            except RuntimeError:  # a damaged cache file is rebuilt
+                pass
+        self.index = faiss.IndexFlatL2(self.coords.shape[1])
+        self.index.add(self.coords)
+        if path is not None:
+            from activegan.io import atomic_write_bytes
+
+            atomic_write_bytes(path, faiss.serialize_index(self.index).tobytes())
+
+    def candidates(self, labeled, unlabeled, k: int) -> np.ndarray:
+        """Sorted unlabeled pool indices among the k nearest neighbours of any labeled image."""
+        labeled = np.asarray(labeled, dtype=np.int64)
+        if len(labeled) == 0:
+            return np.asarray(unlabeled, dtype=np.int64)
+        _, nn = self.index.search(self.coords[labeled], min(k + 1, len(self.coords)))  # +1: the point itself
+        near = np.unique(nn[nn >= 0])
+        return np.intersect1d(near, np.asarray(unlabeled, dtype=np.int64))
