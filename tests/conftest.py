@@ -1,7 +1,10 @@
 import dataclasses
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from activegan.data import load_dataset
 
@@ -50,3 +53,25 @@ def state_after_round():
         return saved
 
     return stop
+
+
+def png(path: Path, image: np.ndarray) -> None:
+    """A (1, H, W) image in [0, 1] as a grayscale PNG."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray((image[0] * 255).round().astype(np.uint8), mode="L").save(path)
+
+
+@pytest.fixture(scope="session")
+def query_folders(tmp_path_factory, all_digits):
+    """labeled/<digit>/*.png (5 per class), pool/ (240 PNGs in nested folders, one corrupt, one truncated)."""
+    root = tmp_path_factory.mktemp("query")
+    d = all_digits
+    for c in range(10):
+        for k, i in enumerate(np.flatnonzero(d.y_pool == c)[:5]):
+            png(root / "labeled" / str(c) / f"{k}.png", d.x_pool[i])
+    for i in range(100, 340):
+        png(root / "pool" / f"part{i % 3}" / f"img{i:04d}.png", d.x_pool[i])
+    (root / "pool" / "part0" / "corrupt.png").write_bytes(b"this is not a png")
+    good = (root / "pool" / "part1" / "img0100.png").read_bytes()
+    (root / "pool" / "part1" / "truncated.png").write_bytes(good[: len(good) // 2])
+    return root

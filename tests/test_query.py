@@ -12,30 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from activegan.cli import main
-
-
-def _png(path: Path, image: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray((image[0] * 255).round().astype(np.uint8), mode="L").save(path)
-
-
-@pytest.fixture(scope="module")
-def folders(tmp_path_factory, all_digits):
-    """labeled/<digit>/*.png (5 per class), pool/ (240 PNGs in nested folders, one corrupt, one truncated)."""
-    root = tmp_path_factory.mktemp("query")
-    d = all_digits
-    for c in range(10):
-        for k, i in enumerate(np.flatnonzero(d.y_pool == c)[:5]):
-            _png(root / "labeled" / str(c) / f"{k}.png", d.x_pool[i])
-    for i in range(100, 340):
-        _png(root / "pool" / f"part{i % 3}" / f"img{i:04d}.png", d.x_pool[i])
-    (root / "pool" / "part0" / "corrupt.png").write_bytes(b"this is not a png")
-    good = (root / "pool" / "part1" / "img0100.png").read_bytes()
-    (root / "pool" / "part1" / "truncated.png").write_bytes(good[: len(good) // 2])
-    return root
+from conftest import png as _png
 
 
 def _query(root: Path, out: str, *extra: str) -> int:
@@ -56,29 +35,29 @@ def _all_scores(out: Path) -> dict:
     return scores
 
 
-def test_queries_are_the_highest_scores_in_order_and_corrupt_images_are_listed(folders, capsys):
-    assert _query(folders, "q", "-n", "25") == 0
+def test_queries_are_the_highest_scores_in_order_and_corrupt_images_are_listed(query_folders, capsys):
+    assert _query(query_folders, "q", "-n", "25") == 0
     err = capsys.readouterr().err
     assert "2 pool images could not be read" in err
-    rows = _rows(folders / "q" / "queries.csv")
+    rows = _rows(query_folders / "q" / "queries.csv")
     assert [int(r["rank"]) for r in rows] == list(range(1, 26))
     scores = [float(r["score"]) for r in rows]
     assert scores == sorted(scores, reverse=True)
-    everything = _all_scores(folders / "q")
+    everything = _all_scores(query_folders / "q")
     assert len(everything) == 240  # every readable pool image scored once
     assert scores[-1] >= sorted(everything.values(), reverse=True)[24] - 1e-6  # nothing better was left out
-    skipped = {Path(r["id"]).name for r in _rows(folders / "q" / "skipped.csv")}
+    skipped = {Path(r["id"]).name for r in _rows(query_folders / "q" / "skipped.csv")}
     assert skipped == {"corrupt.png", "truncated.png"}
-    assert (folders / "q" / "contact_sheet.png").stat().st_size > 0
-    assert json.loads((folders / "q" / "config.json").read_text())["pool_images"] == 242
+    assert (query_folders / "q" / "contact_sheet.png").stat().st_size > 0
+    assert json.loads((query_folders / "q" / "config.json").read_text())["pool_images"] == 242
     for r in rows:  # margin: −(p1 − p2), so the predicted class's probability is at least 1/2 of (1 + score)
         assert 0 <= float(r["probability"]) <= 1 and r["predicted"] in {str(c) for c in range(10)}
 
 
-def test_resume_after_kill_9_skips_finished_shards(folders, tmp_path):
-    out = folders / "killed"
-    cmd = [sys.executable, "-m", "activegan.cli", "query", "--labeled", str(folders / "labeled"), "--pool",
-           str(folders / "pool"), "--out", str(out), "--learner", "cnn", "--epochs", "30", "--shard-size", "10",
+def test_resume_after_kill_9_skips_finished_shards(query_folders, tmp_path):
+    out = query_folders / "killed"
+    cmd = [sys.executable, "-m", "activegan.cli", "query", "--labeled", str(query_folders / "labeled"), "--pool",
+           str(query_folders / "pool"), "--out", str(out), "--learner", "cnn", "--epochs", "30", "--shard-size", "10",
            "--strategy", "bald", "--no-progress"]
     proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
@@ -91,7 +70,7 @@ def test_resume_after_kill_9_skips_finished_shards(folders, tmp_path):
     assert main(cmd[3:]) == 0
     after = {f.name: f.stat().st_mtime_ns for f in (out / "shards").glob("*.npz")}
     assert len(after) == 25 and all(after[k] == v for k, v in done.items())  # finished shards were not rescored
-    whole = folders / "whole"
+    whole = query_folders / "whole"
     assert main([*cmd[3:cmd.index("--out") + 1], str(whole), *cmd[cmd.index("--out") + 2:]]) == 0
     assert _rows(out / "queries.csv") == _rows(whole / "queries.csv")  # the same ranking as an uninterrupted run
 
@@ -102,30 +81,30 @@ def test_resume_after_kill_9_skips_finished_shards(folders, tmp_path):
     (lambda r: (r / "one.csv").write_bytes(b"\xff\xfe\x00garbage"), "--labeled", "cannot read the CSV"),
     (lambda r: (r / "one.csv").write_text("a.png\n"), "--labeled", "is not 'path,label'"),
 ])
-def test_a_bad_labeled_set_gets_one_line_and_exit_2(folders, tmp_path, capsys, make, flag, words):
+def test_a_bad_labeled_set_gets_one_line_and_exit_2(query_folders, tmp_path, capsys, make, flag, words):
     make(tmp_path)
     target = tmp_path / ("one.csv" if (tmp_path / "one.csv").exists() else "one")
-    code = main(["query", "--labeled", str(target), "--pool", str(folders / "pool"), "--out", str(tmp_path / "o"), "--no-progress"])
+    code = main(["query", "--labeled", str(target), "--pool", str(query_folders / "pool"), "--out", str(tmp_path / "o"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and words in err and err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_other_bad_inputs_name_their_flag(folders, tmp_path, capsys):
-    base = ["query", "--labeled", str(folders / "labeled"), "--out", str(tmp_path / "o"), "--no-progress"]
+def test_other_bad_inputs_name_their_flag(query_folders, tmp_path, capsys):
+    base = ["query", "--labeled", str(query_folders / "labeled"), "--out", str(tmp_path / "o"), "--no-progress"]
     for extra, words in [(["--pool", str(tmp_path / "missing")], "no such pool"),
-                         (["--pool", str(folders / "pool"), "--strategy", "density-entropy"], "--strategy"),
-                         (["--pool", str(folders / "pool"), "-n", "0"], "-n must be at least 1"),
-                         (["--pool", str(folders / "pool"), "--model", str(folders / "labeled" / "0" / "0.png")], "not a model")]:
+                         (["--pool", str(query_folders / "pool"), "--strategy", "density-entropy"], "--strategy"),
+                         (["--pool", str(query_folders / "pool"), "-n", "0"], "-n must be at least 1"),
+                         (["--pool", str(query_folders / "pool"), "--model", str(query_folders / "labeled" / "0" / "0.png")], "not a model")]:
         assert main(base + extra) == 2
         err = capsys.readouterr().err
         assert words in err and err.count("\n") == 1, err
 
 
-def test_label_studio_round_trip_and_a_saved_model(folders, tmp_path):
-    assert _query(folders, "ls", "-n", "12", "--format", "label-studio") == 0
-    tasks = json.loads((folders / "ls" / "label-studio.json").read_text())
-    rows = _rows(folders / "ls" / "queries.csv")
-    root = Path((folders / "ls" / "label-studio-root.txt").read_text().strip())
+def test_label_studio_round_trip_and_a_saved_model(query_folders, tmp_path):
+    assert _query(query_folders, "ls", "-n", "12", "--format", "label-studio") == 0
+    tasks = json.loads((query_folders / "ls" / "label-studio.json").read_text())
+    rows = _rows(query_folders / "ls" / "queries.csv")
+    root = Path((query_folders / "ls" / "label-studio-root.txt").read_text().strip())
     assert len(tasks) == 12
     for task, row in zip(tasks, rows):  # the documented import format; low score = most informative
         assert task["data"]["image"].startswith("/data/local-files/?d=")
@@ -146,18 +125,18 @@ def test_label_studio_round_trip_and_a_saved_model(folders, tmp_path):
     back = read_labeled(export)
     assert back.paths == [row["id"] for row in rows[1:]] and back.labels == [str(i % 3) for i in range(1, 12)]
     # the saved model scores a new pool without training: the same scores
-    assert main(["query", "--labeled", str(export), "--pool", str(folders / "pool"), "--out", str(tmp_path / "again"),
-                 "--learner", "cnn", "--model", str(folders / "ls" / "model.pt"), "--shard-size", "50", "-n", "12",
+    assert main(["query", "--labeled", str(export), "--pool", str(query_folders / "pool"), "--out", str(tmp_path / "again"),
+                 "--learner", "cnn", "--model", str(query_folders / "ls" / "model.pt"), "--shard-size", "50", "-n", "12",
                  "--no-progress"]) == 0
     assert [r["id"] for r in _rows(tmp_path / "again" / "queries.csv")] == [r["id"] for r in rows]
 
 
-def test_the_default_learner_ranks_a_pool_of_arrays(folders, all_digits, tmp_path):
+def test_the_default_learner_ranks_a_pool_of_arrays(query_folders, all_digits, tmp_path):
     shards = tmp_path / "arrays"
     shards.mkdir()
     for k in range(3):
         np.save(shards / f"s{k}.npy", (all_digits.x_pool[400 + 100 * k: 500 + 100 * k] * 255).round().astype(np.uint8))
-    assert main(["query", "--labeled", str(folders / "labeled"), "--pool", str(shards), "--out", str(tmp_path / "o"),
+    assert main(["query", "--labeled", str(query_folders / "labeled"), "--pool", str(shards), "--out", str(tmp_path / "o"),
                  "-n", "10", "--shard-size", "64", "--no-progress"]) == 0
     rows = _rows(tmp_path / "o" / "queries.csv")
     assert len(rows) == 10 and all(r["id"].split(":")[0] in {"s0.npy", "s1.npy", "s2.npy"} for r in rows)

@@ -111,6 +111,8 @@ def add_run_parser(sub) -> None:
     run.add_argument("--out", help="output directory (default runs/<dataset>-<time>)")
     run.add_argument("--resume", action="store_true", help="continue an interrupted experiment in --out")
     run.add_argument("--jobs", type=int, default=None, help="parallel processes (default: one per core, at most 2)")
+    run.add_argument("--ray", help="run each (strategy, seed) as a task on this Ray cluster: auto or HOST:PORT "
+                                   "(pip install 'activegan[ray]'; --out must be reachable from its nodes)")
     run.add_argument("--download", action="store_true", help="fetch mnist/cifar10 into the cache if missing")
     run.add_argument("--cache-dir", help="cache for downloads and pool densities (default $ACTIVEGAN_CACHE or ~/.cache/activegan)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -136,6 +138,8 @@ def add_query_parser(sub) -> None:
     q.add_argument("--image-size", type=int, help="resize images to this side (default: the labeled images', at most 64)")
     q.add_argument("--epochs", type=int, default=QueryConfig.epochs, help="the cnn learner's passes over the labeled set")
     q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--ray", help="score on this Ray cluster: auto or HOST:PORT (pip install 'activegan[ray]')")
+    q.add_argument("--actors", type=int, default=QueryConfig.actors, help="Ray actors scoring shards (default 2)")
     q.add_argument("--cache-dir", help="cache for the pool embedding (default $ACTIVEGAN_CACHE or ~/.cache/activegan)")
     q.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -227,7 +231,8 @@ def cmd_run(args) -> int:
         f"seeds {len(cfg.seeds)} | {cfg.initial} + {cfg.rounds} x {cfg.query_size} labels -> {out}",
         flush=True,
     )
-    summary = run_experiment(cfg, out, data=data, resume=args.resume, jobs=jobs, progress=not args.no_progress, cache_dir=cache_dir)
+    summary = run_experiment(cfg, out, data=data, resume=args.resume, jobs=jobs, progress=not args.no_progress,
+                             cache_dir=cache_dir, ray=args.ray)
     print(format_table(summary))
     print(f"curves:  {out / 'curves.csv'}\nsummary: {out / 'summary.json'}\nplot:    {out / 'learning_curves.png'}")
     return 0

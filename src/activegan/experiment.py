@@ -90,8 +90,10 @@ def file_sha1(path) -> str:
 
 
 def run_experiment(cfg: ExperimentConfig, out, *, data=None, resume: bool = False, jobs: int = 1,
-                   progress: bool = True, cache_dir=None) -> dict:
-    """Run every (strategy, seed) pair; write config, curves, summary and plots under ``out``."""
+                   progress: bool = True, cache_dir=None, ray: str | None = None) -> dict:
+    """Run every (strategy, seed) pair; write config, curves, summary and plots under ``out``.
+    ``ray``: a Ray cluster's address ('auto', HOST:PORT) that runs each pair as a task instead of ``jobs``
+    local workers (same state files; ``out`` must be reachable from its nodes)."""
     from tqdm.auto import tqdm
 
     out = Path(out)
@@ -105,6 +107,10 @@ def run_experiment(cfg: ExperimentConfig, out, *, data=None, resume: bool = Fals
 
         check_gan_checkpoint(cfg.gan.checkpoint, data)
         cfg.gan.checkpoint_sha1 = file_sha1(cfg.gan.checkpoint)
+    if ray:
+        from activegan.distributed import connect
+
+        connect(ray)
     check_resumable(out, cfg, resume)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "config.json", config_dict(cfg))
@@ -125,7 +131,12 @@ def run_experiment(cfg: ExperimentConfig, out, *, data=None, resume: bool = Fals
     jobs = max(1, min(jobs, len(units)))
     cache = Path(cache_dir) if cache_dir is not None else out / "cache"
     job = Job(cfg, data, out, None if cache_dir is None else Path(cache_dir), _prepare_gans(cfg, data, jobs, cache, progress))
-    run_in_processes(run_unit, job, units, jobs, on_row)
+    if ray:
+        from activegan.distributed import run_units
+
+        run_units(run_unit, job, units, ray, on_row)
+    else:
+        run_in_processes(run_unit, job, units, jobs, on_row)
     bar.close()
     return _write_outputs(job, list(rows.values()))
 

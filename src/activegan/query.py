@@ -42,6 +42,8 @@ class QueryConfig:
     image_size: int | None = None  # side the images are resized to (default: the labeled images', at most 64)
     epochs: int = 50  # the cnn learner's passes over the labeled set
     seed: int = 0
+    ray: str | None = None  # score on this Ray cluster ('auto' or HOST:PORT) instead of here
+    actors: int = 2  # Ray actors scoring shards, each holding the model once
 
     def validate(self) -> None:
         from activegan.learners import LEARNERS
@@ -54,14 +56,31 @@ class QueryConfig:
             raise ConfigError("learner", f"unknown learner {self.learner!r} for query; choose from cnn, embedding, selftrain")
         if self.format not in FORMATS:
             raise ConfigError("format", f"choose from {', '.join(FORMATS)}, got {self.format!r}")
-        for name in ("n", "shard_size", "fit_pool", "epochs"):
+        for name in ("n", "shard_size", "fit_pool", "epochs", "actors"):
             if getattr(self, name) < 1:
                 raise ConfigError(name, f"must be at least 1, got {getattr(self, name)}")
 
 
-def run_query(cfg: QueryConfig, progress: bool = False, cache_dir=None) -> dict:
+def run_query(cfg: QueryConfig, progress: bool = False, cache_dir=None, die_once: str | None = None) -> dict:
     """Train (or load), score every shard not scored yet, merge the top ``n``, write the outputs."""
     cfg.validate()
+    if cfg.ray:
+        from activegan.distributed import connect
+
+        connect(cfg.ray)  # an unreachable cluster is refused before anything is trained
+    out = Path(cfg.out)
+    model, pool, strategy, classes, fmt = _context(cfg, cache_dir)
+    scored = _score_shards(cfg, model, pool, strategy, progress, cache_dir, die_once)
+    top, skipped = _merge(out, pool.n_shards, cfg.n)
+    _write_outputs(cfg, out, pool, top, skipped, classes, fmt)
+    return {"scored": scored, "queries": len(top["ids"]), "skipped": len(skipped), "out": str(out)}
+
+
+def _context(cfg: QueryConfig, cache_dir):
+    """(model, pool, strategy, class names, image format) of a query: trained now, or loaded from
+    ``--model`` / ``out/model.pt`` (what a resumed query and every Ray actor do)."""
+    from activegan.strategies import make_strategy
+
     out = Path(cfg.out)
     labeled = read_labeled(cfg.labeled)
     fmt = _format(cfg, labeled)
@@ -70,10 +89,13 @@ def run_query(cfg: QueryConfig, progress: bool = False, cache_dir=None) -> dict:
         raise ConfigError("format", "label-studio tasks point at image files; this pool is .npy arrays")
     _check_resumable(out, cfg, fmt)
     model, classes = _learner(cfg, labeled, fmt, pool, out, cache_dir)
-    scored = _score_shards(cfg, model, pool, out, progress)
-    top, skipped = _merge(out, pool.n_shards, cfg.n)
-    _write_outputs(cfg, out, pool, top, skipped, classes, fmt)
-    return {"scored": scored, "queries": len(top["ids"]), "skipped": len(skipped), "out": str(out)}
+    return model, pool, make_strategy(cfg.strategy), classes, fmt
+
+
+def scoring_context(cfg: QueryConfig, cache_dir) -> tuple:
+    """(model, pool, strategy) for scoring shards elsewhere (a Ray actor): the saved model, no training."""
+    model, pool, strategy, _, _ = _context(cfg, cache_dir)
+    return model, pool, strategy
 
 
 def _format(cfg: QueryConfig, labeled) -> ImageFormat:
@@ -86,7 +108,8 @@ def _format(cfg: QueryConfig, labeled) -> ImageFormat:
 def _check_resumable(out: Path, cfg: QueryConfig, fmt: ImageFormat) -> None:
     """Scores already in ``out`` must come from the same query; otherwise refuse instead of mixing."""
     path = out / "query.json"
-    want = {k: v for k, v in asdict(cfg).items() if k not in ("out", "n", "format")} | {"mode": fmt.mode, "side": fmt.side}
+    want = {k: v for k, v in asdict(cfg).items() if k not in ("out", "n", "format", "ray", "actors")} | \
+        {"mode": fmt.mode, "side": fmt.side}
     if path.exists():
         have = json.loads(path.read_text())
         if have != want:
@@ -157,30 +180,39 @@ def _shard_path(out: Path, i: int) -> Path:
     return out / "shards" / f"{i:06d}.npz"
 
 
-def _score_shards(cfg: QueryConfig, model, pool: Pool, out: Path, progress: bool) -> int:
-    """Score every shard without a file yet; returns how many were scored now."""
+def _score_shards(cfg: QueryConfig, model, pool: Pool, strategy, progress: bool, cache_dir, die_once=None) -> int:
+    """Score every shard without a file yet, here or on Ray actors; returns how many were scored now."""
     from tqdm import tqdm
 
-    from activegan.strategies import make_strategy
+    out = Path(cfg.out)
+    todo = [i for i in range(pool.n_shards) if not _shard_path(out, i).exists()]
+    bar = tqdm(total=len(pool), initial=len(pool) - sum(min(cfg.shard_size, len(pool) - i * cfg.shard_size) for i in todo),
+               unit="img", disable=not progress, desc="scoring", smoothing=0.1)
+    if cfg.ray:
+        from activegan.distributed import score_shards
 
-    strategy, todo = make_strategy(cfg.strategy), [i for i in range(pool.n_shards) if not _shard_path(out, i).exists()]
-    bar = tqdm(total=len(pool), initial=(pool.n_shards - len(todo)) * cfg.shard_size, unit="img", disable=not progress,
-               desc="scoring", smoothing=0.1)
-    for i in todo:
-        ids, images, skipped = pool.shard(i)
-        if len(images):
-            probs = model.predict_proba(images)
-            scores = strategy.scores(model, images, np.random.default_rng([cfg.seed, i]))
-        else:
-            probs, scores = np.empty((0, 1), np.float32), np.empty(0)
-        buf = io.BytesIO()
-        np.savez(buf, ids=np.array(ids, dtype=str), scores=np.asarray(scores, np.float64),
-                 pred=probs.argmax(axis=1), prob=probs.max(axis=1) if len(probs) else np.empty(0),
-                 skipped=np.array([s[0] for s in skipped], dtype=str), reasons=np.array([s[1] for s in skipped], dtype=str))
-        atomic_write_bytes(_shard_path(out, i), buf.getvalue())
-        bar.update(len(ids) + len(skipped))
+        score_shards(cfg, todo, cfg.actors, cache_dir, bar.update, die_once)
+    else:
+        for i in todo:
+            bar.update(score_shard(cfg, model, pool, strategy, i))
     bar.close()
     return len(todo)
+
+
+def score_shard(cfg: QueryConfig, model, pool: Pool, strategy, i: int) -> int:
+    """Score shard i with the strategy's own scores (run's code) and write them; returns its image count."""
+    ids, images, skipped = pool.shard(i)
+    if len(images):
+        probs = model.predict_proba(images)
+        scores = strategy.scores(model, images, np.random.default_rng([cfg.seed, i]))
+    else:
+        probs, scores = np.empty((0, 1), np.float32), np.empty(0)
+    buf = io.BytesIO()
+    np.savez(buf, ids=np.array(ids, dtype=str), scores=np.asarray(scores, np.float64),
+             pred=probs.argmax(axis=1), prob=probs.max(axis=1) if len(probs) else np.empty(0),
+             skipped=np.array([s[0] for s in skipped], dtype=str), reasons=np.array([s[1] for s in skipped], dtype=str))
+    atomic_write_bytes(_shard_path(Path(cfg.out), i), buf.getvalue())
+    return len(ids) + len(skipped)
 
 
 def _merge(out: Path, n_shards: int, n: int) -> tuple[dict, list[tuple[str, str]]]:
