@@ -63,8 +63,9 @@ RUN_OPTIONS = [
     ("--initial", "initial", int, "size of the initial labeled set"),
     ("--initial-strategy", "initial_strategy", str, "typical (TypiClust: densest point of each cluster of the pool's "
      "embedding; reads no label), random, or balanced (reads the labels: only to reproduce the poster and Gal et al.)"),
-    ("--learner", "learner", str, "embedding (default: label spreading over the pool's UMAP graph), selftrain (a CNN "
-     "taught by the spread labels over the whole pool), cnn (the poster's supervised CNN) or ssl-gan (experimental)"),
+    ("--learner", "learner", str, "selftrain (default: a CNN taught by label spreading over the pool's UMAP graph, on "
+     "the whole pool), embedding (the label spreading alone: faster), cnn (the poster's supervised CNN) or ssl-gan "
+     "(experimental)"),
     ("--budgets", "budgets", _ints, "label counts after each round, e.g. 10,20,30,50 (instead of --initial/--rounds/--query-size)"),
     ("--query-size", "query_size", int, "labels queried per round (n)"),
     ("--rounds", "rounds", int, "number of query rounds (R)"),

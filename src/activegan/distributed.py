@@ -2,10 +2,10 @@
 
 - ``connect(address)``: join a running cluster ('auto' or host:port); one ConfigError when Ray is
   missing or the address does not answer.
-- ``score_shards``: ``query --ray``. The pool's shard numbers become a Ray Dataset; ``map_batches``
-  sends them to a pool of CPU actors, each holding the model once, scoring a shard with the same
-  code as a local query and writing its scores file (so a resumed query skips finished shards).
-  A killed actor is restarted and its shard retried.
+- ``map_over_actors``: ``query --ray``. The pool's shard numbers become a Ray Dataset; ``map_batches``
+  sends them to a pool of CPU actors (``query.ShardScorer``), each holding the model once, scoring a
+  shard with the same code as a local query and writing its scores file (so a resumed query skips
+  finished shards). A killed actor is restarted and its shard retried.
 - ``run_units``: ``run --ray``. Each (strategy, seed) unit is a Ray task running the same
   ``experiment.run_unit`` as a local worker, with the same per-round state files.
 
@@ -17,7 +17,6 @@ way to ask for an actor pool changed between versions (``compute=ActorPoolStrate
 from __future__ import annotations
 
 import inspect
-import os
 import socket
 
 from activegan.errors import ConfigError
@@ -67,44 +66,16 @@ def actor_pool_args(size: int) -> dict:
     return {"compute": ray.data.ActorPoolStrategy(size=size)}
 
 
-class ShardScorer:
-    """A Ray Data actor: loads the query's model once, then scores the shards it is given."""
-
-    def __init__(self, cfg: dict, cache_dir, die_once: str | None = None):
-        import torch
-
-        from activegan.query import QueryConfig, scoring_context
-
-        torch.set_num_threads(1)
-        self.cfg = QueryConfig(**cfg)
-        self.model, self.pool, self.strategy = scoring_context(self.cfg, cache_dir)
-        self.die_once = die_once  # tests: the first actor to see this file missing creates it and dies
-
-    def __call__(self, batch: dict) -> dict:
-        import numpy as np
-
-        from activegan.query import score_shard
-
-        n = []
-        for i in batch["shard"].tolist():
-            if self.die_once and not os.path.exists(self.die_once):
-                open(self.die_once, "w").close()
-                os._exit(1)  # noqa: SLF001 - a killed actor, mid-scoring
-            n.append(score_shard(self.cfg, self.model, self.pool, self.strategy, int(i)))
-        return {"shard": batch["shard"], "images": np.asarray(n)}
-
-
-def score_shards(cfg, todo: list[int], actors: int, cache_dir, on_shard, die_once: str | None = None) -> None:
-    """Score shards ``todo`` on the cluster's actors; ``on_shard(images)`` after each one."""
-    import dataclasses
-
-    ray = connect(cfg.ray)
-    ds = ray.data.from_items([{"shard": i} for i in todo], override_num_blocks=max(1, len(todo)))
-    scored = ds.map_batches(ShardScorer, batch_size=1, num_cpus=1, fn_constructor_kwargs={
-        "cfg": dataclasses.asdict(cfg), "cache_dir": None if cache_dir is None else str(cache_dir), "die_once": die_once},
-        max_restarts=RESTARTS, max_task_retries=RESTARTS, **actor_pool_args(actors))
-    for batch in scored.iter_batches(batch_size=1, batch_format="numpy"):
-        on_shard(int(batch["images"][0]))
+def map_over_actors(address: str, actor_cls, init_kwargs: dict, items: list[int], actors: int, on_result) -> None:
+    """Ray Data: ``items`` (one per block) through ``actor_cls(**init_kwargs)`` on a pool of ``actors``
+    1-CPU actors (each built once; a dead one is restarted and its item retried); ``on_result`` gets
+    each output row's ``result``."""
+    ray = connect(address)
+    ds = ray.data.from_items([{"item": i} for i in items], override_num_blocks=max(1, len(items)))
+    out = ds.map_batches(actor_cls, batch_size=1, num_cpus=1, fn_constructor_kwargs=init_kwargs,
+                         max_restarts=RESTARTS, max_task_retries=RESTARTS, **actor_pool_args(actors))
+    for batch in out.iter_batches(batch_size=1, batch_format="numpy"):
+        on_result(batch["result"][0])
 
 
 def run_units(fn, common, units: list, address: str, on_report) -> None:

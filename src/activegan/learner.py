@@ -28,7 +28,7 @@ class ActiveLearner:
 
     estimator: object = None
     strategy: str | Strategy = "entropy"
-    learner: str = "embedding"  # the measured best; needs the pool
+    learner: str = "selftrain"  # the measured best; needs the pool
     pool: object = None
     density_k: int | None = 10
     mc_samples: int = 20

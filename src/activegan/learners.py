@@ -19,6 +19,7 @@ import numpy as np
 
 from activegan.embedding import EmbeddingConfig, PoolEmbedding, knn_graph, label_spreading
 from activegan.errors import ConfigError
+from activegan.models import ClassifierMixin
 
 LEARNERS = ("cnn", "embedding", "selftrain", "ssl-gan")
 POOL_LEARNERS = ("embedding", "selftrain", "ssl-gan")  # those that learn from the unlabeled pool too
@@ -79,7 +80,7 @@ def _row_key(row: np.ndarray) -> bytes:
     return hashlib.blake2b(np.ascontiguousarray(row).view(np.uint8), digest_size=16).digest()
 
 
-class EmbeddingLearner:
+class EmbeddingLearner(ClassifierMixin):
     """Semi-supervised: labels spread over the pool's graph (``PoolGraph``); images outside the pool
     take the spread labels of their nearest pool points. Probabilities are the spread mass,
     normalised, mixed with ``smoothing`` of the uniform distribution (no class ever gets 0).
@@ -146,12 +147,6 @@ class EmbeddingLearner:
             w = np.exp(-d2 / (float(np.median(d2[:, -1])) or 1.0))[:, :, None]
             out[~inside] = (w * self.pool_probs_[nn]).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-12)
         return out
-
-    def predict(self, X) -> np.ndarray:
-        return self.predict_proba(X).argmax(axis=1)
-
-    def score(self, X, y) -> float:
-        return float((self.predict(X) == np.asarray(y)).mean())
 
     def features(self, X) -> np.ndarray:
         """Embedding coordinates (a pool image: its own point)."""

@@ -73,8 +73,9 @@ class ExperimentConfig:
     query_size: int = 10
     rounds: int = 8
     budgets: list[int] | None = None  # label counts after each round (overrides initial, query_size, rounds)
-    # embedding (label spreading in a UMAP embedding of the pool: the measured best), cnn (the poster's), ssl-gan
-    learner: str = "embedding"
+    # selftrain (a CNN taught by label spreading over the pool: the measured best), embedding (the spreading
+    # alone: faster per round), cnn (the poster's), ssl-gan (experimental); docs/results/label-efficiency
+    learner: str = "selftrain"
     subset: int | None = None  # score a random subset of the unlabeled pool each round
     candidates: str | None = None  # "knn:K": only the K nearest unlabeled neighbours of each labeled image (SEALS)
     density_k: int | None = 10

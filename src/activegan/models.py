@@ -112,8 +112,12 @@ def as_tensor_images(X) -> np.ndarray:
     return X
 
 
+class ClassifierMixin:
+    """``predict`` and ``score`` (accuracy) from ``predict_proba``: every learner's."""
+
+
 @dataclass(eq=False)
-class CNNClassifier:
+class CNNClassifier(ClassifierMixin):
     """A CNN classifier with the scikit-learn estimator contract.
 
     Parameters are stored as given; all work happens in ``fit``. ``epochs`` full passes over the

@@ -92,12 +92,6 @@ def _context(cfg: QueryConfig, cache_dir):
     return model, pool, make_strategy(cfg.strategy), classes, fmt
 
 
-def scoring_context(cfg: QueryConfig, cache_dir) -> tuple:
-    """(model, pool, strategy) for scoring shards elsewhere (a Ray actor): the saved model, no training."""
-    model, pool, strategy, _, _ = _context(cfg, cache_dir)
-    return model, pool, strategy
-
-
 def _format(cfg: QueryConfig, labeled) -> ImageFormat:
     if cfg.model:
         saved = _load_model_file(Path(cfg.model))
@@ -189,14 +183,39 @@ def _score_shards(cfg: QueryConfig, model, pool: Pool, strategy, progress: bool,
     bar = tqdm(total=len(pool), initial=len(pool) - sum(min(cfg.shard_size, len(pool) - i * cfg.shard_size) for i in todo),
                unit="img", disable=not progress, desc="scoring", smoothing=0.1)
     if cfg.ray:
-        from activegan.distributed import score_shards
+        from activegan.distributed import map_over_actors
 
-        score_shards(cfg, todo, cfg.actors, cache_dir, bar.update, die_once)
+        map_over_actors(cfg.ray, ShardScorer, {"cfg": asdict(cfg), "cache_dir": None if cache_dir is None else str(cache_dir),
+                                               "die_once": die_once}, todo, cfg.actors, lambda n: bar.update(int(n)))
     else:
         for i in todo:
             bar.update(score_shard(cfg, model, pool, strategy, i))
     bar.close()
     return len(todo)
+
+
+class ShardScorer:
+    """A Ray Data actor (``query --ray``): loads the query's saved model once, then scores the shards
+    it is given exactly as a local query does."""
+
+    def __init__(self, cfg: dict, cache_dir, die_once: str | None = None):
+        import torch
+
+        torch.set_num_threads(1)
+        self.cfg = QueryConfig(**cfg)
+        self.model, self.pool, self.strategy, _, _ = _context(self.cfg, cache_dir)
+        self.die_once = die_once  # tests: the first actor to find this file missing creates it and dies
+
+    def __call__(self, batch: dict) -> dict:
+        import os
+
+        done = []
+        for i in batch["item"].tolist():
+            if self.die_once and not os.path.exists(self.die_once):
+                open(self.die_once, "w").close()
+                os._exit(1)  # an actor killed mid-scoring
+            done.append(score_shard(self.cfg, self.model, self.pool, self.strategy, int(i)))
+        return {"result": np.asarray(done)}
 
 
 def score_shard(cfg: QueryConfig, model, pool: Pool, strategy, i: int) -> int:

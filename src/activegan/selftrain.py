@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from activegan.models import augment_batch
+from activegan.models import ClassifierMixin, augment_batch
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def pool_cnn(image_shape, n_classes: int, width: int) -> nn.Sequential:
         nn.Dropout(0.5), nn.Linear(128, n_classes))
 
 
-class SelfTrainLearner:
+class SelfTrainLearner(ClassifierMixin):
     """``fit(X, y)`` / ``predict_proba`` / ``features`` over a pool (see the module doc).
 
     ``spread`` is the embedding learner that gives the pseudo-labels (its graph is shared between
@@ -145,12 +145,6 @@ class SelfTrainLearner:
         if (~inside).any():
             out[~inside] = self._cnn_probs(np.asarray(X)[~inside])
         return out
-
-    def predict(self, X) -> np.ndarray:
-        return self.predict_proba(X).argmax(axis=1)
-
-    def score(self, X, y) -> float:
-        return float((self.predict(X) == np.asarray(y)).mean())
 
     def features(self, X) -> np.ndarray:
         """The CNN's penultimate activations (128)."""

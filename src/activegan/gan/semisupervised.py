@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from activegan.gan.networks import GanConfig, build_discriminator, build_generator, default_image_size, resize_images
+from activegan.models import ClassifierMixin
 
 
 @dataclass
@@ -43,7 +44,7 @@ class GaussianNoise(nn.Module):
         return x + self.std * torch.randn(x.shape, generator=self.generator) if self.training else x
 
 
-class SSLGanLearner:
+class SSLGanLearner(ClassifierMixin):
     """``fit(X, y)`` / ``predict_proba`` / ``features`` over a pool; K+1-class discriminator.
     ``losses_``: (discriminator, generator) loss of the last step."""
 
@@ -163,8 +164,3 @@ class SSLGanLearner:
         """The discriminator's last feature map, flattened."""
         return self._outputs(X)[1]
 
-    def predict(self, X) -> np.ndarray:
-        return self.predict_proba(X).argmax(axis=1)
-
-    def score(self, X, y) -> float:
-        return float((self.predict(X) == np.asarray(y)).mean())

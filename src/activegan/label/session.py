@@ -44,7 +44,7 @@ class LabelConfig:
     query_size: int = 10
     budget: int | None = None  # images asked in all, skips included; default 10 batches
     seed: int = 0
-    learner: str = "embedding"  # see activegan.learners; the measured best (docs/results/label-efficiency)
+    learner: str = "selftrain"  # see activegan.learners; the measured best (docs/results/label-efficiency)
     initial_strategy: str = "typical"  # the first batch, before any label: typical (TypiClust) or random
     steps: int = 150  # the CNN learner's gradient steps per retrain
     batch_size: int = 32
