@@ -1,6 +1,6 @@
 """An ActiveLearner for people with their own loop, in the spirit of modAL's.
 
-    learner = ActiveLearner(strategy="entropy").fit(X_labeled, y_labeled)
+    learner = ActiveLearner(strategy="entropy", pool=X_pool).fit(X_labeled, y_labeled)
     idx = learner.query(X_pool, n=10)          # indices into X_pool, most informative first
     learner.teach(X_pool[idx], oracle(idx))    # add the new labels and retrain
 """
