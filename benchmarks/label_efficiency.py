@@ -58,6 +58,10 @@ def configs(args) -> dict[str, ExperimentConfig]:
             if wanted is not None:
                 raise SystemExit(f"{sub} needs a trained DCGAN: pass --gan CHECKPOINT")
             continue
+        if args.only:
+            strategies = [s for s in strategies if s in args.only.split(",")]
+            if not strategies:
+                continue
         out[sub] = ExperimentConfig(
             dataset=dataset, strategies=strategies if not args.quick else strategies[:2], seeds=[0] if args.quick else
             list(range(args.seeds)), budgets=BUDGETS[dataset], learner=learner, initial_strategy=start,
@@ -132,6 +136,7 @@ def load(args):
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="mnist", choices=["mnist", "cifar10"])
     p.add_argument("--experiments", help=f"comma list of sub-folders to run (default all: {', '.join(e[0] for e in EXPERIMENTS)})")
+    p.add_argument("--only", help="comma list: run only these strategies of each experiment (as the machine allows)")
     p.add_argument("--gan", type=Path, help="a trained DCGAN checkpoint: runs the generated-query experiment (selftrain-gan)")
     p.add_argument("--tune", action="store_true", help="run the validation sweep of the embedding learner and exit")
 
