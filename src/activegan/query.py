@@ -68,12 +68,17 @@ def run_query(cfg: QueryConfig, progress: bool = False, cache_dir=None, die_once
         from activegan.distributed import connect
 
         connect(cfg.ray)  # an unreachable cluster is refused before anything is trained
-    out = Path(cfg.out)
+    import time
+
+    out, t0 = Path(cfg.out), time.perf_counter()
     model, pool, strategy, classes, fmt = _context(cfg, cache_dir)
+    t1 = time.perf_counter()
     scored = _score_shards(cfg, model, pool, strategy, progress, cache_dir, die_once)
+    t2 = time.perf_counter()
     top, skipped = _merge(out, pool.n_shards, cfg.n)
-    _write_outputs(cfg, out, pool, top, skipped, classes, fmt)
-    return {"scored": scored, "queries": len(top["ids"]), "skipped": len(skipped), "out": str(out)}
+    timing = {"model_s": t1 - t0, "score_s": t2 - t1, "merge_s": time.perf_counter() - t2, "shards_scored_now": scored}
+    _write_outputs(cfg, out, pool, top, skipped, classes, fmt, timing)
+    return {"scored": scored, "queries": len(top["ids"]), "skipped": len(skipped), "out": str(out), **timing}
 
 
 def _context(cfg: QueryConfig, cache_dir):
@@ -194,6 +199,19 @@ def _score_shards(cfg: QueryConfig, model, pool: Pool, strategy, progress: bool,
     return len(todo)
 
 
+class _Known:
+    """The model, answering predict_proba for the shard it has just classified without running again."""
+
+    def __init__(self, model, images, probs):
+        self._model, self._images, self._probs = model, images, probs
+
+    def predict_proba(self, X):
+        return self._probs if X is self._images else self._model.predict_proba(X)
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+
 class ShardScorer:
     """A Ray Data actor (``query --ray``): loads the query's saved model once, then scores the shards
     it is given exactly as a local query does."""
@@ -223,7 +241,7 @@ def score_shard(cfg: QueryConfig, model, pool: Pool, strategy, i: int) -> int:
     ids, images, skipped = pool.shard(i)
     if len(images):
         probs = model.predict_proba(images)
-        scores = strategy.scores(model, images, np.random.default_rng([cfg.seed, i]))
+        scores = strategy.scores(_Known(model, images, probs), images, np.random.default_rng([cfg.seed, i]))
     else:
         probs, scores = np.empty((0, 1), np.float32), np.empty(0)
     buf = io.BytesIO()
@@ -254,7 +272,8 @@ def _merge(out: Path, n_shards: int, n: int) -> tuple[dict, list[tuple[str, str]
     return top, skipped
 
 
-def _write_outputs(cfg: QueryConfig, out: Path, pool: Pool, top: dict, skipped, classes, fmt: ImageFormat) -> None:
+def _write_outputs(cfg: QueryConfig, out: Path, pool: Pool, top: dict, skipped, classes, fmt: ImageFormat,
+                   timing: dict) -> None:
     from activegan.plots import save_image_grid
 
     rows = ["rank,id,score,predicted,probability"]
@@ -266,7 +285,7 @@ def _write_outputs(cfg: QueryConfig, out: Path, pool: Pool, top: dict, skipped, 
     if sheet:
         save_image_grid(np.stack(sheet), out / "contact_sheet.png", nrow=8)
     atomic_write_json(out / "config.json", {**asdict(cfg), "classes": classes, "image_mode": fmt.mode, "image_side": fmt.side,
-                                            "pool_images": len(pool), "skipped": len(skipped)})
+                                            "pool_images": len(pool), "skipped": len(skipped), "timing": timing})
     if cfg.format == "label-studio":
         _write_label_studio(cfg, out, pool, top, classes)
 
