@@ -80,6 +80,7 @@ class SelfTrainLearner(ClassifierMixin):
         self.fits_ = int(state["fits"])
         self.model_.eval()
         self.pool_probs_ = self._cnn_probs(self.pool)
+        self.spread.graph_  # noqa: B018 - ready to answer for pool images (the embedding: from the cache)
         return self
 
     def fit(self, X, y) -> "SelfTrainLearner":
