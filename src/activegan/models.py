@@ -115,6 +115,13 @@ def as_tensor_images(X) -> np.ndarray:
 class ClassifierMixin:
     """``predict`` and ``score`` (accuracy) from ``predict_proba``: every learner's."""
 
+    def predict(self, X) -> np.ndarray:
+        return self.predict_proba(X).argmax(axis=1)
+
+    def score(self, X, y) -> float:
+        """Accuracy."""
+        return float((self.predict(X) == np.asarray(y)).mean())
+
 
 @dataclass(eq=False)
 class CNNClassifier(ClassifierMixin):
@@ -218,13 +225,6 @@ class CNNClassifier(ClassifierMixin):
             for xb in self._batches(X, batch_size):
                 out.append(torch.softmax(self.model_(xb), dim=1).cpu().numpy())
         return np.concatenate(out)
-
-    def predict(self, X) -> np.ndarray:
-        return self.predict_proba(X).argmax(axis=1)
-
-    def score(self, X, y) -> float:
-        """Accuracy."""
-        return float((self.predict(X) == np.asarray(y)).mean())
 
     def features(self, X, batch_size: int = 64) -> np.ndarray:
         """Penultimate-layer activations (the input of the last dense layer)."""
