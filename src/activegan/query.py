@@ -127,7 +127,6 @@ def _learner(cfg: QueryConfig, labeled, fmt: ImageFormat, pool: Pool, out: Path,
 
     saved_path = Path(cfg.model) if cfg.model else out / "model.pt"
     classes = labeled.classes
-    x, y = _labeled_images(labeled, fmt), labeled.y()
     sample = _pool_sample(pool, cfg) if cfg.learner != "cnn" else None
     model = make_learner(cfg.learner, pool=sample, n_classes=len(classes), random_state=cfg.seed, cache_dir=cache_dir,
                          train=TrainOptions(epochs=cfg.epochs))
@@ -138,8 +137,8 @@ def _learner(cfg: QueryConfig, labeled, fmt: ImageFormat, pool: Pool, out: Path,
         classes = saved["classes"]
         if hasattr(model, "load_state") and saved["state"]:
             return model.load_state(fmt.shape, len(classes), saved["state"]), classes
-        return model.fit(x, y), classes  # no weights (embedding): refit, deterministic
-    model.fit(x, y)
+        return model.fit(_labeled_images(labeled, fmt), labeled.y()), classes  # no weights (embedding): refit
+    model.fit(_labeled_images(labeled, fmt), labeled.y())
     state = model.state_dict() if hasattr(model, "state_dict") else {}
     atomic_torch_save({"learner": cfg.learner, "classes": classes, "mode": fmt.mode, "side": fmt.side, "state": state},
                       saved_path)
