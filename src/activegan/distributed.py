@@ -85,9 +85,9 @@ def run_units(fn, common, units: list, address: str, on_report) -> None:
 
     @ray.remote(num_cpus=1, max_retries=RESTARTS)
     def unit_task(common, unit):
-        import torch
+        from activegan.workers import limit_threads
 
-        torch.set_num_threads(1)
+        limit_threads(1)
         reports = []
         fn(common, unit, reports.append)
         return reports

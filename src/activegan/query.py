@@ -216,9 +216,9 @@ class ShardScorer:
     it is given exactly as a local query does."""
 
     def __init__(self, cfg: dict, cache_dir, die_once: str | None = None):
-        import torch
+        from activegan.workers import limit_threads
 
-        torch.set_num_threads(1)
+        limit_threads(1)
         self.cfg = QueryConfig(**cfg)
         self.model, self.pool, self.strategy, _, _ = _context(self.cfg, cache_dir)
         self.die_once = die_once  # tests: the first actor to find this file missing creates it and dies

@@ -58,9 +58,7 @@ def _collect(procs, reports, on_report) -> None:
 
 
 def _worker(fn, common, tasks, reports, threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
+    limit_threads(threads)
     _die_with_parent()
     while (item := tasks.get()) is not None:
         try:
@@ -69,6 +67,26 @@ def _worker(fn, common, tasks, reports, threads: int) -> None:
             reports.put(("error", exc if _picklable(exc) else RuntimeError(f"{type(exc).__name__}: {exc}")))
             return
     reports.put(("done", None))
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+def limit_threads(n: int) -> None:
+    """Every thread pool of this process to ``n`` threads, for good: torch's, the OpenMP and BLAS
+    runtimes already loaded (through threadpoolctl: scikit-learn's, faiss's, NumPy's and SciPy's
+    each bring their own), and, through their environment variables, those loaded later.
+
+    A forked worker inherits its parent's pool sizes (one thread per core). Without this, two
+    workers on two cores ran four busy threads, and scikit-learn's KMeans, on leaving its own
+    thread limit, restored the inherited size; the demo took three times as long."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(n)
+    torch.set_num_threads(n)
+    threadpool_limits(n)
 
 
 def _die_with_parent() -> None:
