@@ -42,7 +42,11 @@ EXPERIMENTS = [
     # margin, which have the same learner, seeds and first labels.
     ("selftrain-gan", "selftrain", "typical", ["gan-margin-match"]),
     ("cnn-random", "cnn", "random", ["random", "margin"]),
+    # SEALS (Coleman et al. 2022): margin scored only on the 100 nearest unlabeled neighbours of each labeled
+    # image; paired with embedding-typical's full-pool margin and random (same learner, seeds, first labels).
+    ("embedding-seals", "embedding", "typical", ["margin"]),
 ]
+OPTIONS = {"embedding-seals": {"candidates": "knn:100"}}
 AIMS = {"mnist": [("0.95", 30), ("0.98", 100), ("0.99", 300)], "cifar10": []}
 
 
@@ -67,7 +71,7 @@ def configs(args) -> dict[str, ExperimentConfig]:
             list(range(args.seeds)), budgets=BUDGETS[dataset], learner=learner, initial_strategy=start,
             subset=2000 if learner == "cnn" else None, density_features="penultimate",
             train=TrainOptions(epochs=1 if args.quick else 50),
-            gan=GanOptions(checkpoint=str(args.gan) if uses_gan else None))
+            gan=GanOptions(checkpoint=str(args.gan) if uses_gan else None), **OPTIONS.get(sub, {}))
     return out
 
 

@@ -25,7 +25,19 @@ def load(out: Path, sub: str, cfg) -> tuple[dict, dict, dict]:
                 calib.setdefault(r["strategy"], []).append((float(r["log_loss"]), float(r["ece"]),
                                                             float(r.get("classes_labeled") or "nan"),
                                                             float(r.get("classes") or "nan")))
-    return (summarize(rows, cfg.strategies) if rows else {}), experiments.per_seed_aulc(rows), calib
+    summary, seed_aulc = (summarize(rows, cfg.strategies) if rows else {}), experiments.per_seed_aulc(rows)
+    if cfg.candidates:  # the same strategy on a restricted candidate set: its own name beside the full-pool one
+        summary, seed_aulc, calib = ({label(cfg, k): v for k, v in d.items()} for d in (summary, seed_aulc, calib))
+    return summary, seed_aulc, calib
+
+
+def label(cfg, strategy: str) -> str:
+    """'margin' → 'margin (knn:100)' when the experiment scores a restricted candidate set (SEALS)."""
+    return f"{strategy} ({cfg.candidates})" if cfg.candidates else strategy
+
+
+def strategy_of(name: str) -> str:
+    return name.split(" (")[0]
 
 
 def with_baseline(rep, sub: str, cfg) -> tuple[dict, dict, dict]:
@@ -42,9 +54,21 @@ def with_baseline(rep, sub: str, cfg) -> tuple[dict, dict, dict]:
     return summary, seed_aulc, calib
 
 
-def seconds_per_round(out: Path, sub: str, strategy: str) -> float:
+def seconds_per_round(out: Path, sub: str, strategy: str, column: str | None = None) -> float:
+    """Mean seconds per round after the first: train + score + select, or one of those ``column``s."""
     rows = [r for r in read_curves(out / sub / "curves.csv") if r["strategy"] == strategy and r["round"] > 0]
-    return float(np.mean([r["train_s"] + r["score_s"] + r["select_s"] for r in rows])) if rows else float("nan")
+    cols = [column] if column else ["train_s", "score_s", "select_s"]
+    return float(np.mean([sum(r[c] for c in cols) for r in rows])) if rows else float("nan")
+
+
+def _sibling_score_s(rep, cfg, strategy: str) -> float:
+    """Scoring seconds per round of ``strategy`` in the experiment with the same learner and first labels
+    that scores the whole pool."""
+    for other, ocfg in rep.cfgs.items():
+        if not ocfg.candidates and strategy in ocfg.strategies and (ocfg.learner, ocfg.initial_strategy) == \
+                (cfg.learner, cfg.initial_strategy) and (rep.out / other / "curves.csv").exists():
+            return seconds_per_round(rep.out, other, strategy, "score_s")
+    return float("nan")
 
 
 def table(rep, mod) -> tuple[str, dict]:
@@ -64,7 +88,7 @@ def table(rep, mod) -> tuple[str, dict]:
             body.append([cfg.learner, cfg.initial_strategy, s,
                          *[_labels(n, mean, float(t)) for t in thresholds],
                          *[f"{mod.accuracy_at(summary, s, k):.4f}" if k in n else "–" for k in at],
-                         f"{v['aulc_mean']:.4f}", _gap(gap), f"{seconds_per_round(rep.out, sub, s):.1f}",
+                         f"{v['aulc_mean']:.4f}", _gap(gap), f"{seconds_per_round(rep.out, sub, strategy_of(s)):.1f}",
                          "–" if cal is None else f"{cal[0]:.3f}", "–" if cal is None else f"{cal[1]:.3f}"])
     return reporting.md_table(head, body), everything
 
@@ -104,7 +128,14 @@ def conclusions(rep, everything: dict) -> list[str]:
         summary, seed_aulc, _ = with_baseline(rep, sub, cfg)
         if "random" not in summary:
             continue
-        gaps = {s: experiments.paired_gap(seed_aulc, s) for s in cfg.strategies if s != "random" and s in summary}
+        gaps = {label(cfg, s): experiments.paired_gap(seed_aulc, label(cfg, s)) for s in cfg.strategies
+                if s != "random" and label(cfg, s) in summary}
+        for s in [s for s in gaps if s != strategy_of(s) and strategy_of(s) in seed_aulc]:  # SEALS against the full pool
+            g = experiments.paired_gap(seed_aulc, s, strategy_of(s))
+            out.append(f"- {cfg.learner}, {cfg.initial_strategy} first labels: {s} against {strategy_of(s)} on the whole pool "
+                       f"(AULC {summary[strategy_of(s)]['aulc_mean']:.4f}): {experiments.gap_words(g)}, 95 % interval "
+                       f"{_gap(g)}; scoring {seconds_per_round(rep.out, sub, strategy_of(s), 'score_s'):.2f} s per round against "
+                       f"{_sibling_score_s(rep, cfg, strategy_of(s)):.2f} s.")
         for s in [s for s in gaps if s.startswith("gan-")]:  # generated queries against their pool acquisition too
             acq = s.split("-")[1]
             if acq in seed_aulc:

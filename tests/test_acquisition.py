@@ -74,6 +74,22 @@ def test_density_matches_brute_force(k):
     np.testing.assert_allclose(acq.density(x, k), brute_force_density(x, k), atol=1e-5)
 
 
+def test_ivf_density_is_close_to_exact_and_reproducible():
+    # Clustered rows, like images: the approximate graph finds nearly every exact neighbour.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 32))[rng.integers(0, 40, 3000)] + 0.3 * rng.normal(size=(3000, 32))
+    exact = brute_force_density(x, 10)
+    approx = acq.density(x, 10, search="ivf")
+    assert np.abs(approx - exact).mean() < 1e-3 and (approx <= exact + 1e-5).all()  # never above: a subset
+    np.testing.assert_array_equal(acq.density(x, 10, search="ivf"), approx)
+    np.testing.assert_allclose(acq.density(x, 10, search="auto"), exact, atol=1e-5)  # 3 000 rows: exact
+
+
+def test_density_search_must_be_known():
+    with pytest.raises(ValueError, match="search must be one of auto, exact, ivf"):
+        acq.density(FEATS, k=1, search="hnsw")
+
+
 def test_density_with_exact_duplicates_excludes_only_itself():
     x = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     # Each duplicate's nearest other row is its twin (cosine 1), not itself.

@@ -74,6 +74,8 @@ RUN_OPTIONS = [
      "labeled image in the pool's embedding (SEALS: a round's cost follows the labeled set, not the pool)"),
     ("--density-k", "density_k", _density_k, "neighbours for density, or 'all'"),
     ("--density-features", "density_features", str, "pixels (cached once per pool) or penultimate (each round)"),
+    ("--density-search", "density_search", str, "neighbours for density: auto (exact up to 20 000 images, else "
+     "approximate), exact, or ivf (approximate: faiss inverted lists; recall in docs/results/speed)"),
     ("--mc-samples", "mc_samples", int, "MC-dropout samples for bald, variation-ratios and mc-entropy"),
     ("--epochs", "train.epochs", int, "training epochs (full passes over the labeled set) per round"),
     ("--steps", "train.steps", int, "train exactly this many gradient steps per round instead of epochs"),

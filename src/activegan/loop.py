@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from activegan import candidates
+from activegan.acquisition import SEARCHES
 from activegan.errors import ConfigError
 from activegan.gan.queries import MATCH_FEATURES, GanQueries, QueryOptions
 from activegan.learners import LEARNERS, make_learner
@@ -80,6 +81,7 @@ class ExperimentConfig:
     candidates: str | None = None  # "knn:K": only the K nearest unlabeled neighbours of each labeled image (SEALS)
     density_k: int | None = 10
     density_features: str = "pixels"  # or "penultimate": the classifier's features, each round
+    density_search: str = "auto"  # exact, ivf (approximate neighbours) or auto: exact up to 20 000 images
     mc_samples: int = 20
     train: TrainOptions = field(default_factory=TrainOptions)
     gan: GanOptions = field(default_factory=GanOptions)
@@ -97,7 +99,7 @@ class ExperimentConfig:
     def strategy(self, name: str, cache_dir=None):
         """The strategy object of a name in ``strategies`` (gan-* names: their acquisition's)."""
         return make_strategy(parse_name(name)[0], density_k=self.density_k, density_features=self.density_features,
-                             mc_samples=self.mc_samples, cache_dir=cache_dir)
+                             mc_samples=self.mc_samples, cache_dir=cache_dir, density_search=self.density_search)
 
     def validate(self, pool_size: int) -> None:
         """ConfigError naming the parameter, before anything is trained."""
@@ -137,6 +139,8 @@ class ExperimentConfig:
         candidates.parse(self.candidates)
         if self.density_features not in DENSITY_FEATURES:
             raise ConfigError("density_features", f"must be one of {', '.join(DENSITY_FEATURES)}, got {self.density_features!r}")
+        if self.density_search not in SEARCHES:
+            raise ConfigError("density_search", f"must be one of {', '.join(SEARCHES)}, got {self.density_search!r}")
         if any(parse_name(s)[0].startswith("density-") for s in self.strategies) and self.density_k is not None \
                 and not 1 <= self.density_k < pool_size:
             raise ConfigError("density_k", f"{self.density_k} must be between 1 and the pool size - 1 ({pool_size - 1})")

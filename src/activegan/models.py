@@ -5,6 +5,7 @@ The model wrapper knows nothing of acquisition functions or of which samples are
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,6 +111,24 @@ def as_tensor_images(X) -> np.ndarray:
     if X.ndim != 4:
         raise ValueError(f"X must be images of shape (N, C, H, W), got shape {X.shape}")
     return X
+
+
+@contextmanager
+def channels_last(model: nn.Module):
+    """Inference in NHWC layout: oneDNN's convolutions run about 3x faster on this machine's CPU with
+    weights and inputs channels-last (docs/results/speed). Training keeps the default layout;
+    the weights are put back on leaving. Feed the batches through ``nhwc``."""
+    with torch.inference_mode(False):  # weights made inside inference mode could not be trained after
+        model.to(memory_format=torch.channels_last)
+    try:
+        yield model
+    finally:
+        with torch.inference_mode(False):
+            model.to(memory_format=torch.contiguous_format)
+
+
+def nhwc(batch: torch.Tensor) -> torch.Tensor:
+    return batch.contiguous(memory_format=torch.channels_last) if batch.dim() == 4 else batch
 
 
 class ClassifierMixin:
@@ -221,9 +240,9 @@ class CNNClassifier(ClassifierMixin):
         self._check_fitted()
         self.model_.eval()
         out = [np.empty((0, self.n_classes_), dtype=np.float32)]
-        with torch.inference_mode():
+        with torch.inference_mode(), channels_last(self.model_):
             for xb in self._batches(X, batch_size):
-                out.append(torch.softmax(self.model_(xb), dim=1).cpu().numpy())
+                out.append(torch.softmax(self.model_(nhwc(xb)), dim=1).cpu().numpy())
         return np.concatenate(out)
 
     def features(self, X, batch_size: int = 64) -> np.ndarray:
@@ -231,9 +250,9 @@ class CNNClassifier(ClassifierMixin):
         self._check_fitted()
         self.model_.eval()
         out = []
-        with torch.inference_mode():
+        with torch.inference_mode(), channels_last(self.model_):
             for xb in self._batches(X, batch_size):
-                out.append(self.model_.features(xb).cpu().numpy())
+                out.append(self.model_.features(nhwc(xb)).cpu().numpy())
         return np.concatenate(out) if out else np.empty((0, 0), dtype=np.float32)
 
     def predict_proba_mc(self, X, n_samples: int = 20, batch_size: int = 64, seed: int = 0) -> np.ndarray:
@@ -249,10 +268,10 @@ class CNNClassifier(ClassifierMixin):
                 m.train()
         out = []
         try:
-            with torch.random.fork_rng(devices=[]), torch.inference_mode():
+            with torch.random.fork_rng(devices=[]), torch.inference_mode(), channels_last(model):
                 torch.manual_seed(seed)
                 for xb in self._batches(X, batch_size):
-                    h = model.conv(xb)
+                    h = model.conv(nhwc(xb))
                     out.append(
                         torch.stack([torch.softmax(model.head(model.dense(h)), dim=1) for _ in range(n_samples)])
                         .cpu()

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from activegan.models import ClassifierMixin, augment_batch
+from activegan.models import ClassifierMixin, augment_batch, channels_last, nhwc
 
 
 @dataclass(frozen=True)
@@ -127,9 +127,9 @@ class SelfTrainLearner(ClassifierMixin):
         X = np.asarray(X, dtype=np.float32)
         body = self.model_ if head else self.model_[:-2]
         out = []
-        with torch.inference_mode():
+        with torch.inference_mode(), channels_last(self.model_):
             for s in range(0, len(X), batch):
-                h = body(torch.from_numpy(X[s:s + batch]).to(self.device))
+                h = body(nhwc(torch.from_numpy(X[s:s + batch]).to(self.device)))
                 out.append((torch.softmax(h, dim=1) if head else h).cpu().numpy())
         return np.concatenate(out) if out else np.empty((0, self.n_classes if head else 128), np.float32)
 

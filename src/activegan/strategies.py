@@ -142,14 +142,18 @@ class DensityWeighted(Strategy):
     """density × base score (the poster's density-weighted strategies). Density is the mean cosine
     similarity of an image to its k nearest neighbours in the pool (k=None: every other image), on
     ``features="pixels"`` (computed once per pool, cached in ``cache_dir`` by content) or
-    ``"penultimate"`` (the model's features, every time it is asked)."""
+    ``"penultimate"`` (the model's features, every time it is asked). ``search``: exact, ivf
+    (approximate neighbours) or auto (exact up to ``acquisition.EXACT_UP_TO`` images)."""
 
-    def __init__(self, base: Strategy, k: int | None = 10, features: str = "pixels", cache_dir=None):
+    def __init__(self, base: Strategy, k: int | None = 10, features: str = "pixels", cache_dir=None,
+                 search: str = "auto"):
         if features not in DENSITY_FEATURES:
             raise ConfigError("density_features", f"must be one of {', '.join(DENSITY_FEATURES)}, got {features!r}")
         if k is not None and k < 1:
             raise ConfigError("density_k", f"must be at least 1 or None (all), got {k}")
-        self.base, self.k, self.features = base, k, features
+        if search not in acquisition.SEARCHES:
+            raise ConfigError("density_search", f"must be one of {', '.join(acquisition.SEARCHES)}, got {search!r}")
+        self.base, self.k, self.features, self.search = base, k, features, search
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self.name = f"density-{base.name}"
         self.differentiable = base.differentiable
@@ -172,32 +176,34 @@ class DensityWeighted(Strategy):
         """Density of every pool image among the others."""
         k = None if self.k is None else min(self.k, len(X) - 1)
         if self.features == "penultimate":
-            return acquisition.density(model.features(X), k)
+            return acquisition.density(model.features(X), k, self.search)
         if self._pixels_density is None or self._pixels_density[0] is not X:
-            self._pixels_density = (X, _cached_density(X, k, self.cache_dir))
+            self._pixels_density = (X, _cached_density(X, k, self.cache_dir, self.search))
         return self._pixels_density[1]
 
     def density_to_pool(self, model, images, X) -> np.ndarray:
         """Density of images that are not in the pool, against the pool."""
         if self.features == "penultimate":
-            return acquisition.density_to(model.features(images), model.features(X), self.k)
-        return acquisition.density_to(np.reshape(images, (len(images), -1)), np.reshape(X, (len(X), -1)), self.k)
+            return acquisition.density_to(model.features(images), model.features(X), self.k, self.search)
+        return acquisition.density_to(np.reshape(images, (len(images), -1)), np.reshape(X, (len(X), -1)), self.k,
+                                      self.search)
 
 
-def _cached_density(X, k: int | None, cache_dir: Path | None) -> np.ndarray:
-    """Pixel density of a pool, computed once per pool content and k, then read from the cache."""
+def _cached_density(X, k: int | None, cache_dir: Path | None, search: str = "auto") -> np.ndarray:
+    """Pixel density of a pool, computed once per pool content, k and search, then read from the cache."""
     from activegan.io import atomic_write_bytes
 
     if cache_dir is None:
-        return acquisition.density(X, k)
+        return acquisition.density(X, k, search)
     digest = hashlib.sha1(np.ascontiguousarray(X).view(np.uint8)).hexdigest()[:16]
-    path = cache_dir / f"density-{digest}-k{k}.npy"
+    approximate = k is not None and (search == "ivf" or (search == "auto" and len(X) > acquisition.EXACT_UP_TO))
+    path = cache_dir / f"density-{digest}-k{k}{'-ivf' if approximate else ''}.npy"
     if path.exists():
         try:
             return np.load(path)
         except (OSError, ValueError):
             pass  # a damaged cache entry is recomputed
-    dens = acquisition.density(X, k)
+    dens = acquisition.density(X, k, search)
     buf = io.BytesIO()
     np.save(buf, dens)
     atomic_write_bytes(path, buf.getvalue())
@@ -214,14 +220,14 @@ GAN_ORACLES = ("match", "model")
 
 
 def make_strategy(name: str, *, density_k: int | None = 10, density_features: str = "pixels",
-                  mc_samples: int = 20, cache_dir=None) -> Strategy:
+                  mc_samples: int = 20, cache_dir=None, density_search: str = "auto") -> Strategy:
     """The pool strategy called ``name`` with its parameters; parameters it does not use are ignored."""
     if name in _SIMPLE:
         return _SIMPLE[name]()
     if name in _MC:
         return _MC[name](mc_samples)
     if name in _DENSITY:
-        return DensityWeighted(_SIMPLE[_DENSITY[name]](), density_k, density_features, cache_dir)
+        return DensityWeighted(_SIMPLE[_DENSITY[name]](), density_k, density_features, cache_dir, density_search)
     raise ConfigError("strategy", f"unknown strategy {name!r}; choose from {', '.join(STRATEGY_NAMES)}")
 
 
