@@ -77,7 +77,7 @@ def model_flops_per_image(model, image_shape) -> dict:
 
 def scoring_throughput(x_pool: np.ndarray, threads: int, model: str = "poster", layout: str = "nhwc") -> dict:
     """Images/s of pool scoring over ``x_pool``: the poster's MNIST CNN (``CNNClassifier.predict_proba``,
-    batches of 64) or the default learner's CNN (``SelfTrainLearner``'s, batches of 256). ``nhwc``: the
+    batches of 64) or the default learner's CNN (``SelfTrainLearner``'s, batches of 64). ``nhwc``: the
     library's path (channels-last inference); ``nchw``: the same batches in the default layout, as
     before that change."""
     import torch
@@ -92,7 +92,7 @@ def scoring_throughput(x_pool: np.ndarray, threads: int, model: str = "poster", 
     else:
         learner = SelfTrainLearner(x_pool[:1], None, 10)
         learner._build()
-        net, batch, library = learner.model_, 256, learner._cnn_probs
+        net, batch, library = learner.model_, 64, learner._cnn_probs
     net.eval()
 
     def plain(x):
@@ -309,7 +309,7 @@ def ratio(a, b) -> str:
 
 
 def _scorer(s: dict) -> str:
-    return {"poster": "poster CNN (`predict_proba`, batches of 64)", "selftrain": "selftrain CNN (batches of 256)"}[s.get("model", "poster")]
+    return {"poster": "poster CNN (`predict_proba`, batches of 64)", "selftrain": "selftrain CNN (batches of 64)"}[s.get("model", "poster")]
 
 
 def _flops(a: dict, s: dict) -> float:
@@ -394,7 +394,8 @@ def render(res: dict) -> str:
         "## (b) Density: ours against modAL's `information_density(X, 'cosine')`",
         "",
         f"Pixels of the first N pool images (784 float32 values each). Ours: `activegan.acquisition.density` with k = all "
-        f"(exact mean over all other rows, O(N·d)) and k = {a['density_k']} (faiss exact inner-product search). modAL builds "
+        f"(exact mean over all other rows, O(N·d)) and k = {a['density_k']} (the default search: faiss exact inner-product search "
+        "up to 20 000 rows" + (", the approximate inverted lists of (b2) above that: the 60 000 row" if a.get("knn") else "") + "). modAL builds "
         f"the N × N matrix with scikit-learn (float32 in → float32 matrix); sizes whose matrix alone exceeds "
         f"{MODAL_MATRIX_LIMIT_GIB:.0f} GiB are skipped. Each cell is one fresh process. Memory = that process's peak RSS (VmHWM, read by the process "
         "itself) minus the peak of a baseline process with the same imports and the same pixels loaded that computes "
@@ -427,7 +428,8 @@ def render(res: dict) -> str:
         "modAL's density is the mean of 1 / (1 + cosine distance) over all rows (itself included); ours is the mean cosine",
         "similarity to the k nearest other rows (or all other rows). They rank differently; this compares cost only.",
         f"With k = {a['density_k']}, faiss's exact search does O(N²·d) work like modAL's matrix: it saves the memory, not the",
-        "time. Only k = all is O(N·d); a k-nearest density that is much faster would need an approximate index.",
+        "time. Only k = all is O(N·d)" + ("; above 20 000 rows the approximate index of (b2) does the k-nearest search." if a.get("knn")
+                                          else "; a k-nearest density that is much faster would need an approximate index."),
         "",
     ]
     if a.get("knn"):

@@ -11,6 +11,7 @@ from activegan.embedding import PoolEmbedding, label_spreading, typical_indices
 from activegan.errors import ConfigError
 from activegan.learners import LEARNERS, EmbeddingLearner, make_learner
 from activegan.loop import ExperimentConfig, TrainOptions, first_labels, run_strategy
+from activegan.selftrain import SelfTrainLearner
 from activegan.strategies import STRATEGY_NAMES, make_strategy, query
 
 
@@ -151,6 +152,17 @@ def test_selftrain_learns_from_spread_labels_and_then_from_itself(selftrain_lear
     assert (label.numpy()[40:] == want[40:].argmax(axis=1)).all() and np.allclose(weight.numpy()[40:], want[40:].max(axis=1))
     assert (label.numpy()[:40] == d.y_pool[:40]).all() and (weight.numpy()[:40] == 1).all()  # the labels themselves
     assert n == 4 * 300 and learner.fits_ == 2  # a small pool: passes_per_round passes
+
+
+def test_a_loaded_selftrain_learner_scores_without_the_pool_graph(selftrain_learner, small_digits):
+    # What every `query --ray` actor does: load the saved CNN, then score. The pool's UMAP graph is only
+    # for training; pool images answer with the CNN's probabilities as the fit left them.
+    d, fitted = small_digits, selftrain_learner
+    spread = EmbeddingLearner(d.x_pool, 10)
+    loaded = SelfTrainLearner(d.x_pool, spread, 10).load_state(d.x_pool.shape[1:], 10, fitted.state_dict())
+    for X in (d.x_pool[100:160], d.x_test[:30]):
+        np.testing.assert_allclose(loaded.predict_proba(X), fitted.predict_proba(X), atol=1e-6)
+    assert spread.graph is None  # never built
 
 
 def test_mc_strategies_name_what_the_embedding_learner_lacks(embedding_learner, small_digits):

@@ -34,13 +34,12 @@ class PoolGraph:
         self.pool, self.neighbors = pool, neighbors
         self.embedding = PoolEmbedding(config, cache_dir).fit(pool)
         self.graph = knn_graph(self.embedding.coords, neighbors)
-        self._rows = {_row_key(row): i for i, row in enumerate(pool.reshape(len(pool), -1))}
+        self.rows = RowIndex(pool)
         self._index, self._memo = None, {}
 
     def nodes(self, X) -> np.ndarray:
         """Pool index of each image, −1 for an image that is not in the pool."""
-        flat = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
-        return np.array([self._rows.get(_row_key(row), -1) for row in flat], dtype=np.int64)
+        return self.rows.nodes(X)
 
     def embed(self, X) -> np.ndarray:
         """Embedding of images that are not in the pool (``transform``; the last array is remembered)."""
@@ -72,6 +71,19 @@ class PoolGraph:
         if (idx < 0).any():
             out[idx < 0] = self.embed(np.asarray(X)[idx < 0])
         return out
+
+
+class RowIndex:
+    """Position of each image in an array of images, by content (no embedding needed)."""
+
+    def __init__(self, images):
+        flat = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
+        self._rows = {_row_key(row): i for i, row in enumerate(flat)}
+
+    def nodes(self, X) -> np.ndarray:
+        """Index of each image, −1 for an image that is not in the array."""
+        flat = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
+        return np.array([self._rows.get(_row_key(row), -1) for row in flat], dtype=np.int64)
 
 
 def _row_key(row: np.ndarray) -> bytes:

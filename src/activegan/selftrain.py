@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from activegan.learners import RowIndex
 from activegan.models import ClassifierMixin, augment_batch, channels_last, nhwc
 
 
@@ -64,6 +65,8 @@ class SelfTrainLearner(ClassifierMixin):
     def adopt(self, earlier: "SelfTrainLearner") -> "SelfTrainLearner":
         for name in ("model_", "opt_", "gen_", "fits_", "pool_probs_"):
             setattr(self, name, getattr(earlier, name))
+        if hasattr(earlier, "rows_") and earlier.pool is self.pool:
+            self.rows_ = earlier.rows_
         return self
 
     def state_dict(self) -> dict:
@@ -79,9 +82,20 @@ class SelfTrainLearner(ClassifierMixin):
         self.gen_.set_state(state["rng"])
         self.fits_ = int(state["fits"])
         self.model_.eval()
-        self.pool_probs_ = self._cnn_probs(self.pool)
-        self.spread.graph_  # noqa: B018 - ready to answer for pool images (the embedding: from the cache)
+        self.pool_probs_ = None  # made when first needed (_last_pool_probs): scoring alone needs no graph
         return self
+
+    def _last_pool_probs(self) -> np.ndarray | None:
+        """The CNN's probabilities on the pool as its last fit left them (None before the first fit);
+        a loaded learner computes them on first use, with the same weights and batches."""
+        if self.pool_probs_ is None and self.fits_ > 0:
+            self.pool_probs_ = self._cnn_probs(self.pool)
+        return self.pool_probs_
+
+    def _pool_nodes(self, X) -> np.ndarray:
+        if not hasattr(self, "rows_"):
+            self.rows_ = RowIndex(self.pool)
+        return self.rows_.nodes(X)
 
     def fit(self, X, y) -> "SelfTrainLearner":
         if not hasattr(self, "model_"):
@@ -89,11 +103,11 @@ class SelfTrainLearner(ClassifierMixin):
             self._build()
         self.spread.fit(X, y)
         targets = self.spread.pool_probs_.astype(np.float32)
-        if self.pool_probs_ is not None:  # self-training: the last round's CNN votes too
-            targets = (targets + self.pool_probs_) / 2
+        if (last := self._last_pool_probs()) is not None:  # self-training: the last round's CNN votes too
+            targets = (targets + last) / 2
         label, weight = targets.argmax(axis=1), targets.max(axis=1)
         images, y = np.asarray(self.pool, dtype=np.float32), np.asarray(y, dtype=np.int64)
-        nodes = self.spread.graph_.nodes(X)
+        nodes = self._pool_nodes(X)
         label[nodes[nodes >= 0]], weight[nodes[nodes >= 0]] = y[nodes >= 0], 1.0
         if (nodes < 0).any():  # labeled images from outside the pool join the training set
             images = np.concatenate([images, np.asarray(X, dtype=np.float32)[nodes < 0]])
@@ -123,7 +137,7 @@ class SelfTrainLearner(ClassifierMixin):
                 self.opt_.step()
         model.eval()
 
-    def _forward(self, X, head: bool, batch: int = 256) -> np.ndarray:
+    def _forward(self, X, head: bool, batch: int = 64) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)
         body = self.model_ if head else self.model_[:-2]
         out = []
@@ -139,10 +153,11 @@ class SelfTrainLearner(ClassifierMixin):
     def predict_proba(self, X) -> np.ndarray:
         if not hasattr(self, "model_"):
             raise RuntimeError("this SelfTrainLearner is not fitted yet: call fit(X, y) first")
-        idx = self.spread.graph_.nodes(X)
+        idx = self._pool_nodes(X)
         out = np.empty((len(X), self.n_classes), dtype=np.float32)
         inside = idx >= 0
-        out[inside] = self.pool_probs_[idx[inside]]  # computed once per round, after training
+        if inside.any():
+            out[inside] = self._last_pool_probs()[idx[inside]]  # computed once per round, after training
         if (~inside).any():
             out[~inside] = self._cnn_probs(np.asarray(X)[~inside])
         return out
