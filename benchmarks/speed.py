@@ -328,7 +328,8 @@ def render(res: dict) -> str:
         f"- Machine: {reporting.machine_line(m)}.",
         f"- Dataset: {a['dataset']} (pool {a['pool']:,} images). Raw data: [speed.json](speed.json)"
         + (", the round's [curves.csv](round/curves.csv) and [summary.json](round/summary.json)." if a.get("round") else "."),
-        "- One thread everywhere (torch, faiss, BLAS in the subprocesses) except the 2-thread matmul, because that",
+        "- One thread everywhere (torch, faiss, BLAS in the subprocesses) except the rows marked 2 threads (the matmul,"
+        + (" scoring, and the default learner's round in (e)" if a.get("default_round") else " scoring") + "), because that",
         "  is how the long runs are set up on this shared machine.",
         "",
         "## Aims",
