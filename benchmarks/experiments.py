@@ -171,7 +171,10 @@ def publish(cfg: ExperimentConfig, state: Path, results: Path) -> dict | None:
     results.mkdir(parents=True, exist_ok=True)
     if from_state:
         write_curves(rows, results / "curves.csv", cfg.strategies)
-        atomic_write_json(results / "config.json", config_dict(cfg))
+        if (state / "config.json").exists():  # the run's own record (a field added since would not describe it)
+            reporting.write_readme(results / "config.json", (state / "config.json").read_text())
+        else:
+            atomic_write_json(results / "config.json", config_dict(cfg))
     atomic_write_json(results / "summary.json", summarize(rows, cfg.strategies))
     progress = progress_of(rows, cfg)
     plot, renamed = state / "learning_curves.png", any(display_name(s) != s for s in cfg.strategies)

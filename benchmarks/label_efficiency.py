@@ -109,15 +109,26 @@ def calibration_of(probs, y, bins: int = 15) -> dict:
     return {"log_loss": float(-np.log(p[np.arange(len(y)), y]).mean()), "ece": float(ece)}
 
 
+def _calibrated(folder: Path, cfg: ExperimentConfig) -> bool:
+    """Whether calibration.csv already holds every unit that the curves finish."""
+    from activegan.results import read_curves
+
+    if not (folder / "calibration.csv").exists() or not (folder / "curves.csv").exists():
+        return False
+    with open(folder / "calibration.csv", newline="") as f:
+        have = {(r["strategy"], int(r["seed"])) for r in csv.DictReader(f)}
+    finished = {(r["strategy"], r["seed"]) for r in read_curves(folder / "curves.csv") if r["round"] == cfg.rounds}
+    return finished <= have
+
+
 def after_publish(state: Path, out: Path) -> None:
     """calibration.csv beside each experiment's curves (from the state, when this checkout ran it)."""
     from activegan.data import load_dataset
 
     for sub in [p.name for p in sorted(state.glob("*")) if (p / "config.json").exists()]:
-        done = out / sub / "calibration.csv"
-        if done.exists() and (out / sub / "curves.csv").exists() and done.stat().st_mtime >= (out / sub / "curves.csv").stat().st_mtime:
-            continue  # refitting every final learner again would only repeat what is committed
         cfg = experiments.as_run(None, state / sub)
+        if _calibrated(out / sub, cfg):
+            continue  # refitting every final learner again would only repeat what is committed
         data = experiments.quick_data() if cfg.dataset == "digits" else load_dataset(cfg.dataset, DATA_DIRS[cfg.dataset])
         rows = calibration(cfg, data, state / sub)
         if rows:

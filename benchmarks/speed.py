@@ -27,7 +27,8 @@ import numpy as np
 from benchmarks.experiments import POSTER_PROTOCOL
 from benchmarks import reporting
 
-AIMS = {"density_speedup_at_20000": 100.0, "scoring_share_of_peak": 0.60, "round_s": 10.0}
+AIMS = {"density_speedup_at_20000": 100.0, "scoring_share_of_peak": 0.60, "round_s": 10.0,
+        "knn_s": 10.0, "knn_recall": 0.95, "default_round_s": 20.0, "embedding_s": 180.0}
 MODAL_MATRIX_LIMIT_GIB = 12.0
 ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -134,7 +135,7 @@ def knn_search(x_pool: np.ndarray, sizes: list[int], k: int) -> list[dict]:
     return rows
 
 
-def default_learner_round(data, cache_dir: Path, threads: int, budgets: list[int]) -> dict:
+def default_learner_round(data, cache_dir: Path, threads: int, budgets: list[int], learner: str | None = None) -> dict:
     """The default learner (selftrain) on the whole pool: the one-off embedding (fresh cache), then rounds
     of random and margin with the split timings of curves.csv."""
     import torch
@@ -150,7 +151,7 @@ def default_learner_round(data, cache_dir: Path, threads: int, budgets: list[int
     PoolEmbedding(cache_dir=cache_dir).fit(data.x_pool)
     embedding_s = time.perf_counter() - t
     cfg = ExperimentConfig(dataset=data.name, strategies=["random", "margin"], seeds=[0], budgets=budgets)
-    assert cfg.learner == "selftrain"
+    cfg.learner = learner or cfg.learner  # quick mode: the cheaper embedding learner, the same machinery
     t = time.perf_counter()
     run_experiment(cfg, cache_dir / "run", data=data, progress=False, cache_dir=cache_dir)
     wall = time.perf_counter() - t
@@ -162,7 +163,7 @@ def default_learner_round(data, cache_dir: Path, threads: int, budgets: list[int
                   "later": {c: float(np.mean([r[c] for r in rs[1:]])) for c in ("train_s", "score_s", "select_s")},
                   "n_labeled": [r["n_labeled"] for r in rs], "accuracy": [r["accuracy"] for r in rs]}
     torch.set_num_threads(1)
-    return {"threads": threads, "embedding_s": embedding_s, "wall_s": wall, "budgets": budgets, "pool": len(data.y_pool),
+    return {"learner": cfg.learner, "threads": threads, "embedding_s": embedding_s, "wall_s": wall, "budgets": budgets, "pool": len(data.y_pool),
             "per_strategy": per}
 
 
@@ -349,16 +350,16 @@ def render(res: dict) -> str:
     knn = {r["n"]: r for r in a.get("knn", [])}
     if knn:
         r = knn[max(knn)]
-        ok = r["ivf"]["seconds"] <= 10 and r["recall"] >= 0.95
+        ok = r["ivf"]["seconds"] <= AIMS["knn_s"] and r["recall"] >= AIMS["knn_recall"]
         aims.append([f"kNN density, k = {r['k']}, N = {r['n']:,}: ≤ 10 s with recall@{r['k']} ≥ 0.95 (one thread)",
                      f"{r['ivf']['seconds']:.1f} s, recall {r['recall']:.3f} (exact: {r['exact']['seconds']:.1f} s)", "yes" if ok else "**no**"])
     if a.get("default_round"):
         dr = a["default_round"]
         worst = max(sum(v["later"].values()) for v in dr["per_strategy"].values())
         first = max(sum(v["round_0"].values()) for v in dr["per_strategy"].values())
-        aims.append([f"a round of the default learner (selftrain) on the {dr['pool']:,}-image pool ≤ 20 s ({dr['threads']} threads; "
-                     "rounds after the first, slowest strategy)", f"{worst:.1f} s (first round {first:.1f} s)", "yes" if worst <= 20 else "**no**"])
-        aims.append(["the one-off embedding ≤ 3 minutes", reporting.fmt_seconds(dr["embedding_s"]), "yes" if dr["embedding_s"] <= 180 else "**no**"])
+        aims.append([f"a round of the default learner ({dr.get('learner', 'selftrain')}) on the {dr['pool']:,}-image pool ≤ 20 s ({dr['threads']} threads; "
+                     "rounds after the first, slowest strategy)", f"{worst:.1f} s (first round {first:.1f} s)", "yes" if worst <= AIMS["default_round_s"] else "**no**"])
+        aims.append(["the one-off embedding ≤ 3 minutes", reporting.fmt_seconds(dr["embedding_s"]), "yes" if dr["embedding_s"] <= AIMS["embedding_s"] else "**no**"])
     if a.get("round"):
         worst = max(v["train_s"] + v["score_s"] + v["select_s"] for v in a["round"]["per_strategy"].values())
         labels = sorted({n for v in a["round"]["per_strategy"].values() for n in v["n_labeled"]})
@@ -453,7 +454,7 @@ def render(res: dict) -> str:
         lines += [
             "## (e) The default learner: one-off embedding and rounds",
             "",
-            f"`run_experiment` with the defaults (learner `selftrain`, typical first labels) on the {dr['pool']:,}-image pool, "
+            f"`run_experiment` with the defaults (learner `{dr.get('learner', 'selftrain')}`, typical first labels) on the {dr['pool']:,}-image pool, "
             f"budgets {', '.join(map(str, dr['budgets']))}, 1 seed, {dr['threads']} threads (every thread pool limited to that). "
             f"The embedding (PCA → UMAP of the pool, cached on disk once per pool) was fitted first in a fresh cache: "
             f"**{reporting.fmt_seconds(dr['embedding_s'])}**. Wall time of the run {reporting.fmt_seconds(dr['wall_s'])}, test evaluation included.",
@@ -553,7 +554,8 @@ def main(argv=None) -> int:
     print(f"scoring: {res['scoring']}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         res["default_round"] = default_learner_round(data, Path(tmp), threads=2,
-                                                     budgets=[5, 10, 15] if args.quick else [10, 20, 30, 40])
+                                                     budgets=[5, 10, 15] if args.quick else [10, 20, 30, 40],
+                                                     learner="embedding" if args.quick else None)
     print(f"default learner round: {res['default_round']}", flush=True)
     reporting.one_thread()
     res["knn"] = knn_search(x, [300] if args.quick else [20000, 60000], k=10)

@@ -92,6 +92,9 @@ def test_speed_quick_measures_every_part(tmp_path):
     rows = read_curves(out / "round" / "curves.csv")
     assert {r["strategy"] for r in rows} == {"random", "entropy", "density-entropy"}
     assert res["dcgan"]["s_per_epoch_extrapolated"] > 0
+    assert res["knn"][0]["recall"] > 0.9 and res["knn"][0]["exact"]["seconds"] > 0
+    assert res["default_round"]["per_strategy"]["margin"]["n_labeled"] == [5, 10, 15]
+    assert {s["model"] for s in res["scoring"]} == {"poster", "selftrain"}
     (out / "README.md").unlink()
     assert speed.main(["--report-only", "--out", str(out)]) == 0 and (out / "README.md").is_file()
 
