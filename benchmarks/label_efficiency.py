@@ -47,7 +47,7 @@ EXPERIMENTS = [
     ("embedding-seals", "embedding", "typical", ["margin"]),
 ]
 OPTIONS = {"embedding-seals": {"candidates": "knn:100"}}
-AIMS = {"mnist": [("0.95", 30), ("0.98", 100), ("0.99", 300)], "cifar10": []}
+AIMS = {"mnist": [("0.95", 30), ("0.98", 100), ("0.99", 300)], "cifar10": [("0.50", 250)]}  # X with ≤ N labels
 
 
 def configs(args) -> dict[str, ExperimentConfig]:

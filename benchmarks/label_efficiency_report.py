@@ -200,29 +200,39 @@ def render(rep, mod) -> str:
              "## Learner × first labels × strategy", "", text, "",
              "Labels to X: the first count after which the seed-mean accuracy stays ≥ X ('–': not within the budget). "
              "AULC − random: paired by seed under the same learner and first labels (t interval over seeds). "
-             "s / round: train + score + select, mean over rounds.", "", "## Aims", "", *aims(everything, dataset, mod), "",
+             + ROUND_NOTE, "", "## Aims", "", *aims(everything, dataset, mod), "",
              "## What this shows", "", *conclusions(rep, everything), "", "## Curves", ""]
     lines += [f"![{sub}]({sub}/learning_curves.png)" for sub in rep.cfgs if (rep.out / sub / "learning_curves.png").exists()]
     return "\n".join(lines)
 
 
+ROUND_NOTE = ("s / round: train + score + select, mean over rounds, as timed inside each run — on a shared machine, and "
+              "before 2026-12-01 16:00 UTC with worker processes that oversubscribed the cores (fixed since: "
+              "`workers.limit_threads`); the default learner's round measured alone: [speed](../../speed/README.md), section (e).")
+
+
 def front_page(results: Path, link_prefix: str = "") -> str | None:
-    """The README's lead: the MNIST learner × first labels × strategy table and the aims, from the committed data."""
+    """The README's lead: each dataset's learner × first labels × strategy table and its aims, from the committed data."""
     from benchmarks import label_efficiency as mod
 
-    out = results / "label-efficiency" / "mnist"
-    cfgs = {sub: experiments.as_run(None, out / sub) for sub, *_ in mod.EXPERIMENTS if (out / sub / "config.json").exists()}
-    if not cfgs:
-        return None
+    parts = []
+    for dataset, title in (("mnist", "MNIST"), ("cifar10", "CIFAR-10")):
+        out = results / "label-efficiency" / dataset
+        cfgs = {sub: experiments.as_run(None, out / sub) for sub, *_ in mod.EXPERIMENTS if (out / sub / "config.json").exists()}
+        if not cfgs:
+            continue
 
-    class _Rep:  # what table() reads of a Report
-        pass
+        class _Rep:  # what table() reads of a Report
+            pass
 
-    rep = _Rep()
-    rep.out, rep.cfgs = out, cfgs
-    text, everything = table(rep, mod)
-    link = f"{link_prefix}label-efficiency/mnist/README.md"
-    return "\n".join([f"### Label efficiency on MNIST — [label-efficiency/mnist/]({link})", "",
-                      "Test accuracy against labels, 5 seeds, first labels chosen without labels; every strategy compared "
-                      "with random under the same learner and first labels, paired by seed.", "", text, "",
-                      *aims(everything, "mnist", mod), ""])
+        rep = _Rep()
+        rep.out, rep.cfgs = out, cfgs
+        text, everything = table(rep, mod)
+        link = f"{link_prefix}label-efficiency/{dataset}/README.md"
+        seeds = sorted({len(c.seeds) for c in cfgs.values()})
+        parts += [f"### Label efficiency on {title} — [label-efficiency/{dataset}/]({link})", "",
+                  f"Test accuracy against labels, {' or '.join(map(str, seeds))} seeds, first labels chosen without labels; every "
+                  "strategy compared with random under the same learner and first labels, paired by seed.", "", text, "",
+                  ROUND_NOTE.replace("../../", link_prefix), "",
+                  *aims(everything, dataset, mod), ""]
+    return "\n".join(parts) if parts else None

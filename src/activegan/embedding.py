@@ -188,3 +188,20 @@ def typical_indices(points, n: int, rng: np.random.Generator, labeled=(), k: int
         chosen += rest[np.argsort(-typ[rest], kind="stable")][: n - len(chosen)].tolist()
     return np.asarray(chosen, dtype=np.int64)
 
+
+class RowIndex:
+    """Position of each image in an array of images, by content (no embedding needed)."""
+
+    def __init__(self, images):
+        flat = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
+        self._rows = {row_key(row): i for i, row in enumerate(flat)}
+
+    def nodes(self, X) -> np.ndarray:
+        """Index of each image, −1 for an image that is not in the array."""
+        flat = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
+        return np.array([self._rows.get(row_key(row), -1) for row in flat], dtype=np.int64)
+
+
+def row_key(row: np.ndarray) -> bytes:
+    """A content key of an array (16 bytes of BLAKE2b)."""
+    return hashlib.blake2b(np.ascontiguousarray(row).view(np.uint8), digest_size=16).digest()

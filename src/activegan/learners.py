@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from activegan.embedding import EmbeddingConfig, PoolEmbedding, knn_graph, label_spreading
+from activegan.embedding import EmbeddingConfig, PoolEmbedding, RowIndex, row_key, knn_graph, label_spreading
 from activegan.errors import ConfigError
 from activegan.models import ClassifierMixin
 
@@ -44,7 +44,7 @@ class PoolGraph:
     def embed(self, X) -> np.ndarray:
         """Embedding of images that are not in the pool (``transform``; the last array is remembered)."""
         X = np.ascontiguousarray(X, dtype=np.float32)
-        key = (X.shape, _row_key(X))
+        key = (X.shape, row_key(X))
         if key not in self._memo:
             self._memo = {key: self.embedding.transform(X)}
         return self._memo[key]
@@ -55,7 +55,7 @@ class PoolGraph:
         import faiss
 
         points = np.ascontiguousarray(points, dtype=np.float32)
-        key = (points.shape, k, _row_key(points))
+        key = (points.shape, k, row_key(points))
         if getattr(self, "_last_search", (None,))[0] == key:
             return self._last_search[1]
         if self._index is None:
@@ -71,25 +71,6 @@ class PoolGraph:
         if (idx < 0).any():
             out[idx < 0] = self.embed(np.asarray(X)[idx < 0])
         return out
-
-
-class RowIndex:
-    """Position of each image in an array of images, by content (no embedding needed)."""
-
-    def __init__(self, images):
-        flat = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
-        self._rows = {_row_key(row): i for i, row in enumerate(flat)}
-
-    def nodes(self, X) -> np.ndarray:
-        """Index of each image, −1 for an image that is not in the array."""
-        flat = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
-        return np.array([self._rows.get(_row_key(row), -1) for row in flat], dtype=np.int64)
-
-
-def _row_key(row: np.ndarray) -> bytes:
-    import hashlib
-
-    return hashlib.blake2b(np.ascontiguousarray(row).view(np.uint8), digest_size=16).digest()
 
 
 class EmbeddingLearner(ClassifierMixin):

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from activegan.learners import RowIndex
+from activegan.embedding import RowIndex
 from activegan.models import ClassifierMixin, augment_batch, channels_last, nhwc
 
 
