@@ -140,13 +140,23 @@ def default_learner_round(data, cache_dir: Path, threads: int, budgets: list[int
     of random and margin with the split timings of curves.csv."""
     import torch
 
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    with threadpool_limits(threads):  # scoped: this process goes back to its own thread counts after
+        torch.set_num_threads(threads)
+        try:
+            return _default_learner_round(data, cache_dir, threads, budgets, learner)
+        finally:
+            torch.set_num_threads(before)
+
+
+def _default_learner_round(data, cache_dir: Path, threads: int, budgets: list[int], learner: str | None) -> dict:
     from activegan.embedding import PoolEmbedding
     from activegan.experiment import run_experiment
     from activegan.loop import ExperimentConfig
     from activegan.results import read_curves
-    from activegan.workers import limit_threads
 
-    limit_threads(threads)
     t = time.perf_counter()
     PoolEmbedding(cache_dir=cache_dir).fit(data.x_pool)
     embedding_s = time.perf_counter() - t
@@ -162,7 +172,6 @@ def default_learner_round(data, cache_dir: Path, threads: int, budgets: list[int
         per[s] = {"round_0": {c: rs[0][c] for c in ("train_s", "score_s", "select_s")},
                   "later": {c: float(np.mean([r[c] for r in rs[1:]])) for c in ("train_s", "score_s", "select_s")},
                   "n_labeled": [r["n_labeled"] for r in rs], "accuracy": [r["accuracy"] for r in rs]}
-    torch.set_num_threads(1)
     return {"learner": cfg.learner, "threads": threads, "embedding_s": embedding_s, "wall_s": wall, "budgets": budgets, "pool": len(data.y_pool),
             "per_strategy": per}
 
