@@ -25,6 +25,7 @@ REPORTS = [
     ("gan_loop", ["--out", "docs/results/gan/mnist-loop-g2x1", "--state", "runs/bench/mnist-loop-g2x1"]),
     ("gan_loop", ["--out", "docs/results/gan/mnist-loop-g2x2", "--state", "runs/bench/mnist-loop-g2x2"]),
     ("label_efficiency", []),
+    ("label_efficiency", ["--dataset", "cifar10"]),
 ]
 BEGIN, END = "<!-- generated:begin -->", "<!-- generated:end -->"
 
@@ -32,7 +33,8 @@ BEGIN, END = "<!-- generated:begin -->", "<!-- generated:end -->"
 def commands() -> list[str]:
     """The commands this module runs, as a person would type them."""
     out = [reporting.command(m, [*a, "--report-only"]) for m, a in REPORTS]
-    return out + [reporting.command("speed", ["--report-only"]), reporting.command("demo", ["--report-only"]),
+    return out + [reporting.command("speed", ["--report-only"]), reporting.command("query_scale", ["--report-only"]),
+                  reporting.command("demo", ["--report-only"]),
                   reporting.command("gan_report", []), reporting.command("index", [])]
 
 
@@ -58,6 +60,9 @@ def benchmarks_table(results: Path) -> str:
         ["`python -m benchmarks.gal --jobs 2`", "`docs/results/mnist-gal/`", took("mnist-gal")],
         ["`python -m benchmarks.label_efficiency --seeds 5`", "`docs/results/label-efficiency/mnist/`",
          took("label-efficiency/mnist")],
+        ["`python -m benchmarks.label_efficiency --dataset cifar10 --seeds 5`", "`docs/results/label-efficiency/cifar10/`",
+         took("label-efficiency/cifar10")],
+        ["`python -m benchmarks.query_scale`", "`docs/results/query-scale/`", _query_scale_took(results)],
     ]
     for folder in sorted((results / "gan").glob("mnist-loop*")):
         run = reporting.read_json_if(folder / "run.json") or {}
@@ -85,6 +90,11 @@ def benchmarks_table(results: Path) -> str:
     return "\n".join(text)
 
 
+def _query_scale_took(results: Path) -> str:
+    res = reporting.read_json_if(results / "query-scale" / "results.json")
+    return f"{reporting.fmt_seconds(res['wall_s'])} measured ({res['date']} UTC)" if res else "not run yet"
+
+
 def splice_benchmarks_readme(readme: Path, results: Path) -> None:
     text = readme.read_text()
     if BEGIN not in text or END not in text:
@@ -97,7 +107,7 @@ def splice_benchmarks_readme(readme: Path, results: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks import demo, gal, gan_loop, gan_report, headline, index, label_efficiency, poster, speed
+    from benchmarks import demo, gal, gan_loop, gan_report, headline, index, label_efficiency, poster, query_scale, speed
 
     p = argparse.ArgumentParser(prog="python -m benchmarks.regenerate", description=__doc__.strip().splitlines()[0])
     p.add_argument("--splice", type=Path, metavar="README", help="also put the headline between README's results markers")
@@ -112,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     if (reporting.RESULTS / "speed" / "speed.json").exists():
         speed.main(["--report-only"])
+    if (reporting.RESULTS / "query-scale" / "results.json").exists():
+        query_scale.main(["--report-only"])
     if (reporting.RESULTS / "demo" / "curves.csv").exists():
         demo.main(["--report-only"])
     print(gan_report.write())
