@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from activegan.io import atomic_write_json
+from activegan.io import atomic_write_json, atomic_write_text
 from activegan.loop import ExperimentConfig, GanOptions, TrainOptions
 from activegan.results import aulc, curve_matrix, read_curves, summarize, write_curves
 from benchmarks import reporting
@@ -172,7 +172,7 @@ def publish(cfg: ExperimentConfig, state: Path, results: Path) -> dict | None:
     if from_state:
         write_curves(rows, results / "curves.csv", cfg.strategies)
         if (state / "config.json").exists():  # the run's own record (a field added since would not describe it)
-            reporting.write_readme(results / "config.json", (state / "config.json").read_text())
+            atomic_write_text(results / "config.json", (state / "config.json").read_text())
         else:
             atomic_write_json(results / "config.json", config_dict(cfg))
     atomic_write_json(results / "summary.json", summarize(rows, cfg.strategies))

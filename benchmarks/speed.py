@@ -360,21 +360,28 @@ def render(res: dict) -> str:
     if knn:
         r = knn[max(knn)]
         ok = r["ivf"]["seconds"] <= AIMS["knn_s"] and r["recall"] >= AIMS["knn_recall"]
-        aims.append([f"kNN density, k = {r['k']}, N = {r['n']:,}: ≤ 10 s with recall@{r['k']} ≥ 0.95 (one thread)",
+        aims.append([f"kNN density, k = {r['k']}, N = {r['n']:,}: ≤ {AIMS['knn_s']:.0f} s with recall@{r['k']} ≥ {AIMS['knn_recall']} (one thread)",
                      f"{r['ivf']['seconds']:.1f} s, recall {r['recall']:.3f} (exact: {r['exact']['seconds']:.1f} s)", "yes" if ok else "**no**"])
     if a.get("default_round"):
         dr = a["default_round"]
         worst = max(sum(v["later"].values()) for v in dr["per_strategy"].values())
         first = max(sum(v["round_0"].values()) for v in dr["per_strategy"].values())
-        aims.append([f"a round of the default learner ({dr.get('learner', 'selftrain')}) on the {dr['pool']:,}-image pool ≤ 20 s ({dr['threads']} threads; "
-                     "rounds after the first, slowest strategy)", f"{worst:.1f} s (first round {first:.1f} s)", "yes" if worst <= AIMS["default_round_s"] else "**no**"])
-        aims.append(["the one-off embedding ≤ 3 minutes", reporting.fmt_seconds(dr["embedding_s"]), "yes" if dr["embedding_s"] <= AIMS["embedding_s"] else "**no**"])
+        aims.append([f"a round of the default learner ({dr.get('learner', 'selftrain')}) on the {dr['pool']:,}-image pool ≤ "
+                     f"{AIMS['default_round_s']:.0f} s ({dr['threads']} threads; rounds after the first, slowest strategy)†",
+                     f"{worst:.1f} s (first round {first:.1f} s)", "yes, here†" if worst <= AIMS["default_round_s"] else "**no**"])
+        aims.append([f"the one-off embedding ≤ {reporting.fmt_seconds(AIMS['embedding_s'])}", reporting.fmt_seconds(dr["embedding_s"]),
+                     "yes" if dr["embedding_s"] <= AIMS["embedding_s"] else "**no**"])
     if a.get("round"):
         worst = max(v["train_s"] + v["score_s"] + v["select_s"] for v in a["round"]["per_strategy"].values())
         labels = sorted({n for v in a["round"]["per_strategy"].values() for n in v["n_labeled"]})
         aims.append([f"one round ≤ 10 s (train + score + select, slowest strategy, {a['round']['epochs']} epochs, training on "
                      f"{labels[0]}–{labels[-1]} labels; test evaluation not included)", f"{worst:.1f} s", "yes" if worst <= 10 else "**no**"])
     lines += [reporting.md_table(["aim", "measured", "met"], aims), ""]
+    if a.get("default_round"):
+        lines += ["† The round aim was set for the label-efficiency benchmark, whose own timing of the same rounds (its "
+                  "`s / round` column, 1 thread per worker on a shared machine, taken before the worker thread fix) does "
+                  "not meet it: see [label-efficiency/mnist](../label-efficiency/mnist/README.md). This is a second "
+                  "instrument, reported beside that one, not in its place.", ""]
 
     lines += [
         "## (a) Matmul peak and pool scoring",

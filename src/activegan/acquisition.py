@@ -63,6 +63,13 @@ SEARCHES = ("auto", "exact", "ivf")
 EXACT_UP_TO = 20_000  # rows: "auto" searches exactly up to here, approximately (inverted lists) above
 
 
+def resolve_search(search: str, n: int) -> str:
+    """"exact" or "ivf": what ``search`` means for ``n`` rows ("auto": exact up to ``EXACT_UP_TO``)."""
+    if search not in SEARCHES:
+        raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {search!r}")
+    return "exact" if search == "exact" or (search == "auto" and n <= EXACT_UP_TO) else "ivf"
+
+
 def density(features, k: int | None = 10, search: str = "auto") -> np.ndarray:
     """Mean cosine similarity of each row to its k nearest neighbours (by cosine) among the others.
 
@@ -129,10 +136,8 @@ def _knn_inner_product(u: np.ndarray, k: int, queries: np.ndarray | None = None,
                        search: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     import faiss
 
-    if search not in SEARCHES:
-        raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {search!r}")
     u = np.ascontiguousarray(u, dtype=np.float32)
-    if search == "exact" or (search == "auto" and len(u) <= EXACT_UP_TO):
+    if resolve_search(search, len(u)) == "exact":
         index = faiss.IndexFlatIP(u.shape[1])
         index.add(u)
     else:

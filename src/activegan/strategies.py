@@ -196,7 +196,7 @@ def _cached_density(X, k: int | None, cache_dir: Path | None, search: str = "aut
     if cache_dir is None:
         return acquisition.density(X, k, search)
     digest = hashlib.sha1(np.ascontiguousarray(X).view(np.uint8)).hexdigest()[:16]
-    approximate = k is not None and (search == "ivf" or (search == "auto" and len(X) > acquisition.EXACT_UP_TO))
+    approximate = k is not None and acquisition.resolve_search(search, len(X)) == "ivf"
     path = cache_dir / f"density-{digest}-k{k}{'-ivf' if approximate else ''}.npy"
     if path.exists():
         try:
