@@ -154,6 +154,45 @@ def test_selftrain_learns_from_spread_labels_and_then_from_itself(selftrain_lear
     assert n == 4 * 300 and learner.fits_ == 2  # a small pool: passes_per_round passes
 
 
+class _UnsureSpread:
+    """A stand-in teacher whose pseudo-labels are right-ish but unsure: top probability 0.3 everywhere."""
+
+    def __init__(self, y_pool, n_classes: int = 10):
+        self.y_pool, self.n_classes = np.asarray(y_pool), n_classes
+
+    def fit(self, X, y):
+        probs = np.full((len(self.y_pool), self.n_classes), 0.7 / (self.n_classes - 1), np.float32)
+        probs[np.arange(len(self.y_pool)), self.y_pool] = 0.3
+        self.pool_probs_ = probs
+        return self
+
+
+def test_selftrain_does_not_vote_for_itself_when_the_spread_labels_are_unsure(small_digits):
+    # CIFAR-10 pixels: spreading's mean top probability is 0.17–0.39 (docs/results/label-efficiency/cifar10/
+    # tuning-spread-confidence.md); averaged with the CNN's confident votes, the first round's errors stay.
+    from activegan.selftrain import SelfTrainLearner, SelfTrainOptions
+
+    d = small_digits
+    learner = SelfTrainLearner(d.x_pool, _UnsureSpread(d.y_pool), 10, SelfTrainOptions(first_images=300))
+    learner.fit(d.x_pool[:30], d.y_pool[:30])
+    seen = []
+    original = learner._train
+    learner._train = lambda images, label, weight, n: seen.append((label.clone(), weight.clone())) or original(images, label, weight, n)
+    learner.fit(d.x_pool[:40], d.y_pool[:40])
+    label, weight = seen[0]
+    assert (label.numpy() == d.y_pool).all()  # the spread's labels alone (here: the true ones), not the CNN's
+    assert np.allclose(weight.numpy()[40:], 0.3) and (weight.numpy()[:40] == 1).all()
+    # the same teacher trusted (gate at 0.25) lets the CNN vote: the weights are no longer the spread's alone
+    trusting = SelfTrainLearner(d.x_pool, _UnsureSpread(d.y_pool), 10, SelfTrainOptions(first_images=300, trust_spread=0.25))
+    trusting.fit(d.x_pool[:30], d.y_pool[:30])
+    last = trusting.pool_probs_.copy()
+    seen.clear()
+    trusting._train = lambda images, label, weight, n: seen.append((label.clone(), weight.clone()))
+    trusting.fit(d.x_pool[:40], d.y_pool[:40])
+    want = (trusting.spread.pool_probs_ + last) / 2
+    assert np.allclose(seen[0][1].numpy()[40:], want[40:].max(axis=1))
+
+
 def test_a_loaded_selftrain_learner_scores_without_the_pool_graph(selftrain_learner, small_digits):
     # What every `query --ray` actor does: load the saved CNN, then score. The pool's UMAP graph is only
     # for training; pool images answer with the CNN's probabilities as the fit left them.

@@ -24,13 +24,15 @@ from activegan.models import ClassifierMixin
 
 @dataclass
 class SSLGanOptions:
-    first_epochs: float = 10.0  # passes over the unlabeled pool in the first fit
-    epochs: float = 2.0  # in each later fit (warm start)
+    # A CPU's budget, chosen on the validation split (docs/results/label-efficiency/mnist/tuning-ssl-gan.md):
+    # accuracy still rises after 4 passes, so a GPU can afford more of both.
+    first_epochs: float = 2.0  # passes over the unlabeled pool in the first fit
+    epochs: float = 0.5  # in each later fit (warm start)
     batch_size: int = 100
     lr: float = 3e-4
-    width: int = 64  # ngf = ndf
+    width: int = 32  # ngf = ndf
     noise: float = 0.3  # std of the Gaussian noise added to D's input (in [-1, 1] units)
-    hidden_noise: float = 0.0  # std of the Gaussian noise after each hidden layer of D (Salimans et al.: 0.5)
+    hidden_noise: float = 0.5  # std of the Gaussian noise after each hidden layer of D (as Salimans et al.)
 
 
 class GaussianNoise(nn.Module):
