@@ -34,8 +34,8 @@ class SelfTrainOptions:
     lr: float = 1e-3
     width: int = 32  # channels of the first convolution (the second has twice as many)
     # The CNN votes in its own targets only when the spread labels' mean top probability reaches this.
-    # Measured (docs/results/label-efficiency/cifar10/README.md): MNIST's spreading is far above it at
-    # every budget, CIFAR-10's far below, so any value between the two gives the same runs.
+    # Measured (docs/results/label-efficiency/{mnist,cifar10}/tuning-spread-confidence.md): MNIST's spreading
+    # is far above it at every budget, CIFAR-10's far below, so any value between the two gives the same runs.
     trust_spread: float = 0.5
 
 
