@@ -143,16 +143,32 @@ def conclusions(rep, everything: dict) -> list[str]:
                            f"(AULC {summary[acq]['aulc_mean']:.4f}): {experiments.gap_words(experiments.paired_gap(seed_aulc, s, acq))}.")
         above = [s for s, g in gaps.items() if experiments.separated(g) and g["mean"] > 0]
         below = [s for s, g in gaps.items() if experiments.separated(g) and g["mean"] < 0]
-        out.append(f"- {cfg.learner}, {cfg.initial_strategy} first labels: against random (AULC {summary['random']['aulc_mean']:.4f}), "
-                   + "; ".join(f"{s} {experiments.gap_words(g)}" for s, g in gaps.items())
-                   + f". Separated above random: {', '.join(above) or 'none'}; below: {', '.join(below) or 'none'}.")
+        if gaps:
+            out.append(f"- {cfg.learner}, {cfg.initial_strategy} first labels: against random (AULC {summary['random']['aulc_mean']:.4f}), "
+                       + "; ".join(f"{s} {experiments.gap_words(g)}" for s, g in gaps.items())
+                       + f". Separated above random: {', '.join(above) or 'none'}; below: {', '.join(below) or 'none'}.")
         out += missing_classes(rep, sub, cfg)
     pairs = [(k, v) for k, v in everything.items() if k[2] == "random"]
     if len(pairs) > 1:
         ranked = sorted(pairs, key=lambda kv: -kv[1]["aulc_mean"])
+        full = max(len(v["n_labeled"]) for _, v in pairs)
         out.append("- Random sampling under each learner and cold start, by AULC: "
-                   + "; ".join(f"{k[0]} / {k[1]} {v['aulc_mean']:.4f}" for k, v in ranked) + ".")
+                   + "; ".join(f"{k[0]} / {k[1]} {v['aulc_mean']:.4f}" + _span(v, full) for k, v in ranked) + ".")
     return out
+
+
+def _span(v: dict, full: int) -> str:
+    """' (10–100 labels only)' for a curve shorter than the others: its AULC covers fewer, harder rounds."""
+    n = v["n_labeled"]
+    return "" if len(n) == full else f" ({n[0]}–{n[-1]} labels only, not comparable)"
+
+
+def shorter_runs(rep, cfg0) -> list[str]:
+    """Experiments whose label schedule ends early (as the machine allows), and what that does to their AULC."""
+    return [f"- `{sub}` ran to {cfg.schedule()[-1]} labels only ({', '.join(map(str, cfg.schedule()))}), as this machine "
+            f"allows: its AULC spans {cfg.schedule()[0]}–{cfg.schedule()[-1]} labels, the early rounds where accuracy is "
+            "lowest, and is not comparable with the full-length rows." for sub, cfg in rep.cfgs.items()
+            if cfg.schedule() != cfg0.schedule()]
 
 
 def missing_classes(rep, sub: str, cfg) -> list[str]:
@@ -184,17 +200,20 @@ def render(rep, mod) -> str:
     found = {sub: experiments.as_run(None, rep.out / sub) for sub, *_ in mod.EXPERIMENTS if (rep.out / sub / "config.json").exists()}
     rep.cfgs = {**{s: c for s, c in found.items() if c is not None}, **rep.cfgs}
     dataset = next(iter(rep.cfgs.values())).dataset
-    cfg0 = next(iter(rep.cfgs.values()))
+    cfg0 = max(rep.cfgs.values(), key=lambda c: len(c.schedule()))
     text, everything = table(rep, mod)
     lines = [f"# Label efficiency on {dataset}" + (" (quick mode)" if rep.quick else ""), "",
              f"Labels after each round: {', '.join(map(str, cfg0.schedule()))}; {len(cfg0.seeds)} seeds; first labels chosen "
              "without labels (random, or typical = TypiClust on the pool's embedding). Learners: `embedding` (label "
              "spreading over a k-NN graph of a PCA → UMAP embedding fit on the pool's images only; test images mapped with "
              "`transform`), `selftrain` (a CNN trained each round on every pool image against the spread labels, from the "
-             "second round against their mean with its own predictions; warm-started; classifies test images itself) and "
-             "`cnn` (the poster's supervised CNN, 50 epochs per round, 2 000 candidates scored per round). "
-             "Hyperparameters from the validation sweep in [tuning.md](tuning.md); the test set gives only these numbers.",
-             "", *experiments.run_bullets(rep), *separate_runs(rep), "",
+             "second round against their mean with its own predictions while the spread labels are sure of themselves; "
+             "warm-started; classifies test images itself), `cnn` (the poster's supervised CNN, 50 epochs per round, 2 000 "
+             "candidates scored per round) and `ssl-gan` (the DCGAN's discriminator as a K+1-class semi-supervised "
+             "classifier trained on labeled, pool and generated images, feature matching; warm-started). "
+             "Hyperparameters from the validation sweeps in [tuning.md](tuning.md) and its neighbours (`tuning-*.md`); the "
+             "test set gives only these numbers.",
+             "", *experiments.run_bullets(rep), *separate_runs(rep), *shorter_runs(rep, cfg0), "",
              "- Raw data: each sub-folder's `curves.csv`, `summary.json`, `config.json`, `calibration.csv` (test log-loss and "
              "15-bin expected calibration error of each unit's final learner), `learning_curves.png`.", "",
              "## Learner × first labels × strategy", "", text, "",
@@ -234,5 +253,6 @@ def front_page(results: Path, link_prefix: str = "") -> str | None:
                   f"Test accuracy against labels, {' or '.join(map(str, seeds))} seeds, first labels chosen without labels; every "
                   "strategy compared with random under the same learner and first labels, paired by seed.", "", text, "",
                   ROUND_NOTE.replace("../../", link_prefix), "",
+                  *shorter_runs(rep, max(cfgs.values(), key=lambda c: len(c.schedule()))),
                   *aims(everything, dataset, mod), ""]
     return "\n".join(parts) if parts else None
