@@ -120,7 +120,8 @@ def _ssl_gan_unit(common, item, report) -> None:
     variant, b, s = item
     y = np.asarray(data.y_pool)
     labeled = rest[typical_indices(coords[rest], b, np.random.default_rng(s))]
-    options = SSLGanOptions(first_epochs=1, epochs=1, width=SSL_GAN_WIDTH, **SSL_GAN_VARIANTS[variant])
+    options = SSLGanOptions(first_epochs=1, epochs=1, first_steps=0, steps=0, width=SSL_GAN_WIDTH,
+                            **SSL_GAN_VARIANTS[variant])
     learner = SSLGanLearner(data.x_pool, int(y.max()) + 1, options, random_state=s)
     t0 = time.perf_counter()
     for epoch in range(1, SSL_GAN_EPOCHS + 1):

@@ -276,7 +276,7 @@ def test_ssl_gan_trains_on_digits_with_finite_losses_and_k_class_probabilities(s
     from activegan.gan.semisupervised import SSLGanLearner, SSLGanOptions
 
     d = small_digits
-    learner = SSLGanLearner(d.x_pool, 10, SSLGanOptions(first_epochs=1, width=8)).fit(d.x_pool[:20], d.y_pool[:20])
+    learner = SSLGanLearner(d.x_pool, 10, SSLGanOptions(first_epochs=1, first_steps=0, steps=0, width=8)).fit(d.x_pool[:20], d.y_pool[:20])
     assert all(np.isfinite(v) for v in learner.losses_)
     p = learner.predict_proba(d.x_test)
     assert p.shape == (len(d.x_test), 10) and np.allclose(p.sum(axis=1), 1, atol=1e-5)  # K of the K+1 outputs

@@ -78,7 +78,7 @@ RUN_OPTIONS = [
      "approximate), exact, or ivf (approximate: faiss inverted lists; recall in docs/results/speed)"),
     ("--mc-samples", "mc_samples", int, "MC-dropout samples for bald, variation-ratios and mc-entropy"),
     ("--epochs", "train.epochs", int, "training epochs (full passes over the labeled set) per round"),
-    ("--steps", "train.steps", int, "train exactly this many gradient steps per round instead of epochs"),
+    ("--steps", "train.steps", int, "train exactly this many gradient steps per round instead of epochs (cnn, ssl-gan)"),
     ("--batch-size", "train.batch_size", int, "training batch size"),
     ("--lr", "train.lr", float, "Adam learning rate"),
     ("--device", "train.device", str, "cpu or cuda"),

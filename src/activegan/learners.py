@@ -170,9 +170,11 @@ def make_learner(name: str, *, pool, n_classes: int, random_state: int = 0, trai
         learner = SelfTrainLearner(pool, spread, n_classes, random_state=random_state, device=getattr(train, "device", "cpu"))
         return learner.adopt(earlier) if earlier else learner
     if name == "ssl-gan":
-        from activegan.gan.semisupervised import SSLGanLearner
+        from activegan.gan.semisupervised import SSLGanLearner, SSLGanOptions
 
-        learner = SSLGanLearner(pool, n_classes, random_state=random_state, device=getattr(train, "device", "cpu"))
+        steps = getattr(train, "steps", None)  # --steps: exactly this many per round, as for the CNN
+        options = SSLGanOptions() if steps is None else SSLGanOptions(first_epochs=0, epochs=0, first_steps=steps, steps=steps)
+        learner = SSLGanLearner(pool, n_classes, options, random_state=random_state, device=getattr(train, "device", "cpu"))
         return learner.adopt(shared) if isinstance(shared, SSLGanLearner) and shared.pool is pool else learner
     raise ConfigError("learner", f"unknown learner {name!r}; choose from {', '.join(LEARNERS)}")
 

@@ -26,8 +26,10 @@ from activegan.models import ClassifierMixin
 class SSLGanOptions:
     # A CPU's budget, chosen on the validation split (docs/results/label-efficiency/mnist/tuning-ssl-gan.md):
     # accuracy still rises after 4 passes, so a GPU can afford more of both.
-    first_epochs: float = 2.0  # passes over the unlabeled pool in the first fit
-    epochs: float = 0.5  # in each later fit (warm start)
+    first_epochs: float = 2.0  # passes over the unlabeled pool in the first fit ...
+    epochs: float = 0.5  # ... and in each later fit (warm start) ...
+    first_steps: int = 1200  # ... but at least this many steps (a small pool takes more passes: the
+    steps: int = 300  # adversarial game needs steps, not passes; MNIST's 60 000 images give exactly these)
     batch_size: int = 100
     lr: float = 3e-4
     width: int = 32  # ngf = ndf
@@ -114,7 +116,9 @@ class SSLGanLearner(ClassifierMixin):
         if not hasattr(self, "D_"):
             self._build(tuple(pool.shape[1:]))
         o = self.options
-        steps = math.ceil((o.first_epochs if self.fits_ == 0 else o.epochs) * len(pool) / o.batch_size)
+        first = self.fits_ == 0
+        steps = max(math.ceil((o.first_epochs if first else o.epochs) * len(pool) / o.batch_size),
+                    o.first_steps if first else o.steps)
         self.D_.train()
         self.G_.train()
         for _ in range(steps):
