@@ -114,15 +114,17 @@ def calibration_of(probs, y, bins: int = 15) -> dict:
 
 
 def _calibrated(folder: Path, cfg: ExperimentConfig) -> bool:
-    """Whether calibration.csv already holds every unit that the curves finish."""
+    """Whether calibration.csv already holds every unit that the curves finish, from the same final learners
+    (its test accuracy is the curve's last one: a rerun of the experiment makes it stale)."""
     from activegan.results import read_curves
 
     if not (folder / "calibration.csv").exists() or not (folder / "curves.csv").exists():
         return False
     with open(folder / "calibration.csv", newline="") as f:
-        have = {(r["strategy"], int(r["seed"])) for r in csv.DictReader(f)}
-    finished = {(r["strategy"], r["seed"]) for r in read_curves(folder / "curves.csv") if r["round"] == cfg.rounds}
-    return finished <= have
+        have = {(r["strategy"], int(r["seed"])): float(r["accuracy"]) for r in csv.DictReader(f)}
+    last = len(cfg.schedule()) - 1
+    finished = {(r["strategy"], r["seed"]): r["accuracy"] for r in read_curves(folder / "curves.csv") if r["round"] == last}
+    return all(unit in have and abs(have[unit] - acc) < 5e-5 for unit, acc in finished.items())
 
 
 def after_publish(state: Path, out: Path) -> None:

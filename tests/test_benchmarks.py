@@ -389,3 +389,21 @@ def test_demo_report_numbers_come_from_its_curves(tmp_path, monkeypatch):
         row = next(line for line in text.splitlines() if line.startswith(f"| {name} | {own or learner} |"))
         assert f"{v['aulc_mean']:.4f} ± {v['aulc_std']:.4f}" in row
     assert (root / "docs" / "demo.md").read_text().startswith("# The demo")
+
+
+def test_calibration_is_recomputed_when_the_curves_come_from_a_rerun(tmp_path):
+    # A rerun of an experiment (new code, same units) must not keep the old run's log-loss and ECE.
+    from activegan.loop import ExperimentConfig
+    from benchmarks.label_efficiency import _calibrated
+
+    cfg = ExperimentConfig(strategies=["random"], seeds=[0, 1], budgets=[10, 20])
+    (tmp_path / "curves.csv").write_text("strategy,seed,round,n_labeled,accuracy,train_s,score_s,select_s\n"
+                                         "random,0,0,10,0.5,1,0,0\nrandom,0,1,20,0.6,1,0,0\n"
+                                         "random,1,0,10,0.5,1,0,0\nrandom,1,1,20,0.7,1,0,0\n")
+    head = "strategy,seed,n_labeled,accuracy,log_loss,ece\n"
+    (tmp_path / "calibration.csv").write_text(head + "random,0,20,0.6,1.0,0.1\nrandom,1,20,0.7,1.0,0.1\n")
+    assert _calibrated(tmp_path, cfg)
+    (tmp_path / "calibration.csv").write_text(head + "random,0,20,0.6,1.0,0.1\nrandom,1,20,0.1166,8.6,0.8\n")
+    assert not _calibrated(tmp_path, cfg)  # the same unit, another final learner
+    (tmp_path / "calibration.csv").write_text(head + "random,0,20,0.6,1.0,0.1\n")
+    assert not _calibrated(tmp_path, cfg)  # a unit missing

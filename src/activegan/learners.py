@@ -6,8 +6,9 @@ every learner; ``predict_proba_mc`` (BALD, variation ratios, mc-entropy) only wh
 - ``embedding``: label spreading over a k-nearest-neighbour graph of the *whole pool* in an
   unsupervised embedding (``embedding.PoolEmbedding``, PCA → UMAP, fit once per pool on pool images
   only). Each round costs a graph walk, not a training run.
-- ``selftrain``: the embedding learner's spread labels (and, from the second round, the CNN's own
-  predictions) teach a CNN over the whole pool (``selftrain.SelfTrainLearner``); warm-started.
+- ``selftrain``: the embedding learner's spread labels (and, from the second round and while the
+  spreading is sure of itself, the CNN's own predictions) teach a CNN over the whole pool
+  (``selftrain.SelfTrainLearner``); warm-started.
 - ``ssl-gan``: the project's DCGAN as a semi-supervised classifier (``gan.semisupervised``): a
   K+1-class discriminator trained on labeled, unlabeled and generated images, warm-started from round
   to round.
