@@ -1,6 +1,7 @@
 """The active-learning loop: invariants, summaries, resume, the learner API, and the fixes of the redesign."""
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -264,3 +265,16 @@ def test_rerun_into_existing_out_without_resume_is_refused(tmp_path, small_digit
     cfg.query_size = 6
     with pytest.raises(ConfigError, match="query_size"):
         run_experiment(cfg, tmp_path / "o", data=small_digits, resume=True, progress=False)
+
+
+def test_a_resume_may_add_strategies_and_keeps_the_units_already_run(tmp_path, small_digits):
+    run_experiment(fast(strategies=["random"], rounds=1), tmp_path / "o", data=small_digits, progress=False)
+    before = _read(tmp_path / "o" / "curves.csv")
+    run_experiment(fast(strategies=["random", "margin"], rounds=1), tmp_path / "o", data=small_digits, resume=True,
+                   progress=False)
+    after = _read(tmp_path / "o" / "curves.csv")
+    assert [r for r in after if r[0] == "random"] == before  # not rerun: its timings survive too
+    assert len([r for r in after if r[0] == "margin"]) == 2
+    assert json.loads((tmp_path / "o" / "config.json").read_text())["strategies"] == ["random", "margin"]
+    with pytest.raises(ConfigError, match="strategies"):  # dropping one is not a resume of the same run
+        run_experiment(fast(strategies=["margin"], rounds=1), tmp_path / "o", data=small_digits, resume=True, progress=False)

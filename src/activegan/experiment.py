@@ -57,7 +57,8 @@ def load_state(out: Path, strategy: str, seed: int) -> dict | None:
 
 
 def check_resumable(out: Path, cfg: ExperimentConfig, resume: bool) -> None:
-    """Refuse to mix two experiments in one directory: a rerun needs resume and the same config."""
+    """Refuse to mix two experiments in one directory: a rerun needs resume and the same config (or the
+    same with strategies added)."""
     existing = Path(out) / "config.json"
     if not existing.exists():
         return
@@ -72,9 +73,11 @@ def check_resumable(out: Path, cfg: ExperimentConfig, resume: bool) -> None:
     for key, value in new.items():
         if key not in old and value == defaults.get(key):
             continue  # a field added since that run, at the value that run implied: it did the same
+        if key == "strategies" and isinstance(old.get(key), list) and set(old[key]) < set(value):
+            continue  # strategies added to a run: each (strategy, seed) is its own unit, the ones done are kept
         if old.get(key) != value:
             raise ConfigError(key, f"{out} was run with {old.get(key)!r}, not {value!r}; resume with the same "
-                              "configuration or choose another directory")
+                              "configuration (more strategies may be added) or choose another directory")
 
 
 # Fields added after runs already existed, and what those runs did in their place (not today's default).
