@@ -115,7 +115,7 @@ def calibration_of(probs, y, bins: int = 15) -> dict:
 
 def _calibrated(folder: Path, cfg: ExperimentConfig) -> bool:
     """Whether calibration.csv already holds every unit that the curves finish, from the same final learners
-    (its test accuracy is the curve's last one: a rerun of the experiment makes it stale)."""
+    (its test accuracy is the curve's last one, to 0.1 %: a rerun of the experiment makes it stale)."""
     from activegan.results import read_curves
 
     if not (folder / "calibration.csv").exists() or not (folder / "curves.csv").exists():
@@ -124,7 +124,9 @@ def _calibrated(folder: Path, cfg: ExperimentConfig) -> bool:
         have = {(r["strategy"], int(r["seed"])): float(r["accuracy"]) for r in csv.DictReader(f)}
     last = len(cfg.schedule()) - 1
     finished = {(r["strategy"], r["seed"]): r["accuracy"] for r in read_curves(folder / "curves.csv") if r["round"] == last}
-    return all(unit in have and abs(have[unit] - acc) < 5e-5 for unit, acc in finished.items())
+    # A refit final learner may differ from the run's by a test image or two (the embedding's transform):
+    # not a rerun. A rerun's final learners differ by far more.
+    return all(unit in have and abs(have[unit] - acc) <= 1e-3 for unit, acc in finished.items())
 
 
 def after_publish(state: Path, out: Path) -> None:

@@ -148,12 +148,37 @@ def conclusions(rep, everything: dict) -> list[str]:
                        + "; ".join(f"{s} {experiments.gap_words(g)}" for s, g in gaps.items())
                        + f". Separated above random: {', '.join(above) or 'none'}; below: {', '.join(below) or 'none'}.")
         out += missing_classes(rep, sub, cfg)
+    out += against_default(rep)
     pairs = [(k, v) for k, v in everything.items() if k[2] == "random"]
     if len(pairs) > 1:
         ranked = sorted(pairs, key=lambda kv: -kv[1]["aulc_mean"])
         full = max(len(v["n_labeled"]) for _, v in pairs)
         out.append("- Random sampling under each learner and cold start, by AULC: "
                    + "; ".join(f"{k[0]} / {k[1]} {v['aulc_mean']:.4f}" + _span(v, full) for k, v in ranked) + ".")
+    return out
+
+
+DEFAULT = ("selftrain", "typical")  # the defaults of `run`, the API and the labeling app
+
+
+def against_default(rep) -> list[str]:
+    """Each learner's random sampling against the default learner's, paired by seed: the same seeds, first
+    labels and label schedule (the measurement behind the defaults)."""
+    runs = {(c.learner, c.initial_strategy): (sub, c) for sub, c in rep.cfgs.items() if "random" in c.strategies}
+    if DEFAULT not in runs:
+        return []
+    dsub, dcfg = runs[DEFAULT]
+    base = load(rep.out, dsub, dcfg)[1].get("random", {})
+    out = []
+    for key, (sub, cfg) in runs.items():
+        if key == DEFAULT or (cfg.seeds, cfg.schedule()) != (dcfg.seeds, dcfg.schedule()):
+            continue
+        other = load(rep.out, sub, cfg)[1].get("random", {})
+        g = experiments.paired_gap({"default": base, "other": other}, "default", "other")
+        if g:
+            out.append(f"- The default ({' / '.join(DEFAULT)}) against {' / '.join(key)}, both under random sampling, paired by "
+                       f"seed: {experiments.gap_words(g)}, 95 % interval {_gap(g)}"
+                       + ("." if experiments.separated(g) else " — not separated."))
     return out
 
 
