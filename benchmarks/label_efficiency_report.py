@@ -177,7 +177,8 @@ def against_default(rep) -> list[str]:
         g = experiments.paired_gap({"default": base, "other": other}, "default", "other")
         if g:
             out.append(f"- The default ({' / '.join(DEFAULT)}) against {' / '.join(key)}, both under random sampling, paired by "
-                       f"seed: {experiments.gap_words(g)}, 95 % interval {_gap(g)}"
+                       f"seed: {experiments.gap_words(g)}, 95 % interval "
+                       + (f"[{g['ci'][0]:+.4f}, {g['ci'][1]:+.4f}]" if g["ci"] else "–")
                        + ("." if experiments.separated(g) else " — not separated."))
     return out
 
@@ -279,5 +280,5 @@ def front_page(results: Path, link_prefix: str = "") -> str | None:
                   "strategy compared with random under the same learner and first labels, paired by seed.", "", text, "",
                   ROUND_NOTE.replace("../../", link_prefix), "",
                   *shorter_runs(rep, max(cfgs.values(), key=lambda c: len(c.schedule()))),
-                  *aims(everything, dataset, mod), ""]
+                  *against_default(rep), *aims(everything, dataset, mod), ""]
     return "\n".join(parts) if parts else None
