@@ -168,7 +168,7 @@ class _UnsureSpread:
 
 
 def test_selftrain_does_not_vote_for_itself_when_the_spread_labels_are_unsure(small_digits):
-    # CIFAR-10 pixels: spreading's mean top probability is 0.17–0.39 (docs/results/label-efficiency/cifar10/
+    # CIFAR-10 pixels: spreading's mean top probability is 0.17–0.41 (docs/results/label-efficiency/cifar10/
     # tuning-spread-confidence.md); averaged with the CNN's confident votes, the first round's errors stay.
     from activegan.selftrain import SelfTrainLearner, SelfTrainOptions
 
