@@ -19,7 +19,8 @@ from pathlib import Path
 
 from activegan.results import read_curves, summarize
 from benchmarks import reporting
-from benchmarks.experiments import labels_cell, paired_gap, per_seed_aulc, pm
+from activegan.results import paired_gap, per_seed_aulc
+from benchmarks.tables import labels_cell, pm
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results" / "demo"

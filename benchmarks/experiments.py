@@ -1,4 +1,4 @@
-"""The experiment benchmarks (poster, gal, gan_loop): one entry point, publishing, shared tables.
+"""The experiment benchmarks' runner (poster, gal, gan_loop, label_efficiency): one entry point, publishing.
 
 ``main(benchmark, argv)`` is the command line of all three: the shared options (``--quick``,
 ``--resume``, ``--report-only``, ``--seeds``, ``--jobs``, ``--data-dir``, ``--out``, ``--state``)
@@ -27,56 +27,13 @@ from typing import Any, Callable
 import numpy as np
 
 from activegan.io import atomic_write_json, atomic_write_text
-from activegan.loop import ExperimentConfig, GanOptions, TrainOptions
-from activegan.results import aulc, curve_matrix, read_curves, summarize, write_curves
-from benchmarks import reporting
+from activegan.loop import ExperimentConfig
+from activegan.results import read_curves, summarize, write_curves
+from benchmarks import index, reporting
+from benchmarks.published import as_run, complete_rows, display_name, progress_of
+from benchmarks.tables import Report
 
 QUICK_ROOT = reporting.REPO / "runs" / "bench-quick"
-
-# -- configs: the nested layout, and the flat one of the runs published before the redesign -------
-
-TRAIN_FLAT = ("epochs", "steps", "batch_size", "lr", "batch_norm", "augment", "warm_start", "device")
-GAN_FLAT = {"gan_epochs": "epochs", "gan_ngf": "ngf", "gan_ndf": "ndf", "gan_candidates": "candidates",
-            "gan_refine_steps": "refine_steps", "gan_step_size": "step_size", "gan_dedup": "dedup",
-            "gan_checkpoint": "checkpoint", "match_features": "match_features", "model_threshold": "model_threshold"}
-
-
-# The poster's and Gal et al.'s protocols: the supervised CNN and class-balanced first labels (what every
-# run before the learner option used, whatever today's defaults are).
-POSTER_PROTOCOL = {"learner": "cnn", "initial_strategy": "balanced"}
-
-
-def config_from_dict(d: dict) -> ExperimentConfig:
-    """An ExperimentConfig from its config.json: nested (``train``, ``gan``) or the flat layout of
-    configs written before the redesign (``epochs``, ``gan_ngf``, ``match_features``, …)."""
-    d = {**POSTER_PROTOCOL, **d}
-    if "balanced_initial" in d:  # before the initial_strategy option
-        d["initial_strategy"] = "balanced" if d.pop("balanced_initial") else "random"
-    if "train" in d or "gan" in d:
-        train, gan = d.pop("train", None) or {}, d.pop("gan", None) or {}
-    else:
-        train = {k: d.pop(k) for k in TRAIN_FLAT if k in d}
-        gan = {new: d.pop(old) for old, new in GAN_FLAT.items() if old in d}
-    return ExperimentConfig(**d, train=TrainOptions(**train), gan=GanOptions(**gan))
-
-
-def config_dict(cfg: ExperimentConfig) -> dict:
-    return dataclasses.asdict(cfg)
-
-
-def as_run(cfg: ExperimentConfig, *folders: Path) -> ExperimentConfig:
-    """The config the rounds in the first of ``folders`` that has a config.json were run with
-    (``cfg`` if none has): a report describes what ran, not the options of the command asking for it."""
-    for folder in folders:
-        if (folder / "config.json").exists():
-            return config_from_dict(reporting.read_json(folder / "config.json"))
-    return cfg
-
-
-def budget(cfg: ExperimentConfig) -> int:
-    """Labels at the end of the run."""
-    return cfg.initial + cfg.rounds * cfg.query_size
-
 
 # -- data for the quick modes ------------------------------------------------------------------------
 
@@ -105,41 +62,10 @@ def test_subset(data, n: int | None):
     return dataclasses.replace(data, x_test=data.x_test[keep], y_test=data.y_test[keep])
 
 
-# -- names in reports ---------------------------------------------------------------------------------
-
-
-def display_name(strategy: str) -> str:
-    """A strategy as reports name it: the ``gan-*-model`` oracle is a CNN trained on the labels of
-    the whole pool — an upper bound a real user does not have — so it is named a privileged oracle."""
-    return f"{strategy} (privileged oracle)" if strategy.startswith("gan-") and strategy.endswith("-model") else strategy
-
-
-PRIVILEGED_NOTE = ("*privileged oracle*: `gan-*-model` strategies are labelled by a CNN trained on the labels of the whole "
-                   "pool — an upper bound that a real user, who has no such classifier, does not have.")
-
-
 # -- publishing: state → results folder, or the committed results folder refreshed ---------------------
 
 
 PUBLISHED = ("config.json", "curves.csv", "summary.json", "progress.json", "learning_curves.png")
-
-
-def complete_rows(rows: list[dict], strategies: list[str], seeds: list[int], rounds: int) -> list[dict]:
-    """Rows of the strategies whose every seed has finished: partial curves are not compared."""
-    done = {(r["strategy"], r["seed"]) for r in rows if r["round"] == rounds}
-    keep = {s for s in strategies if all((s, seed) in done for seed in seeds)}
-    return [r for r in rows if r["strategy"] in keep]
-
-
-def progress_of(rows: list[dict], cfg: ExperimentConfig) -> dict:
-    total = len(cfg.strategies) * len(cfg.seeds) * (cfg.rounds + 1)
-    done_units = {(r["strategy"], r["seed"]) for r in rows if r["round"] == cfg.rounds}
-    return {
-        "rounds_done": len(rows),
-        "rounds_total": total,
-        "complete": len(rows) == total,
-        "complete_strategies": [s for s in cfg.strategies if all((s, seed) in done_units for seed in cfg.seeds)],
-    }
 
 
 def draw(rows: list[dict], cfg: ExperimentConfig, path: Path, partial: bool) -> None:
@@ -174,7 +100,7 @@ def publish(cfg: ExperimentConfig, state: Path, results: Path) -> dict | None:
         if (state / "config.json").exists():  # the run's own record (a field added since would not describe it)
             atomic_write_text(results / "config.json", (state / "config.json").read_text())
         else:
-            atomic_write_json(results / "config.json", config_dict(cfg))
+            atomic_write_json(results / "config.json", dataclasses.asdict(cfg))
     atomic_write_json(results / "summary.json", summarize(rows, cfg.strategies))
     progress = progress_of(rows, cfg)
     plot, renamed = state / "learning_curves.png", any(display_name(s) != s for s in cfg.strategies)
@@ -186,116 +112,7 @@ def publish(cfg: ExperimentConfig, state: Path, results: Path) -> dict | None:
     return progress
 
 
-# -- what the tables say ------------------------------------------------------------------------------
-
-
-def per_seed_aulc(rows: list[dict]) -> dict[str, dict[int, float]]:
-    out: dict[str, dict[int, float]] = {}
-    for s in dict.fromkeys(r["strategy"] for r in rows):
-        n, acc, seeds = curve_matrix(rows, s)
-        out[s] = {seed: aulc(n, a) for seed, a in zip(seeds, acc)}
-    return out
-
-
-def paired_gap(seed_aulc: dict, strategy: str, base: str = "random") -> dict | None:
-    """AULC of ``strategy`` − AULC of ``base``, paired by seed (same initial labels and weights)."""
-    if strategy not in seed_aulc or base not in seed_aulc:
-        return None
-    seeds = [k for k in seed_aulc[strategy] if k in seed_aulc[base]]
-    out = reporting.paired(seed_aulc[strategy][k] - seed_aulc[base][k] for k in seeds)
-    out["per_seed"] = [seed_aulc[strategy][k] - seed_aulc[base][k] for k in seeds]
-    return out
-
-
-def separated(gap: dict | None) -> bool:
-    """True when the paired 95 % interval excludes 0."""
-    return bool(gap and gap["ci"] and (gap["ci"][0] > 0 or gap["ci"][1] < 0))
-
-
-def gap_words(gap: dict) -> str:
-    """'+0.0285 (3 of 3 seeds ahead, paired t-test p = 0.08)'."""
-    return f"{gap['mean']:+.4f} ({gap['wins']} of {gap['n']} seeds ahead, paired t-test {reporting.p_words(gap['p'])})"
-
-
-def smoothness(summary: dict) -> dict[str, float]:
-    """Per strategy: mean |second difference| of the seed-mean accuracy curve (lower = smoother),
-    and the share of rounds in which the seed-mean accuracy fell (reversals)."""
-    out = {}
-    for s, v in summary.items():
-        acc = np.asarray(v["accuracy_mean"])
-        if len(acc) < 3:
-            continue
-        out[s] = {"mean_abs_second_diff": float(np.abs(np.diff(acc, 2)).mean()), "reversal_share": float((np.diff(acc) < 0).mean())}
-    return out
-
-
-def trained_how(cfg) -> str:
-    """How a run's classifier was trained, in words: the learner, or the CNN's epochs."""
-    if cfg.learner != "cnn":
-        return f"{cfg.learner} learner"
-    return f"{cfg.train.steps} gradient steps per round" if cfg.train.steps else f"{cfg.train.epochs} epochs"
-
-
-def pm(mean: float, std: float, digits: int = 4) -> str:
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
-def labels_cell(v: dict, key: str, none: str = "not reached") -> str:
-    """Labels after which the seed-mean accuracy stays ≥ the target; the first count that touched
-    it in brackets where that differs ("340 (first touch 300)", "not reached (first touch 340)")."""
-    stays, touch = v["labels_to"][key], v.get("first_reach", {}).get(key)
-    text = none if stays is None else str(stays)
-    return text if touch is None or touch == stays else f"{text} (first touch {touch})"
-
-
-def strategy_table(summary: dict, seed_aulc: dict, extra: dict | None = None) -> str:
-    """AULC, paired gap to random (mean ± std over seeds, t-test p), final accuracy, labels to 90 / 95 %."""
-    extra = extra or {}
-    head = ["strategy", "AULC (mean ± std)", "AULC − random, paired by seed", "paired t-test p", "final accuracy",
-            "labels to 90 %", "labels to 95 %", *extra.get("headers", [])]
-    rows = []
-    for s, v in summary.items():
-        gap = paired_gap(seed_aulc, s) if s != "random" else None
-        rows.append([display_name(s), pm(v["aulc_mean"], v["aulc_std"]),
-                     "–" if gap is None else pm(gap["mean"], gap["std"]).replace(f"{gap['mean']:.4f}", f"{gap['mean']:+.4f}", 1),
-                     "–" if gap is None else reporting.fmt_p(gap["p"]),
-                     pm(v["final_accuracy_mean"], v["final_accuracy_std"]),
-                     labels_cell(v, "0.90"), labels_cell(v, "0.95"), *extra.get(s, [])])
-    return reporting.md_table(head, rows)
-
-
-LABELS_NOTE = ("Labels to X: the label count after which the seed-mean accuracy stays ≥ X to the end of the budget "
-               "(within 1e-9, so 0.94999… counts as 0.95); where the curve first touched X earlier and fell back, "
-               "that first touch is in brackets. Paired: per seed, against random with the same initial labels and "
-               "initial weights; p from a two-sided paired t-test over the seeds (3 seeds give it little power).")
-
-
-def continue_text(cmd: str, log: str) -> str:
-    return (
-        "The resumable state (model weights per strategy and seed, the run log) is in `runs/bench/` (git-ignored). On the\n"
-        "same checkout, one command continues where the run stopped (completed rounds are never recomputed) and rewrites\n"
-        "this folder from the rounds that are done each time one experiment finishes:\n\n"
-        f"```sh\nnohup nice -n 19 .venv/bin/{cmd} --resume >> {log} 2>&1 &\n```\n\n"
-        "`--report-only` rewrites this folder from the rounds done so far, without training — from the state when there\n"
-        "is one, otherwise from the data committed here (config.json, curves.csv, run.json).\n"
-    )
-
-
 # -- one command line for the three experiment benchmarks ------------------------------------------------
-
-
-@dataclass
-class Report:
-    """What a benchmark's ``render`` gets: the results folder and what ran there."""
-
-    out: Path
-    state: Path
-    cfgs: dict[str, ExperimentConfig]  # sub-folder ("" for one experiment) → the config that ran
-    run: dict | None  # run.json: command, dates, machine …
-    cmd: str  # the command that started the run, in today's form
-    quick: bool
-    name: str
-    args: Any
 
 
 @dataclass
@@ -352,8 +169,6 @@ def state_of(state: Path, sub: str) -> Path:
 def report(bench: Benchmark, args, cfgs: dict[str, ExperimentConfig], out: Path, state: Path, cmd: str) -> None:
     """Publish what is done and rewrite the README and the results index: from the state when this
     checkout ran the benchmark, otherwise from the committed results folder."""
-    from benchmarks import index
-
     runlog = reporting.read_json_if(state / "runlog.json")
     ran = {sub: as_run(cfg, state_of(state, sub)) if runlog else as_run(cfg, out / sub) for sub, cfg in cfgs.items()}
     for sub, cfg in ran.items():
@@ -417,8 +232,3 @@ def main(bench: Benchmark, argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_bullets(rep: Report, note: str = "") -> list[str]:
-    """Command, dates and machine bullets of a README, from the run record."""
-    return [f"- Command: `{rep.cmd}` (continue with `--resume`).",
-            reporting.dates_bullet(rep.run, note),
-            reporting.machine_bullet(rep.run)]

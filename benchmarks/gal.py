@@ -19,11 +19,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from activegan import results as stats
 from activegan.loop import ExperimentConfig, TrainOptions
 from activegan.results import read_curves, summarize
 from activegan.strategies import POSTER_STRATEGIES
-from benchmarks.experiments import POSTER_PROTOCOL
-from benchmarks import experiments, reporting
+from benchmarks.published import POSTER_PROTOCOL
+from benchmarks import experiments, published, reporting, tables
 
 # The paper's Table 1: labels to 90 % and 95 % test accuracy on MNIST. Its "Max Entropy" is the
 # entropy of the mean MC-dropout prediction: our mc-entropy. Our plain `entropy` (one
@@ -67,25 +68,25 @@ def conclusions(summary: dict, seed_aulc: dict) -> list[str]:
             best = min(reached, key=reached.get)
             word = "**met**" if reached[best] <= limit else "**not met**"
             out.append(f"- Aim, {pct} with at most {limit} labels: best {best}, whose seed-mean accuracy stays ≥ {pct} from "
-                       f"{experiments.labels_cell(summary[best], k)} labels — {word}.")
+                       f"{tables.labels_cell(summary[best], k)} labels — {word}.")
         else:
             touched = {s: summary[s].get("first_reach", {}).get(k) for s in summary}
             touched = {s: v for s, v in touched.items() if v is not None}
             note = (" (" + ", ".join(f"{s} touched it at {v} and fell back" for s, v in touched.items()) + ")") if touched else ""
             out.append(f"- Aim, {pct} with at most {limit} labels: no strategy stays ≥ {pct} within the budget{note} — **not met**.")
-    gaps = {s: experiments.paired_gap(seed_aulc, s) for s in summary if s != "random"}
+    gaps = {s: stats.paired_gap(seed_aulc, s) for s in summary if s != "random"}
     gaps = {s: g for s, g in gaps.items() if g}
     for s, g in gaps.items():
-        noise = ("within noise of random" if not experiments.separated(g) else
+        noise = ("within noise of random" if not stats.separated(g) else
                  "separated from random" if g["mean"] > 0 else "below random")
-        out.append(f"- {s} against random: AULC {experiments.gap_words(g)}, 95 % interval {reporting.fmt_ci(g['ci'])} — {noise}; "
-                   f"labels to 90 %: {experiments.labels_cell(summary[s], '0.90')} vs {experiments.labels_cell(summary['random'], '0.90')}.")
+        out.append(f"- {s} against random: AULC {tables.gap_words(g)}, 95 % interval {reporting.fmt_ci(g['ci'])} — {noise}; "
+                   f"labels to 90 %: {tables.labels_cell(summary[s], '0.90')} vs {tables.labels_cell(summary['random'], '0.90')}.")
     order = [s for s in summary if paper_row(s)]
     if len(order) > 1:
         ours = sorted(order, key=lambda s: -summary[s]["aulc_mean"])
         paper = sorted(order, key=lambda s: paper_row(s)[0])
         same = ours == paper
-        noisy = [s for s in ours if s in gaps and not experiments.separated(gaps[s])]
+        noisy = [s for s in ours if s in gaps and not stats.separated(gaps[s])]
         tests = "; ".join(f"{s} {reporting.p_words(gaps[s]['p'])}" for s in ours if s in gaps)
         text = (f"- The paper's order by labels to 90 %: {' < '.join(paper)}; ours by mean AULC (best first): {' > '.join(ours)} — "
                 + ("the same order" if same else "a different order") + f" (paired t-tests against random: {tests}).")
@@ -100,7 +101,7 @@ def conclusions(summary: dict, seed_aulc: dict) -> list[str]:
     return out
 
 
-def render(rep: experiments.Report) -> str:
+def render(rep: tables.Report) -> str:
     cfg = rep.cfgs[""]
     test_subset = None if rep.quick else test_subset_of(rep)
     progress = reporting.read_json_if(rep.out / "progress.json")
@@ -110,7 +111,7 @@ def render(rep: experiments.Report) -> str:
         "# Gal et al. (2017) protocol on MNIST" + (" (quick mode: digits)" if rep.quick else ""),
         "",
         f"{cfg.initial} class-balanced initial labels + {cfg.rounds} rounds × {cfg.query_size} (up to "
-        f"{experiments.budget(cfg)} labels), a random subset of {cfg.subset:,} unlabeled images scored per "
+        f"{published.budget(cfg)} labels), a random subset of {cfg.subset:,} unlabeled images scored per "
         f"round, {len(cfg.seeds)} seeds, the Keras-style MNIST CNN of the poster retrained from scratch each round for "
         + (f"{steps} gradient steps" if steps else f"{cfg.train.epochs} epochs")
         + f" (Adam, lr {cfg.train.lr}, batch {cfg.train.batch_size})"
@@ -120,12 +121,12 @@ def render(rep: experiments.Report) -> str:
         "",
         f"- Status: {'not run yet' if progress is None else ('complete' if progress['complete'] else 'partial')}"
         + (f", {progress['rounds_done']} of {progress['rounds_total']} rounds." if progress else "."),
-        *experiments.run_bullets(rep),
+        *tables.run_bullets(rep),
         "- Raw data: [curves.csv](curves.csv), [summary.json](summary.json) (the core format, all rounds done so far), "
         "[config.json](config.json), [progress.json](progress.json), [run.json](run.json).",
         "",
         "Differences from the paper: Adam without weight decay instead of the paper's training set-up, a budget of "
-        f"{experiments.budget(cfg)} labels instead of {PAPER_BUDGET:,}, {len(cfg.seeds)} seeds"
+        f"{published.budget(cfg)} labels instead of {PAPER_BUDGET:,}, {len(cfg.seeds)} seeds"
         + (f", {steps} gradient steps per round whatever the number of labels (an epoch count would give the "
            "smallest labeled sets only a few steps)" if steps else "")
         + (f", MC dropout with {cfg.mc_samples} samples instead of {PAPER_MC_SAMPLES}" if cfg.mc_samples != PAPER_MC_SAMPLES and mc else "")
@@ -141,7 +142,7 @@ def render(rep: experiments.Report) -> str:
     ]
     if progress is None:
         return "\n".join(lines + ["Not run yet."])
-    rows = experiments.complete_rows(read_curves(rep.out / "curves.csv"), cfg.strategies, cfg.seeds, cfg.rounds)
+    rows = published.complete_rows(read_curves(rep.out / "curves.csv"), cfg.strategies, cfg.seeds, cfg.rounds)
     summary = summarize(rows, cfg.strategies) if rows else {}
     if summary:
         extra = {"headers": ["paper (Table 1): 90 %", "paper: 95 %"]}
@@ -149,9 +150,9 @@ def render(rep: experiments.Report) -> str:
             p = paper_row(s)
             mark = " (Max Entropy, MC)" if s == "entropy" else ""
             extra[s] = [f"{p[0]}{mark}", str(p[1])] if p else ["–", "–"]
-        seed_aulc = experiments.per_seed_aulc(rows)
-        lines += ["## Labels to 90 % and 95 % test accuracy", "", experiments.strategy_table(summary, seed_aulc, extra), "",
-                  experiments.LABELS_NOTE, "", "## What this shows", "", *conclusions(summary, seed_aulc), ""]
+        seed_aulc = stats.per_seed_aulc(rows)
+        lines += ["## Labels to 90 % and 95 % test accuracy", "", tables.strategy_table(summary, seed_aulc, extra), "",
+                  tables.LABELS_NOTE, "", "## What this shows", "", *conclusions(summary, seed_aulc), ""]
         missing = [s for s in cfg.strategies if s not in summary]
         if missing:
             lines += [f"Not finished yet: {', '.join(missing)}.", ""]
@@ -159,11 +160,11 @@ def render(rep: experiments.Report) -> str:
     else:
         lines += ["Running: no strategy has finished all its seeds yet.", ""]
     if not rep.quick:
-        lines += ["## Continue", "", experiments.continue_text(rep.cmd, f"runs/bench/{rep.name}.log")]
+        lines += ["## Continue", "", tables.continue_text(rep.cmd, f"runs/bench/{rep.name}.log")]
     return "\n".join(lines)
 
 
-def test_subset_of(rep: experiments.Report) -> int | None:
+def test_subset_of(rep: tables.Report) -> int | None:
     """The test subset the run used: from its recorded command (default 2 000), else this command's option."""
     import shlex
 

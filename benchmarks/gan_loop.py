@@ -20,10 +20,11 @@ import shutil
 import sys
 from pathlib import Path
 
+from activegan import results as stats
 from activegan.loop import ExperimentConfig, GanOptions, TrainOptions
 from activegan.results import read_curves, summarize
-from benchmarks.experiments import POSTER_PROTOCOL
-from benchmarks import experiments, reporting
+from benchmarks.published import POSTER_PROTOCOL
+from benchmarks import experiments, published, reporting, tables
 
 STRATEGIES = ["random", "entropy", "gan-entropy-match", "gan-entropy-model"]
 NAME = "mnist-loop"
@@ -79,7 +80,7 @@ def generator_words(cfg: ExperimentConfig) -> str:
             f"one DCGAN per seed (width {cfg.gan.ngf}, trained {cfg.gan.epochs or 5} epochs on the pool images, cached)")
 
 
-def render(rep: experiments.Report) -> str:
+def render(rep: tables.Report) -> str:
     cfg = rep.cfgs[""]
     results = rep.out
     progress = reporting.read_json_if(results / "progress.json")
@@ -88,8 +89,8 @@ def render(rep: experiments.Report) -> str:
     lines = [
         "# Generated queries in the loop, MNIST" + (" (quick mode: digits)" if rep.quick else ""),
         "",
-        f"{', '.join(experiments.display_name(s) for s in cfg.strategies)}; {len(cfg.seeds)} seeds, {cfg.initial} class-balanced "
-        f"initial labels + {cfg.rounds} rounds × {cfg.query_size} (up to {experiments.budget(cfg)} labels), the poster's MNIST CNN "
+        f"{', '.join(published.display_name(s) for s in cfg.strategies)}; {len(cfg.seeds)} seeds, {cfg.initial} class-balanced "
+        f"initial labels + {cfg.rounds} rounds × {cfg.query_size} (up to {published.budget(cfg)} labels), the poster's MNIST CNN "
         f"retrained from scratch for {cfg.train.epochs} epochs each round; pool strategies score a random subset of {cfg.subset:,} "
         f"unlabeled images per round. GAN strategies use {generator_words(cfg)}: each round {cfg.gan.candidates:,} z ~ U(−1, 1)^100 "
         f"are drawn, the generated images scored by entropy under the current classifier, and the top {cfg.query_size} kept "
@@ -101,19 +102,19 @@ def render(rep: experiments.Report) -> str:
         "",
         f"- Status: {'not run yet' if progress is None else ('complete' if progress['complete'] else 'partial')}"
         + (f", {progress['rounds_done']} of {progress['rounds_total']} rounds." if progress else "."),
-        *experiments.run_bullets(rep),
+        *tables.run_bullets(rep),
         "- Raw data: [curves.csv](curves.csv), [summary.json](summary.json) (the core format), [config.json](config.json), "
         "[progress.json](progress.json), [run.json](run.json).",
         "",
     ]
     if progress is None:
         return "\n".join(lines + ["Not run yet."])
-    rows = experiments.complete_rows(read_curves(results / "curves.csv"), cfg.strategies, cfg.seeds, cfg.rounds)
+    rows = published.complete_rows(read_curves(results / "curves.csv"), cfg.strategies, cfg.seeds, cfg.rounds)
     summary = summarize(rows, cfg.strategies) if rows else {}
     if not summary:
         return "\n".join(lines + ["Running: no strategy has finished all its seeds yet."])
-    seed_aulc = experiments.per_seed_aulc(rows)
-    lines += ["## AULC and final accuracy", "", experiments.strategy_table(summary, seed_aulc), "", experiments.LABELS_NOTE, ""]
+    seed_aulc = stats.per_seed_aulc(rows)
+    lines += ["## AULC and final accuracy", "", tables.strategy_table(summary, seed_aulc), "", tables.LABELS_NOTE, ""]
     missing = [s for s in cfg.strategies if s not in summary]
     if missing:
         lines += [f"Not finished yet: {', '.join(missing)}.", ""]
@@ -122,10 +123,10 @@ def render(rep: experiments.Report) -> str:
     lines += ["## Generated against pool queries and random", ""]
     for gen in GENERATED:
         for base in ("entropy", "random"):
-            g = experiments.paired_gap(seed_aulc, gen, base)
+            g = stats.paired_gap(seed_aulc, gen, base)
             if g:
-                word = ("not separated from" if not experiments.separated(g) else "above" if g["mean"] > 0 else "below")
-                lines.append(f"- {experiments.display_name(gen)} vs {base}: AULC {g['mean']:+.4f} (per seed "
+                word = ("not separated from" if not stats.separated(g) else "above" if g["mean"] > 0 else "below")
+                lines.append(f"- {published.display_name(gen)} vs {base}: AULC {g['mean']:+.4f} (per seed "
                              f"{', '.join(f'{x:+.4f}' for x in g['per_seed'])}; ahead in {g['wins']} of {g['n']} seeds; paired "
                              f"t-test {reporting.p_words(g['p'])}, 95 % interval {reporting.fmt_ci(g['ci'])}: {word} {base}).")
     acc = (rep.run or {}).get("model_oracle")
@@ -138,11 +139,11 @@ def render(rep: experiments.Report) -> str:
     lines.append("")
     for s in GENERATED:
         if (results / f"queries_{s}.png").exists():
-            lines += [f"First rounds' generated queries of {experiments.display_name(s)}, seed {cfg.seeds[0]}: ![{s}](queries_{s}.png)", ""]
+            lines += [f"First rounds' generated queries of {published.display_name(s)}, seed {cfg.seeds[0]}: ![{s}](queries_{s}.png)", ""]
     if (results / "matched_gan-entropy-match.png").exists():
         lines += ["The pool images the match oracle took for them, cell for cell: ![matched](matched_gan-entropy-match.png)", ""]
     if not rep.quick:
-        lines += ["## Continue", "", experiments.continue_text(rep.cmd, f"runs/bench/{rep.state.name}.log")]
+        lines += ["## Continue", "", tables.continue_text(rep.cmd, f"runs/bench/{rep.state.name}.log")]
     return "\n".join(lines)
 
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from activegan import results as stats
 from activegan.gan.judge import CONFIDENT
-from benchmarks import experiments, reporting
+from benchmarks import published, reporting, tables
 
 LOOPS = ("mnist-loop", "mnist-loop-g2x1", "mnist-loop-g2x2")
 
@@ -350,9 +351,9 @@ def loop_section(root: Path, runs: dict, m: dict) -> tuple[list[str], dict]:
         folder = root / name
         if not (folder / "curves.csv").exists():
             continue
-        cfg = experiments.as_run(None, folder)
-        rows = experiments.complete_rows(read_curves(folder / "curves.csv"), cfg.strategies, cfg.seeds, cfg.rounds)
-        loops[name] = {"cfg": cfg, "rows": rows, "summary": summarize(rows, cfg.strategies), "seed_aulc": experiments.per_seed_aulc(rows),
+        cfg = published.as_run(None, folder)
+        rows = published.complete_rows(read_curves(folder / "curves.csv"), cfg.strategies, cfg.seeds, cfg.rounds)
+        loops[name] = {"cfg": cfg, "rows": rows, "summary": summarize(rows, cfg.strategies), "seed_aulc": stats.per_seed_aulc(rows),
                        "run": reporting.read_json_if(folder / "run.json") or {}, "gen": m["loop_generators"].get(name)}
     if not loops:
         return ["## MNIST: generated queries in the loop", "", "Not run yet.", ""], {}
@@ -365,7 +366,7 @@ def loop_section(root: Path, runs: dict, m: dict) -> tuple[list[str], dict]:
         "full reports, tables per seed, query grids and raw curves in "
         + ", ".join(f"[{n}/]({n}/README.md)" for n in loops)
         + f". The poster benchmark's MNIST budget at {c.train.epochs} epochs: {c.initial} class-balanced labels + {c.rounds} rounds × "
-        f"{c.query_size} ({experiments.budget(c)} labels), {len(c.seeds)} seeds, classifier retrained from scratch each round; pool "
+        f"{c.query_size} ({published.budget(c)} labels), {len(c.seeds)} seeds, classifier retrained from scratch each round; pool "
         f"strategies score a {c.subset:,}-image random subset each round; the GAN strategies score {c.gan.candidates:,} generated "
         "images each round (the same generator for every seed). `gan-entropy-model` is labelled by a **privileged oracle** — a "
         "reference CNN trained on the labels of the whole pool, an upper bound a real user does not have; `gan-entropy-match` "
@@ -387,11 +388,11 @@ def loop_section(root: Path, runs: dict, m: dict) -> tuple[list[str], dict]:
         head += [f"AULC run {i}", "− random, paired (p)", "final accuracy"]
     table = []
     for s in c.strategies:
-        row = [experiments.display_name(s) + (" (pool)" if s == "entropy" else "")]
+        row = [published.display_name(s) + (" (pool)" if s == "entropy" else "")]
         for L in loops.values():
             v = L["summary"][s]
-            gap = experiments.paired_gap(L["seed_aulc"], s) if s != "random" else None
-            row += [experiments.pm(v["aulc_mean"], v["aulc_std"]),
+            gap = stats.paired_gap(L["seed_aulc"], s) if s != "random" else None
+            row += [tables.pm(v["aulc_mean"], v["aulc_std"]),
                     "–" if gap is None else f"{gap['mean']:+.4f} ± {gap['std']:.4f} ({reporting.fmt_p(gap['p'])})",
                     f"{v['final_accuracy_mean']:.3f}"]
         table.append(row)
@@ -399,9 +400,9 @@ def loop_section(root: Path, runs: dict, m: dict) -> tuple[list[str], dict]:
               reporting.md_table([f"run {i} ({n})" for i, n in enumerate(loops, 1)],
                                  [[f"![learning curves, run {i}]({n}/learning_curves.png)" for i, n in enumerate(loops, 1)]]), ""]
     # The verdicts, from the paired gaps of every run.
-    gaps = {n: {(s, b): experiments.paired_gap(L["seed_aulc"], s, b) for s in gan_loop.GENERATED for b in ("entropy", "random")}
+    gaps = {n: {(s, b): stats.paired_gap(L["seed_aulc"], s, b) for s in gan_loop.GENERATED for b in ("entropy", "random")}
             for n, L in loops.items()}
-    above_random = [(n, s) for n, G in gaps.items() for (s, b), g in G.items() if b == "random" and experiments.separated(g) and g["mean"] > 0]
+    above_random = [(n, s) for n, G in gaps.items() for (s, b), g in G.items() if b == "random" and stats.separated(g) and g["mean"] > 0]
     mean_above = [(n, s) for n, G in gaps.items() for (s, b), g in G.items() if b == "random" and g["mean"] > 0]
     match_vs_entropy = [G[("gan-entropy-match", "entropy")] for G in gaps.values()]
     verdict = ("GAN strategies level with or below random in every run" if not above_random else
@@ -410,9 +411,9 @@ def loop_section(root: Path, runs: dict, m: dict) -> tuple[list[str], dict]:
               f"seeds puts a GAN strategy above random; mean AULC above random in {len(mean_above)} of "
               f"{sum(1 for G in gaps.values() for (s, b) in G if b == 'random')} strategy-runs). "
               f"**Pool entropy: `gan-entropy-match` is ahead on average in {sum(g['mean'] > 0 for g in match_vs_entropy)} of "
-              f"{len(match_vs_entropy)} runs**, separated by a paired interval in {sum(experiments.separated(g) for g in match_vs_entropy)}.", ""]
+              f"{len(match_vs_entropy)} runs**, separated by a paired interval in {sum(stats.separated(g) for g in match_vs_entropy)}.", ""]
     for i, (n, G) in enumerate(gaps.items(), 1):
-        parts = [f"{experiments.display_name(s)} vs {b} {experiments.gap_words(g)}" for (s, b), g in G.items()]
+        parts = [f"{published.display_name(s)} vs {b} {tables.gap_words(g)}" for (s, b), g in G.items()]
         acc = loops[n]["run"].get("model_oracle")
         lines.append(f"- Run {i}: " + "; ".join(parts) + "."
                      + (f" The privileged oracle accepted {acc['accepted']} of the {acc['asked']} generated images it was asked about "
@@ -423,19 +424,19 @@ def loop_section(root: Path, runs: dict, m: dict) -> tuple[list[str], dict]:
 
         drows = rc(demo)
         dsum = summarize(drows)
-        dseed = experiments.per_seed_aulc(drows)
+        dseed = stats.per_seed_aulc(drows)
         gs = [s for s in dsum if s.startswith("gan-")]
-        dcfg = experiments.as_run(None, demo.parent)
+        dcfg = published.as_run(None, demo.parent)
         for s in gs:
             acq = s.split("-")[1]
-            g_r, g_a = experiments.paired_gap(dseed, s, "random"), experiments.paired_gap(dseed, s, acq)
+            g_r, g_a = stats.paired_gap(dseed, s, "random"), stats.paired_gap(dseed, s, acq)
             lines.append(
                 f"- The setting is unfavourable to every uncertainty strategy, pool ones included: at {c.train.epochs} epochs a model "
-                f"trained on {c.initial}–{experiments.budget(c)} labels is too weak for its uncertainty to be informative (in the "
+                f"trained on {c.initial}–{published.budget(c)} labels is too weak for its uncertainty to be informative (in the "
                 f"poster benchmark at {c.train.epochs} epochs see [mnist-poster/](../mnist-poster/README.md)). On the digits demo "
-                f"({experiments.trained_how(dcfg) if dcfg else '?'}) `{s}` scores {experiments.pm(dsum[s]['aulc_mean'], dsum[s]['aulc_std'])} "
-                f"against random {experiments.pm(dsum['random']['aulc_mean'], dsum['random']['aulc_std'])} ({experiments.gap_words(g_r)}) "
-                f"and pool {acq} {experiments.pm(dsum[acq]['aulc_mean'], dsum[acq]['aulc_std'])} ({experiments.gap_words(g_a)}) "
+                f"({published.trained_how(dcfg) if dcfg else '?'}) `{s}` scores {tables.pm(dsum[s]['aulc_mean'], dsum[s]['aulc_std'])} "
+                f"against random {tables.pm(dsum['random']['aulc_mean'], dsum['random']['aulc_std'])} ({tables.gap_words(g_r)}) "
+                f"and pool {acq} {tables.pm(dsum[acq]['aulc_mean'], dsum[acq]['aulc_std'])} ({tables.gap_words(g_a)}) "
                 "([../../demo.md](../../demo.md)).")
     lines += ["", "Not run: the GAN strategies at 50 epochs, where pool acquisition has a chance to help; a per-seed generator "
               "(`python -m benchmarks.gan_loop` without `--gan` trains one per seed; here one generator served all seeds to fit the machine).", ""]

@@ -17,7 +17,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks import experiments, reporting
+from activegan import results as stats
+from benchmarks import published, reporting
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 NUMBER = re.compile(r"[-+]?\d+(?:,\d{3})*(?:\.\d+)?")
@@ -61,19 +62,6 @@ class Facts(list):
 # -- experiment benchmarks --------------------------------------------------------------------------
 
 
-def load_experiment(folder: Path):
-    """(config, finished rows, summary, per-seed AULC) of a results folder, or None."""
-    from activegan.results import read_curves, summarize
-
-    if not (folder / "curves.csv").exists() or not (folder / "config.json").exists():
-        return None
-    cfg = experiments.as_run(None, folder)
-    rows = experiments.complete_rows(read_curves(folder / "curves.csv"), cfg.strategies, cfg.seeds, cfg.rounds)
-    if not rows:
-        return None
-    return cfg, rows, summarize(rows, cfg.strategies), experiments.per_seed_aulc(rows)
-
-
 def setting(fx: Facts, src: str, cfg) -> str:
     if cfg.learner != "cnn":
         train = f"{cfg.learner} learner"
@@ -82,19 +70,19 @@ def setting(fx: Facts, src: str, cfg) -> str:
     else:
         train = f"{fx(cfg.train.epochs, 'd', src, 'config', 'train.epochs')} epochs"
     return (f"{train}, "
-            f"{fx(experiments.budget(cfg), 'd', src, 'config', 'budget')} labels, "
+            f"{fx(published.budget(cfg), 'd', src, 'config', 'budget')} labels, "
             f"{fx(len(cfg.seeds), 'd', src, 'config', 'n_seeds')} seeds")
 
 
 def gap_text(fx: Facts, src: str, seed_aulc: dict, s: str, base: str = "random") -> tuple[str, dict]:
-    g = experiments.paired_gap(seed_aulc, s, base)
+    g = stats.paired_gap(seed_aulc, s, base)
     p = fx(g["p"], "p", src, "paired", s, base, "p")
     return f"{fx(g['mean'], '+.3f', src, 'paired', s, base, 'mean')} (p {p if p.startswith('<') else '= ' + p})", g
 
 
 def beats_random_row(root: Path, folder: str, name: str, acq: list[str] | None = None) -> Row | None:
     """Acquisition functions against random: how many above on mean AULC, how many separated, best and worst."""
-    exp = load_experiment(root / folder)
+    exp = published.load_experiment(root / folder)
     if exp is None:
         return None
     cfg, rows, summary, seed_aulc = exp
@@ -103,10 +91,10 @@ def beats_random_row(root: Path, folder: str, name: str, acq: list[str] | None =
     acq = [s for s in (acq or cfg.strategies) if s != "random" and s in summary]
     if "random" not in summary or not acq:
         return None
-    gaps = {s: experiments.paired_gap(seed_aulc, s) for s in acq}
+    gaps = {s: stats.paired_gap(seed_aulc, s) for s in acq}
     above = [s for s in acq if summary[s]["aulc_mean"] > summary["random"]["aulc_mean"]]
-    sep_up = [s for s in acq if experiments.separated(gaps[s]) and gaps[s]["mean"] > 0]
-    sep_down = [s for s in acq if experiments.separated(gaps[s]) and gaps[s]["mean"] < 0]
+    sep_up = [s for s in acq if stats.separated(gaps[s]) and gaps[s]["mean"] > 0]
+    sep_down = [s for s in acq if stats.separated(gaps[s]) and gaps[s]["mean"] < 0]
     best = max(acq, key=lambda s: summary[s]["aulc_mean"])
     worst = min(acq, key=lambda s: summary[s]["aulc_mean"])
     n_above = fx(len(above), "d", src, "count_above_random", *acq)
@@ -147,7 +135,7 @@ def poster_rows(root: Path) -> list[Row]:
 def gal_row(root: Path) -> Row:
     from benchmarks import gal
 
-    exp = load_experiment(root / "mnist-gal")
+    exp = published.load_experiment(root / "mnist-gal")
     if exp is None:
         return Row("Gal et al. protocol, MNIST", "mnist-gal/README.md", "", "not run yet", "–")
     cfg, rows, summary, seed_aulc = exp
@@ -167,7 +155,7 @@ def gal_row(root: Path) -> Row:
     text += f", aim ≤ {fx(gal.AIM['0.90'], 'd', 'benchmarks/gal.py', 'const', 'AIM', '0.90')}"
     nine5 = {s: v["labels_to"]["0.95"] for s, v in summary.items() if v["labels_to"]["0.95"] is not None}
     text += "; 95 % not reached by any strategy" if not nine5 else ""
-    sep = [s for s in others if experiments.separated(experiments.paired_gap(seed_aulc, s))]
+    sep = [s for s in others if stats.separated(stats.paired_gap(seed_aulc, s))]
     noisy = [s for s in others if s not in sep]
     ours = sorted([s for s in summary if gal.paper_row(s)], key=lambda s: -summary[s]["aulc_mean"])
     paper = sorted(ours, key=lambda s: gal.paper_row(s)[0])
@@ -185,7 +173,7 @@ def gan_loop_rows(root: Path) -> list[Row]:
 
     rows = []
     for folder in sorted((root / "gan").glob("mnist-loop*")):
-        exp = load_experiment(folder)
+        exp = published.load_experiment(folder)
         if exp is None:
             continue
         cfg, _, summary, seed_aulc = exp
@@ -197,8 +185,8 @@ def gan_loop_rows(root: Path) -> list[Row]:
         for s in gan_loop.GENERATED:
             if s in summary:
                 g_text, g = gap_text(fx, src, seed_aulc, s)
-                parts.append(f"{experiments.display_name(s)} {g_text}")
-                if experiments.separated(g) and g["mean"] > 0:
+                parts.append(f"{published.display_name(s)} {g_text}")
+                if stats.separated(g) and g["mean"] > 0:
                     above.append(s)
         text = "AULC − random: " + "; ".join(parts)
         if "gan-entropy-match" in summary and "entropy" in summary:
@@ -212,7 +200,7 @@ def gan_loop_rows(root: Path) -> list[Row]:
 
 
 def demo_row(root: Path) -> Row | None:
-    exp = load_experiment(root / "demo")
+    exp = published.load_experiment(root / "demo")
     if exp is None:
         return None
     cfg, _, summary, seed_aulc = exp
@@ -230,8 +218,8 @@ def demo_row(root: Path) -> Row | None:
     verdicts = []
     for s in gans:
         g_text, g = gap_text(fx, src, seed_aulc, s)
-        text += f"; {experiments.display_name(s)} {fx(summary[s]['aulc_mean'], '.3f', src, 'summary', s, 'aulc_mean')}, {g_text}"
-        verdicts.append(f"{s} {'level with' if not experiments.separated(g) else 'above' if g['mean'] > 0 else 'below'} random")
+        text += f"; {published.display_name(s)} {fx(summary[s]['aulc_mean'], '.3f', src, 'summary', s, 'aulc_mean')}, {g_text}"
+        verdicts.append(f"{s} {'level with' if not stats.separated(g) else 'above' if g['mean'] > 0 else 'below'} random")
     if "random@cnn" in summary:  # the poster's supervised CNN beside the default learner, same first labels
         text += (f"; the poster's CNN (learner `cnn`): random {fx(summary['random@cnn']['aulc_mean'], '.3f', src, 'summary', 'random@cnn', 'aulc_mean')}"
                  + "".join(f", {s} {fx(summary[s]['aulc_mean'], '.3f', src, 'summary', s, 'aulc_mean')}, "
@@ -239,7 +227,7 @@ def demo_row(root: Path) -> Row | None:
         l_text, lg = gap_text(fx, src, seed_aulc, "random", "random@cnn")
         verdicts.append(f"the default learner {'above' if lg['mean'] > 0 else 'below'} the poster's CNN under random sampling "
                         f"({l_text})")
-    sep = [s for s in pool if experiments.separated(experiments.paired_gap(seed_aulc, s))]
+    sep = [s for s in pool if stats.separated(stats.paired_gap(seed_aulc, s))]
     verdict = ("pool acquisition above random" if len(above) == len(pool) else "pool acquisition mixed against random")
     verdict += f" (separated by a paired interval: {', '.join(sep) or 'none'})"
     if verdicts:
@@ -363,14 +351,14 @@ def resolve(root: Path, fact: Fact):
         from activegan.results import read_curves, summarize
 
         folder = root / Path(fact.source).parent
-        cfg = experiments.as_run(None, folder)
-        rows_ = experiments.complete_rows(read_curves(root / fact.source), cfg.strategies, cfg.seeds, cfg.rounds)
+        cfg = published.as_run(None, folder)
+        rows_ = published.complete_rows(read_curves(root / fact.source), cfg.strategies, cfg.seeds, cfg.rounds)
         v = summarize(rows_, cfg.strategies)
         for k in key:
             v = v[k]
         return v
     if kind == "config":
-        cfg = experiments.as_run(None, (root / fact.source).parent)
+        cfg = published.as_run(None, (root / fact.source).parent)
         attr = key[0]
         if attr == "budget":
             return cfg.initial + cfg.rounds * cfg.query_size

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from benchmarks import experiments, headline, reporting
+from benchmarks import headline, published, reporting, tables
 
 POSTERS = [("mnist-poster", "MNIST"), ("cifar10-poster", "CIFAR-10")]
 
@@ -29,10 +29,10 @@ def finished(folder: Path) -> tuple[dict, set[str], dict | None, object] | None:
 
     if not (folder / "curves.csv").exists():
         return None
-    cfg = experiments.as_run(None, folder)
+    cfg = published.as_run(None, folder)
     rows = read_curves(folder / "curves.csv")
-    done_rows = experiments.complete_rows(rows, cfg.strategies, cfg.seeds, cfg.rounds)
-    progress = experiments.progress_of(rows, cfg)
+    done_rows = published.complete_rows(rows, cfg.strategies, cfg.seeds, cfg.rounds)
+    progress = published.progress_of(rows, cfg)
     return summarize(done_rows, cfg.strategies), set(progress["complete_strategies"]), progress, cfg
 
 
@@ -40,7 +40,7 @@ def cell(summary: dict, done: set[str], s: str) -> list[str]:
     if s not in done:
         return ["running", "", ""] if s in summary else ["–", "", ""]
     v = summary[s]
-    return [experiments.pm(v["aulc_mean"], v["aulc_std"]), experiments.labels_cell(v, "0.90", "–"), experiments.labels_cell(v, "0.95", "–")]
+    return [tables.pm(v["aulc_mean"], v["aulc_std"]), tables.labels_cell(v, "0.90", "–"), tables.labels_cell(v, "0.95", "–")]
 
 
 def status(progress: dict | None) -> str:
@@ -104,7 +104,7 @@ def gan_section(root: Path) -> list[str]:
             continue
         summary, done, progress, cfg = data
         generator = f"the DCGAN `{cfg.gan.checkpoint}`" if cfg.gan.checkpoint else "one DCGAN per seed"
-        rows = [[experiments.display_name(s), *cell(summary, done, s)] for s in cfg.strategies]
+        rows = [[published.display_name(s), *cell(summary, done, s)] for s in cfg.strategies]
         lines += [
             reporting.md_table(["strategy", "AULC", "labels to 90 %", "labels to 95 %"], rows),
             "",
@@ -151,7 +151,7 @@ def demo_section(root: Path) -> list[str]:
     if data is None:
         return []
     summary, done, _, cfg = data
-    rows = [[experiments.display_name(s), *cell(summary, done, s)] for s in cfg.strategies]
+    rows = [[published.display_name(s), *cell(summary, done, s)] for s in cfg.strategies]
     return ["## Demo", "", f"The `make demo` run on {cfg.dataset}: [../demo.md](../demo.md), data in [demo/](demo/) (summary recomputed "
             "here from its curves.csv with today's definitions).", "",
             reporting.md_table(["strategy", "AULC", "labels to 90 %", "labels to 95 %"], rows), ""]

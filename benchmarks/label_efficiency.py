@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from activegan.loop import ExperimentConfig, GanOptions, TrainOptions
-from benchmarks import experiments, reporting
+from benchmarks import experiments, published, reporting, tables
 
 BUDGETS = {"mnist": [*range(10, 101, 10), 150, 200, 250, 300], "cifar10": list(range(10, 251, 20)), "digits": [5, 10, 15, 20]}
 THRESHOLDS = {"mnist": ("0.90", "0.95", "0.98", "0.99"), "cifar10": ("0.30", "0.40", "0.50"), "digits": ("0.90", "0.95")}
@@ -134,7 +134,7 @@ def after_publish(state: Path, out: Path) -> None:
     from activegan.data import load_dataset
 
     for sub in [p.name for p in sorted(state.glob("*")) if (p / "config.json").exists()]:
-        cfg = experiments.as_run(None, state / sub)
+        cfg = published.as_run(None, state / sub)
         if _calibrated(out / sub, cfg):
             continue  # refitting every final learner again would only repeat what is committed
         data = experiments.quick_data() if cfg.dataset == "digits" else load_dataset(cfg.dataset, DATA_DIRS[cfg.dataset])
@@ -172,7 +172,7 @@ def accuracy_at(summary: dict, strategy: str, n: int) -> float | None:
     return v["accuracy_mean"][v["n_labeled"].index(n)] if n in v["n_labeled"] else None
 
 
-def render(rep: experiments.Report) -> str:
+def render(rep: tables.Report) -> str:
     from benchmarks import label_efficiency_report
 
     return label_efficiency_report.render(rep, sys.modules[__name__])

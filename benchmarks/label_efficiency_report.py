@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from activegan import results as stats
 from activegan.results import labels_to, read_curves, summarize
-from benchmarks import experiments, reporting
+from benchmarks import published, reporting, tables
 
 
 def load(out: Path, sub: str, cfg) -> tuple[dict, dict, dict]:
@@ -17,7 +18,7 @@ def load(out: Path, sub: str, cfg) -> tuple[dict, dict, dict]:
     path = out / sub / "curves.csv"
     if not path.exists():
         return {}, {}, {}
-    rows = experiments.complete_rows(read_curves(path), cfg.strategies, cfg.seeds, cfg.rounds)
+    rows = published.complete_rows(read_curves(path), cfg.strategies, cfg.seeds, cfg.rounds)
     calib: dict = {}
     if (out / sub / "calibration.csv").exists():
         with open(out / sub / "calibration.csv", newline="") as f:
@@ -25,7 +26,7 @@ def load(out: Path, sub: str, cfg) -> tuple[dict, dict, dict]:
                 calib.setdefault(r["strategy"], []).append((float(r["log_loss"]), float(r["ece"]),
                                                             float(r.get("classes_labeled") or "nan"),
                                                             float(r.get("classes") or "nan")))
-    summary, seed_aulc = (summarize(rows, cfg.strategies) if rows else {}), experiments.per_seed_aulc(rows)
+    summary, seed_aulc = (summarize(rows, cfg.strategies) if rows else {}), stats.per_seed_aulc(rows)
     if cfg.candidates:  # the same strategy on a restricted candidate set: its own name beside the full-pool one
         summary, seed_aulc, calib = ({label(cfg, k): v for k, v in d.items()} for d in (summary, seed_aulc, calib))
     return summary, seed_aulc, calib
@@ -82,7 +83,7 @@ def table(rep, mod) -> tuple[str, dict]:
         seed_aulc = with_baseline(rep, sub, cfg)[1]
         for s, v in summary.items():
             everything[(cfg.learner, cfg.initial_strategy, s)] = v
-            gap = experiments.paired_gap(seed_aulc, s) if s != "random" else None
+            gap = stats.paired_gap(seed_aulc, s) if s != "random" else None
             n, mean = v["n_labeled"], v["accuracy_mean"]
             cal = np.mean(calib[s], axis=0) if s in calib else None
             body.append([cfg.learner, cfg.initial_strategy, s,
@@ -128,24 +129,24 @@ def conclusions(rep, everything: dict) -> list[str]:
         summary, seed_aulc, _ = with_baseline(rep, sub, cfg)
         if "random" not in summary:
             continue
-        gaps = {label(cfg, s): experiments.paired_gap(seed_aulc, label(cfg, s)) for s in cfg.strategies
+        gaps = {label(cfg, s): stats.paired_gap(seed_aulc, label(cfg, s)) for s in cfg.strategies
                 if s != "random" and label(cfg, s) in summary}
         for s in [s for s in gaps if s != strategy_of(s) and strategy_of(s) in seed_aulc]:  # SEALS against the full pool
-            g = experiments.paired_gap(seed_aulc, s, strategy_of(s))
+            g = stats.paired_gap(seed_aulc, s, strategy_of(s))
             out.append(f"- {cfg.learner}, {cfg.initial_strategy} first labels: {s} against {strategy_of(s)} on the whole pool "
-                       f"(AULC {summary[strategy_of(s)]['aulc_mean']:.4f}): {experiments.gap_words(g)}, 95 % interval "
+                       f"(AULC {summary[strategy_of(s)]['aulc_mean']:.4f}): {tables.gap_words(g)}, 95 % interval "
                        f"{_gap(g)}; scoring {seconds_per_round(rep.out, sub, strategy_of(s), 'score_s'):.2f} s per round against "
                        f"{_sibling_score_s(rep, cfg, strategy_of(s)):.2f} s.")
         for s in [s for s in gaps if s.startswith("gan-")]:  # generated queries against their pool acquisition too
             acq = s.split("-")[1]
             if acq in seed_aulc:
                 out.append(f"- {cfg.learner}, {cfg.initial_strategy} first labels: {s} against pool {acq} "
-                           f"(AULC {summary[acq]['aulc_mean']:.4f}): {experiments.gap_words(experiments.paired_gap(seed_aulc, s, acq))}.")
-        above = [s for s, g in gaps.items() if experiments.separated(g) and g["mean"] > 0]
-        below = [s for s, g in gaps.items() if experiments.separated(g) and g["mean"] < 0]
+                           f"(AULC {summary[acq]['aulc_mean']:.4f}): {tables.gap_words(stats.paired_gap(seed_aulc, s, acq))}.")
+        above = [s for s, g in gaps.items() if stats.separated(g) and g["mean"] > 0]
+        below = [s for s, g in gaps.items() if stats.separated(g) and g["mean"] < 0]
         if gaps:
             out.append(f"- {cfg.learner}, {cfg.initial_strategy} first labels: against random (AULC {summary['random']['aulc_mean']:.4f}), "
-                       + "; ".join(f"{s} {experiments.gap_words(g)}" for s, g in gaps.items())
+                       + "; ".join(f"{s} {tables.gap_words(g)}" for s, g in gaps.items())
                        + f". Separated above random: {', '.join(above) or 'none'}; below: {', '.join(below) or 'none'}.")
         out += missing_classes(rep, sub, cfg)
     out += against_default(rep)
@@ -174,12 +175,12 @@ def against_default(rep) -> list[str]:
         if key == DEFAULT or (cfg.seeds, cfg.schedule()) != (dcfg.seeds, dcfg.schedule()):
             continue
         other = load(rep.out, sub, cfg)[1].get("random", {})
-        g = experiments.paired_gap({"default": base, "other": other}, "default", "other")
+        g = stats.paired_gap({"default": base, "other": other}, "default", "other")
         if g:
             out.append(f"- The default ({' / '.join(DEFAULT)}) against {' / '.join(key)}, both under random sampling, paired by "
-                       f"seed: {experiments.gap_words(g)}, 95 % interval "
+                       f"seed: {tables.gap_words(g)}, 95 % interval "
                        + (f"[{g['ci'][0]:+.4f}, {g['ci'][1]:+.4f}]" if g["ci"] else "–")
-                       + ("." if experiments.separated(g) else " — not separated."))
+                       + ("." if stats.separated(g) else " — not separated."))
     return out
 
 
@@ -223,7 +224,7 @@ def separate_runs(rep) -> list[str]:
 
 def render(rep, mod) -> str:
     # Every experiment published in this folder, not only those this invocation ran.
-    found = {sub: experiments.as_run(None, rep.out / sub) for sub, *_ in mod.EXPERIMENTS if (rep.out / sub / "config.json").exists()}
+    found = {sub: published.as_run(None, rep.out / sub) for sub, *_ in mod.EXPERIMENTS if (rep.out / sub / "config.json").exists()}
     rep.cfgs = {**{s: c for s, c in found.items() if c is not None}, **rep.cfgs}
     dataset = next(iter(rep.cfgs.values())).dataset
     cfg0 = max(rep.cfgs.values(), key=lambda c: len(c.schedule()))
@@ -239,7 +240,7 @@ def render(rep, mod) -> str:
              "classifier trained on labeled, pool and generated images, feature matching; warm-started). "
              "Hyperparameters from the validation sweeps in [tuning.md](tuning.md) and its neighbours (`tuning-*.md`); the "
              "test set gives only these numbers.",
-             "", *experiments.run_bullets(rep), *separate_runs(rep), *shorter_runs(rep, cfg0), "",
+             "", *tables.run_bullets(rep), *separate_runs(rep), *shorter_runs(rep, cfg0), "",
              "- Raw data: each sub-folder's `curves.csv`, `summary.json`, `config.json`, `calibration.csv` (test log-loss and "
              "15-bin expected calibration error of each unit's final learner), `learning_curves.png`.", "",
              "## Learner × first labels × strategy", "", text, "",
@@ -263,7 +264,7 @@ def front_page(results: Path, link_prefix: str = "") -> str | None:
     parts = []
     for dataset, title in (("mnist", "MNIST"), ("cifar10", "CIFAR-10")):
         out = results / "label-efficiency" / dataset
-        cfgs = {sub: experiments.as_run(None, out / sub) for sub, *_ in mod.EXPERIMENTS if (out / sub / "config.json").exists()}
+        cfgs = {sub: published.as_run(None, out / sub) for sub, *_ in mod.EXPERIMENTS if (out / sub / "config.json").exists()}
         if not cfgs:
             continue
 

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from activegan import results as stats
 from activegan.loop import ExperimentConfig, TrainOptions
 from activegan.results import read_curves, summarize
 from activegan.strategies import POSTER_STRATEGIES
-from benchmarks.experiments import POSTER_PROTOCOL
-from benchmarks import experiments, reporting
+from benchmarks.published import POSTER_PROTOCOL
+from benchmarks import experiments, published, reporting, tables
 
 STRATEGIES = ["random", *POSTER_STRATEGIES]
 # Label budgets the shared 2-core machine can finish in a few sessions (see the README).
@@ -87,16 +88,16 @@ def analyse(results: Path, cfg: ExperimentConfig, upto: int | None = None) -> di
     path = results / "curves.csv"
     if not path.exists():
         return None
-    rows = experiments.complete_rows(read_curves(path), cfg.strategies, cfg.seeds, cfg.rounds)
+    rows = published.complete_rows(read_curves(path), cfg.strategies, cfg.seeds, cfg.rounds)
     if upto is not None:
         rows = [r for r in rows if r["round"] <= upto]
     summary = summarize(rows, cfg.strategies) if rows else {}
-    seed_aulc = experiments.per_seed_aulc(rows)
+    seed_aulc = stats.per_seed_aulc(rows)
     acq = [s for s in POSTER_STRATEGIES if s in summary]
-    gaps = {s: experiments.paired_gap(seed_aulc, s) for s in acq} if "random" in summary else {}
+    gaps = {s: stats.paired_gap(seed_aulc, s) for s in acq} if "random" in summary else {}
     # Per seed, the mean over the acquisition functions of their gap to random: one number per seed.
     seed_gap = {k: float(np.mean([seed_aulc[s][k] - seed_aulc["random"][k] for s in acq])) for k in cfg.seeds} if gaps else {}
-    smooth = experiments.smoothness(summary)
+    smooth = tables.smoothness(summary)
     # Per seed, the mean over strategies of |second difference| of that seed's own curve: one number per seed.
     seed_rough = {}
     for k in cfg.seeds:
@@ -147,13 +148,13 @@ def conclusions(an: dict[int, dict | None], other: dict[int, dict | None], datas
         if a and a["gaps"]:
             gaps = a["gaps"]
             wins = sum(g["mean"] > 0 for g in gaps.values())
-            sep_up = [s for s, g in gaps.items() if experiments.separated(g) and g["mean"] > 0]
-            sep_down = [s for s, g in gaps.items() if experiments.separated(g) and g["mean"] < 0]
+            sep_up = [s for s, g in gaps.items() if stats.separated(g) and g["mean"] > 0]
+            sep_down = [s for s, g in gaps.items() if stats.separated(g) and g["mean"] < 0]
             finished = len(gaps) == len(POSTER_STRATEGIES)
-            pooled = reporting.paired(a["seed_gap"].values())
+            pooled = stats.paired(a["seed_gap"].values())
             # Contradicted by any function separated below random or by none above it; supported by the
             # mean gap's interval lying above 0; otherwise inconclusive.
-            word = reporting.decide(pooled, expect_negative=False)
+            word = stats.decide(pooled, expect_negative=False)
             if sep_down or wins == 0:
                 word = "does not hold"
             said = verdict(word) if finished else "not decided yet (not every strategy has finished)"
@@ -174,10 +175,10 @@ def conclusions(an: dict[int, dict | None], other: dict[int, dict | None], datas
     f_, m_ = cmp.get(few) or {}, cmp.get(many) or {}
     if few != many and f_.get("seed_gap") and m_.get("seed_gap"):
         seeds = [k for k in f_["seed_gap"] if k in m_["seed_gap"]]
-        test = reporting.paired(m_["seed_gap"][k] - f_["seed_gap"][k] for k in seeds)
+        test = stats.paired(m_["seed_gap"][k] - f_["seed_gap"][k] for k in seeds)
         lines.append(f"- **(b) the gap shrinks as epochs grow{upto}:** mean gap {f_['mean_gap']:+.4f} at {few} epochs, "
                      f"{m_['mean_gap']:+.4f} at {many} ({many} − {few} epochs paired by seed: {interval_words(test)}) — "
-                     f"{verdict(reporting.decide(test, expect_negative=True))}"
+                     f"{verdict(stats.decide(test, expect_negative=True))}"
                      + ("" if f_["complete"] and m_["complete"] else " (partial: not every strategy has finished)") + ".")
     else:
         lines.append(f"- **(b) the gap shrinks as epochs grow:** not measurable yet (needs both {few} and {many} epochs).")
@@ -186,11 +187,11 @@ def conclusions(an: dict[int, dict | None], other: dict[int, dict | None], datas
     if few != many and sf is not None and sm is not None:
         rf, rm = f_["mean_reversals"], m_["mean_reversals"]
         seeds = [k for k in f_["seed_rough"] if k in m_["seed_rough"]]
-        test = reporting.paired(m_["seed_rough"][k] - f_["seed_rough"][k] for k in seeds)
+        test = stats.paired(m_["seed_rough"][k] - f_["seed_rough"][k] for k in seeds)
         lines.append(
             f"- **(c) curves are smoother with more epochs{upto}:** mean |second difference| of the seed-mean curves {sf:.4f} at {few} epochs, "
             f"{sm:.4f} at {many}; share of rounds where the seed-mean accuracy fell {rf:.0%} → {rm:.0%} (per-seed curves, {many} − {few} "
-            f"epochs paired by seed: {interval_words(test)}) — {verdict(reporting.decide(test, expect_negative=True))}."
+            f"epochs paired by seed: {interval_words(test)}) — {verdict(stats.decide(test, expect_negative=True))}."
         )
     else:
         lines.append(f"- **(c) curves are smoother with more epochs:** not measurable yet (needs both {few} and {many} epochs).")
@@ -200,10 +201,10 @@ def conclusions(an: dict[int, dict | None], other: dict[int, dict | None], datas
         mine, theirs = an[e] or {}, other.get(e) or {}
         if mine.get("seed_gap") and theirs.get("seed_gap"):
             g_m, g_c = (mine, theirs) if dataset == "mnist" else (theirs, mine)
-            test = reporting.welch(g_m["seed_gap"].values(), g_c["seed_gap"].values())
+            test = stats.welch(g_m["seed_gap"].values(), g_c["seed_gap"].values())
             parts.append(f"{e} epochs: MNIST {g_m['mean_gap']:+.4f} ({g_m['labels']} labels), CIFAR-10 {g_c['mean_gap']:+.4f} "
                          f"({g_c['labels']} labels); CIFAR-10 − MNIST {interval_words(test)} (Welch) — "
-                         f"{verdict(reporting.decide(test, expect_negative=True))}")
+                         f"{verdict(stats.decide(test, expect_negative=True))}")
     if parts:
         lines.append("- **(d) the gap is smaller on CIFAR-10 than on MNIST** (different datasets, models and label budgets, so at "
                      "best indicative): " + "; ".join(parts) + ".")
@@ -218,7 +219,7 @@ def budget_text(dataset: str, cfgs: dict[str, ExperimentConfig], speed_json: Pat
     units = len(cfg0.strategies) * len(cfg0.seeds)
     text = (
         "Label budget: " + "; ".join(
-            f"{c.initial} + {c.rounds} × {c.query_size} = {experiments.budget(c)} labels at {c.train.epochs} epochs "
+            f"{c.initial} + {c.rounds} × {c.query_size} = {published.budget(c)} labels at {c.train.epochs} epochs "
             f"({units * (c.rounds + 1)} rounds)" for c in cfgs.values())
         + " — each round retrains on every label so far and evaluates the test set; chosen so that the shared "
         "2-core machine can finish every setting."
@@ -249,13 +250,13 @@ def other_configs(other_name: str, folder: Path, mine: dict[str, ExperimentConfi
     """The other dataset's configs as they ran (its config.json), by epochs."""
     out = {}
     for s, c in mine.items():
-        cfg = experiments.as_run(None, folder / s)
+        cfg = published.as_run(None, folder / s)
         if cfg is not None:
             out[c.train.epochs] = cfg
     return out
 
 
-def render(rep: experiments.Report) -> str:
+def render(rep: tables.Report) -> str:
     dataset = rep.args.dataset
     cfgs = rep.cfgs
     results = rep.out
@@ -282,7 +283,7 @@ def render(rep: experiments.Report) -> str:
         "",
         f"Random sampling against the poster's five acquisition functions ({', '.join(POSTER_STRATEGIES)}), "
         f"{len(cfg0.seeds)} seeds, {cfg0.initial} class-balanced initial labels + "
-        + "; ".join(f"{c.rounds} rounds × {c.query_size} (up to {experiments.budget(c)} labels) at {e} epochs" for e, (_, c) in by_e.items())
+        + "; ".join(f"{c.rounds} rounds × {c.query_size} (up to {published.budget(c)} labels) at {e} epochs" for e, (_, c) in by_e.items())
         + f", a random subset of {cfg0.subset:,} unlabeled images "
         f"scored per round, the classifier retrained from scratch each round for **{' and '.join(str(e) for e in by_e)} epochs** "
         f"(one experiment each), density on pixels with k = {cfg0.density_k}"
@@ -290,7 +291,7 @@ def render(rep: experiments.Report) -> str:
            "(evaluating all of them each round would cost more than the training)" if dataset in TEST_SUBSET and not rep.quick else "") + ".",
         "",
         f"- Status: {'; '.join(status)}.",
-        *experiments.run_bullets(rep, " (heartbeat every 30 s; [run.json](run.json))"),
+        *tables.run_bullets(rep, " (heartbeat every 30 s; [run.json](run.json))"),
         "- Layout: `epochs-<E>/` holds each experiment's `curves.csv`, `summary.json` (the core format, all rounds done so far), "
         "`config.json`, `progress.json` and `learning_curves.png`. Tables below use only strategies whose every seed has finished.",
         "",
@@ -317,14 +318,14 @@ def render(rep: experiments.Report) -> str:
         for st, v in a["smoothness"].items():
             extra[st] = [f"{v['mean_abs_second_diff']:.4f}", f"{v['reversal_share']:.0%}"]
         missing = [st for st in by_e[e][1].strategies if st not in a["summary"]]
-        lines += [experiments.strategy_table(a["summary"], a["seed_aulc"], extra), ""]
+        lines += [tables.strategy_table(a["summary"], a["seed_aulc"], extra), ""]
         if missing:
             lines += [f"Not finished yet: {', '.join(missing)}.", ""]
         lines += [f"Raw data: [curves.csv]({s}/curves.csv), [summary.json]({s}/summary.json).",
                   "", f"![learning curves, {e} epochs]({s}/learning_curves.png)", ""]
-    lines += [experiments.LABELS_NOTE, ""]
+    lines += [tables.LABELS_NOTE, ""]
     if not rep.quick:
-        lines += ["## Continue", "", experiments.continue_text(rep.cmd, f"runs/bench/{rep.name}.log")]
+        lines += ["## Continue", "", tables.continue_text(rep.cmd, f"runs/bench/{rep.name}.log")]
     return "\n".join(lines)
 
 

@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from benchmarks import reporting
+from benchmarks import published, reporting
 
 # Each experiment benchmark's --report-only, with the options that locate its published run.
 REPORTS = [
@@ -46,7 +46,7 @@ def benchmarks_table(results: Path) -> str:
         run = reporting.read_json_if(results / folder / "run.json")
         if not run or not run.get("wall_s"):
             return "not run yet"
-        cfgs = [experiments.as_run(None, p.parent) for p in sorted((results / folder).glob("**/config.json"))]
+        cfgs = [published.as_run(None, p.parent) for p in sorted((results / folder).glob("**/config.json"))]
         units = sum((c.rounds + 1) * len(c.strategies) * len(c.seeds) for c in cfgs if c)
         return (f"{reporting.fmt_seconds(run['wall_s'])} measured ({run['started'][:10]}, {units} rounds, "
                 f"{run.get('jobs', 1)} process{'es' if run.get('jobs', 1) > 1 else ''})")
@@ -76,7 +76,7 @@ def benchmarks_table(results: Path) -> str:
                               for v in rnd["per_strategy"].values()) / len(rnd["per_strategy"])
         subset = poster.BUDGETS["mnist"]["subset"]
         score_s = speed["scoring"][0]["seconds"] / speed["scoring"][0]["images"] * subset
-        mnist5 = experiments.as_run(None, results / "mnist-poster" / "epochs-5")
+        mnist5 = published.as_run(None, results / "mnist-poster" / "epochs-5")
         est = ""
         if mnist5:
             units = len(mnist5.strategies) * len(mnist5.seeds)

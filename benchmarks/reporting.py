@@ -1,5 +1,5 @@
-"""Shared by the benchmarks: machine description, wall-time log and run record, Markdown,
-paired statistics, data paths.
+"""Shared by the benchmarks: machine description, wall-time log and run record, Markdown, number
+formats, data paths.
 
 Every number a README states is computed here or in the benchmark modules from measured data
 committed under ``docs/results/``; nothing is typed by hand.
@@ -241,63 +241,7 @@ def read_json_if(path: Path, default=None):
     return read_json(path) if Path(path).exists() else default
 
 
-# -- paired statistics over seeds ---------------------------------------------------------------
-
-ALPHA = 0.05  # two-sided: a difference "separates" when its 95 % interval excludes 0
-
-
-def paired(diffs) -> dict:
-    """Mean, std, seeds ahead, two-sided paired t-test p and 95 % interval of per-seed differences.
-
-    With one seed (or identical differences) there is no spread to test against: p and the
-    interval are None.
-    """
-    import numpy as np
-    from scipy import stats
-
-    d = np.asarray(list(diffs), dtype=np.float64)
-    n = len(d)
-    out = {"mean": float(d.mean()) if n else float("nan"), "std": float(d.std(ddof=1)) if n > 1 else 0.0,
-           "n": n, "wins": int((d > 0).sum()), "p": None, "ci": None}
-    if n > 1 and out["std"] > 0:
-        se = out["std"] / np.sqrt(n)
-        t = out["mean"] / se
-        out["p"] = float(2 * stats.t.sf(abs(t), n - 1))
-        half = float(stats.t.ppf(1 - ALPHA / 2, n - 1) * se)
-        out["ci"] = [out["mean"] - half, out["mean"] + half]
-    return out
-
-
-def welch(a, b) -> dict:
-    """Mean of b − mean of a with a Welch 95 % interval and two-sided p (unpaired samples)."""
-    import numpy as np
-    from scipy import stats
-
-    a, b = np.asarray(list(a), dtype=np.float64), np.asarray(list(b), dtype=np.float64)
-    out = {"mean": float(b.mean() - a.mean()), "p": None, "ci": None}
-    if len(a) > 1 and len(b) > 1:
-        va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-        se = float(np.sqrt(va + vb))
-        if se > 0:
-            df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-            out["p"] = float(2 * stats.t.sf(abs(out["mean"]) / se, df))
-            half = float(stats.t.ppf(1 - ALPHA / 2, df) * se)
-            out["ci"] = [out["mean"] - half, out["mean"] + half]
-    return out
-
-
-def decide(test: dict, expect_negative: bool) -> str:
-    """'holds' when the 95 % interval lies on the predicted side of 0, 'does not hold' when it lies
-    on the other side, 'inconclusive' when it contains 0 (or there is no interval)."""
-    ci = test.get("ci")
-    if not ci:
-        return "inconclusive"
-    lo, hi = ci
-    if (hi < 0) if expect_negative else (lo > 0):
-        return "holds"
-    if (lo > 0) if expect_negative else (hi < 0):
-        return "does not hold"
-    return "inconclusive"
+# -- statistics in words (the statistics themselves: activegan.results) ----------------------------
 
 
 def fmt_p(p: float | None) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.experiments import POSTER_PROTOCOL
+from benchmarks.published import POSTER_PROTOCOL
 from benchmarks import reporting
 
 AIMS = {"density_speedup_at_20000": 100.0, "scoring_share_of_peak": 0.60, "round_s": 10.0,

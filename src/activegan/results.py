@@ -118,3 +118,131 @@ def format_table(summary: dict) -> str:
             f" {_labels_cell(v, '0.90'):>14} {_labels_cell(v, '0.95'):>14}"
         )
     return "\n".join(lines)
+
+
+# -- paired statistics over seeds ---------------------------------------------------------------
+
+ALPHA = 0.05  # two-sided: a difference "separates" when its 95 % interval excludes 0
+
+
+def per_seed_aulc(rows: list[dict]) -> dict[str, dict[int, float]]:
+    """Per strategy: seed → AULC of that seed's curve."""
+    out: dict[str, dict[int, float]] = {}
+    for s in dict.fromkeys(r["strategy"] for r in rows):
+        n, acc, seeds = curve_matrix(rows, s)
+        out[s] = {seed: aulc(n, a) for seed, a in zip(seeds, acc)}
+    return out
+
+
+def paired(diffs) -> dict:
+    """Mean, std, units ahead, two-sided paired t-test p and 95 % interval of per-unit differences.
+
+    With one unit (or identical differences) there is no spread to test against: p and the
+    interval are None.
+    """
+    from scipy import stats
+
+    d = np.asarray(list(diffs), dtype=np.float64)
+    n = len(d)
+    out = {"mean": float(d.mean()) if n else float("nan"), "std": float(d.std(ddof=1)) if n > 1 else 0.0,
+           "n": n, "wins": int((d > 0).sum()), "p": None, "ci": None}
+    if n > 1 and out["std"] > 0:
+        se = out["std"] / np.sqrt(n)
+        out["p"] = float(2 * stats.t.sf(abs(out["mean"] / se), n - 1))
+        half = float(stats.t.ppf(1 - ALPHA / 2, n - 1) * se)
+        out["ci"] = [out["mean"] - half, out["mean"] + half]
+    return out
+
+
+def welch(a, b) -> dict:
+    """Mean of b − mean of a with a Welch 95 % interval and two-sided p (unpaired samples)."""
+    from scipy import stats
+
+    a, b = np.asarray(list(a), dtype=np.float64), np.asarray(list(b), dtype=np.float64)
+    out = {"mean": float(b.mean() - a.mean()), "p": None, "ci": None}
+    if len(a) > 1 and len(b) > 1:
+        va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+        se = float(np.sqrt(va + vb))
+        if se > 0:
+            df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+            out["p"] = float(2 * stats.t.sf(abs(out["mean"]) / se, df))
+            half = float(stats.t.ppf(1 - ALPHA / 2, df) * se)
+            out["ci"] = [out["mean"] - half, out["mean"] + half]
+    return out
+
+
+def decide(test: dict, expect_negative: bool) -> str:
+    """'holds' when the 95 % interval lies on the predicted side of 0, 'does not hold' when it lies
+    on the other side, 'inconclusive' when it contains 0 (or there is no interval)."""
+    ci = test.get("ci")
+    if not ci:
+        return "inconclusive"
+    lo, hi = ci
+    if (hi < 0) if expect_negative else (lo > 0):
+        return "holds"
+    if (lo > 0) if expect_negative else (hi < 0):
+        return "does not hold"
+    return "inconclusive"
+
+
+def first_label_groups(rows: list[dict]) -> list[list[int]]:
+    """Seeds grouped by their round-0 accuracy under every strategy, in seed order.
+
+    Round 0 is trained on the first labels only; a learner that is deterministic given its labels
+    scores equal first labels equally, so seeds with equal round-0 rows drew the same first labels
+    and are one unit, not several. (Under a learner with per-seed initial weights shared first
+    labels do not show: pass the groups of a sibling experiment with the same first labels.)
+    """
+    first: dict[int, dict[str, float]] = {}
+    for r in rows:
+        if r["round"] == 0:
+            first.setdefault(r["seed"], {})[r["strategy"]] = r["accuracy"]
+    groups: dict[tuple, list[int]] = {}
+    for seed in sorted(first):
+        groups.setdefault(tuple(sorted(first[seed].items())), []).append(seed)
+    return list(groups.values())
+
+
+def merge_groups(*groupings: list[list[int]]) -> list[list[int]]:
+    """The finest grouping in which seeds grouped together by any of ``groupings`` stay together."""
+    parent: dict[int, int] = {}
+
+    def root(s: int) -> int:
+        while parent.setdefault(s, s) != s:
+            s = parent[s]
+        return s
+
+    for grouping in groupings:
+        for g in grouping:
+            for s in g:
+                parent[root(s)] = root(g[0])
+    out: dict[int, list[int]] = {}
+    for s in sorted(parent):
+        out.setdefault(root(s), []).append(s)
+    return sorted(out.values())
+
+
+def paired_gap(seed_aulc: dict, strategy: str, base: str = "random", groups: list[list[int]] | None = None) -> dict | None:
+    """AULC of ``strategy`` − AULC of ``base``, paired by seed (same first labels and weights).
+
+    Seeds in one of ``groups`` (the same first labels) are one unit: their differences are
+    averaged before the test, so replicates do not narrow the interval. ``n`` counts units,
+    ``n_seeds`` seeds.
+    """
+    if strategy not in seed_aulc or base not in seed_aulc:
+        return None
+    seeds = [k for k in seed_aulc[strategy] if k in seed_aulc[base]]
+    diff = {k: seed_aulc[strategy][k] - seed_aulc[base][k] for k in seeds}
+    unit_of = {s: i for i, g in enumerate(groups or []) for s in g}
+    units: dict = {}
+    for k in seeds:
+        units.setdefault(unit_of.get(k, ("seed", k)), []).append(diff[k])
+    out = paired(float(np.mean(v)) for v in units.values())
+    out["n_seeds"] = len(seeds)
+    out["per_seed"] = [diff[k] for k in seeds]
+    return out
+
+
+def separated(gap: dict | None) -> bool:
+    """True when the paired 95 % interval excludes 0."""
+    return bool(gap and gap["ci"] and (gap["ci"][0] > 0 or gap["ci"][1] < 0))
