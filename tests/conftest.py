@@ -1,5 +1,14 @@
 import dataclasses
+import os
+import shutil
+import tempfile
 from pathlib import Path
+
+# One cache for the whole session, set before anything from activegan is imported, so that no test
+# reads or fills ~/.cache/activegan: a warm user cache changed what ran and how long it took.
+# Subprocesses inherit it; test_data's own tests still point it elsewhere with monkeypatch.
+SESSION_CACHE = tempfile.mkdtemp(prefix="activegan-test-cache-")
+os.environ["ACTIVEGAN_CACHE"] = SESSION_CACHE
 
 import numpy as np
 import pytest
@@ -7,6 +16,10 @@ import torch
 from PIL import Image
 
 from activegan.data import load_dataset
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(SESSION_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="module", autouse=True)
