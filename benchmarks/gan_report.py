@@ -343,7 +343,7 @@ def samples_section(runs: dict, tf: dict) -> list[str]:
 
 def loop_section(root: Path, runs: dict, m: dict) -> tuple[list[str], dict]:
     from activegan.results import read_curves, summarize
-    from benchmarks import gan_loop
+    from benchmarks import gan_loop_report
 
     old, new = m["target"]["judge_epochs"], m["judge_switch"]["to_epochs"]
     loops = {}
@@ -381,7 +381,7 @@ def loop_section(root: Path, runs: dict, m: dict) -> tuple[list[str], dict]:
                      f"{'one process' if run.get('jobs', 1) == 1 else str(run.get('jobs')) + ' processes'}): "
                      f"`{reporting.module_command(run.get('command', ''))}` — {g}; the privileged oracle is the "
                      f"{run.get('reference_epochs', '?')}-epoch judge.")
-    check = gan_loop.poster_check(root.parent, first["rows"])
+    check = gan_loop_report.poster_check(root.parent, first["rows"])
     lines += ["", check or "", ""]
     head = ["strategy"]
     for i in range(1, len(loops) + 1):
@@ -400,7 +400,7 @@ def loop_section(root: Path, runs: dict, m: dict) -> tuple[list[str], dict]:
               reporting.md_table([f"run {i} ({n})" for i, n in enumerate(loops, 1)],
                                  [[f"![learning curves, run {i}]({n}/learning_curves.png)" for i, n in enumerate(loops, 1)]]), ""]
     # The verdicts, from the paired gaps of every run.
-    gaps = {n: {(s, b): stats.paired_gap(L["seed_aulc"], s, b) for s in gan_loop.GENERATED for b in ("entropy", "random")}
+    gaps = {n: {(s, b): stats.paired_gap(L["seed_aulc"], s, b) for s in gan_loop_report.GENERATED for b in ("entropy", "random")}
             for n, L in loops.items()}
     above_random = [(n, s) for n, G in gaps.items() for (s, b), g in G.items() if b == "random" and stats.separated(g) and g["mean"] > 0]
     mean_above = [(n, s) for n, G in gaps.items() for (s, b), g in G.items() if b == "random" and g["mean"] > 0]

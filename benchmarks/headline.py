@@ -12,51 +12,15 @@ from __future__ import annotations
 
 import argparse
 import posixpath
-import re
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from activegan import results as stats
 from benchmarks import published, reporting
+from benchmarks.facts import Fact, Facts, Row
+from benchmarks.headline_measures import gan_quality_row, query_scale_row, speed_row
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-NUMBER = re.compile(r"[-+]?\d+(?:,\d{3})*(?:\.\d+)?")
-
-
-@dataclass
-class Fact:
-    value: float | int | None
-    fmt: str  # a format spec, or "p" for a p-value (reporting.fmt_p)
-    source: str  # file, relative to the results folder
-    key: tuple  # ("summary", strategy, field[, sub]) | ("paired", strategy, base, stat) | ("json", *path) | ("config", attr) | ...
-
-    def __str__(self) -> str:
-        if self.value is None:
-            return "–"
-        return reporting.fmt_p(self.value) if self.fmt == "p" else format(self.value, self.fmt)
-
-
-@dataclass
-class Row:
-    benchmark: str
-    link: str
-    setting: str
-    result: str
-    verdict: str
-    facts: list[Fact] = field(default_factory=list)
-
-    def cells(self) -> list[str]:
-        return [f"[{self.benchmark}]({self.link})", self.setting, self.result, self.verdict]
-
-
-class Facts(list):
-    """Collects the facts a row's text is built from: ``fx(value, fmt, source, *key)`` returns its text."""
-
-    def __call__(self, value, fmt: str, source: str, *key) -> str:
-        f = Fact(value, fmt, source, tuple(key))
-        self.append(f)
-        return str(f)
 
 
 # -- experiment benchmarks --------------------------------------------------------------------------
@@ -118,7 +82,7 @@ def beats_random_row(root: Path, folder: str, name: str, acq: list[str] | None =
 
 
 def poster_rows(root: Path) -> list[Row]:
-    from activegan.strategies import POSTER_STRATEGIES
+    from activegan.active.strategies import POSTER_STRATEGIES
 
     rows = []
     for folder, title in (("mnist-poster", "MNIST poster"), ("cifar10-poster", "CIFAR-10 poster")):
@@ -133,7 +97,7 @@ def poster_rows(root: Path) -> list[Row]:
 
 
 def gal_row(root: Path) -> Row:
-    from benchmarks import gal
+    from benchmarks import gal_report
 
     exp = published.load_experiment(root / "mnist-gal")
     if exp is None:
@@ -152,16 +116,16 @@ def gal_row(root: Path) -> Row:
     touch = summary[best]["first_reach"]["0.90"]
     if touch != summary[best]["labels_to"]["0.90"]:
         text += f" (first touch {fx(touch, 'd', src, 'summary', best, 'first_reach', '0.90')})"
-    text += f", aim ≤ {fx(gal.AIM['0.90'], 'd', 'benchmarks/gal.py', 'const', 'AIM', '0.90')}"
+    text += f", aim ≤ {fx(gal_report.AIM['0.90'], 'd', 'benchmarks/gal_report.py', 'const', 'AIM', '0.90')}"
     nine5 = {s: v["labels_to"]["0.95"] for s, v in summary.items() if v["labels_to"]["0.95"] is not None}
     text += "; 95 % not reached by any strategy" if not nine5 else ""
     sep = [s for s in others if stats.separated(stats.paired_gap(seed_aulc, s))]
     noisy = [s for s in others if s not in sep]
-    ours = sorted([s for s in summary if gal.paper_row(s)], key=lambda s: -summary[s]["aulc_mean"])
-    paper = sorted(ours, key=lambda s: gal.paper_row(s)[0])
+    ours = sorted([s for s in summary if gal_report.paper_row(s)], key=lambda s: -summary[s]["aulc_mean"])
+    paper = sorted(ours, key=lambda s: gal_report.paper_row(s)[0])
     verdict = ("ordered as the paper by mean AULC" if ours == paper else "not in the paper's order")
     verdict += (f", but {', '.join(noisy)} within noise of random (no paired interval excludes zero)" if noisy else ", each separated from random")
-    aim_met = any(v["labels_to"]["0.90"] is not None and v["labels_to"]["0.90"] <= gal.AIM["0.90"] for v in summary.values())
+    aim_met = any(v["labels_to"]["0.90"] is not None and v["labels_to"]["0.90"] <= gal_report.AIM["0.90"] for v in summary.values())
     verdict += f"; label aim {'met' if aim_met else 'not met'}"
     if "entropy" in summary and "mc-entropy" not in summary:
         verdict += "; entropy was deterministic (the paper's is MC-averaged), not rerun yet"
@@ -169,7 +133,7 @@ def gal_row(root: Path) -> Row:
 
 
 def gan_loop_rows(root: Path) -> list[Row]:
-    from benchmarks import gan_loop
+    from benchmarks import gan_loop_report
 
     rows = []
     for folder in sorted((root / "gan").glob("mnist-loop*")):
@@ -182,7 +146,7 @@ def gan_loop_rows(root: Path) -> list[Row]:
         fx = Facts()
         parts = []
         above = []
-        for s in gan_loop.GENERATED:
+        for s in gan_loop_report.GENERATED:
             if s in summary:
                 g_text, g = gap_text(fx, src, seed_aulc, s)
                 parts.append(f"{published.display_name(s)} {g_text}")
@@ -236,190 +200,6 @@ def demo_row(root: Path) -> Row | None:
 
 
 # -- GAN sample quality and speed ---------------------------------------------------------------------------
-
-
-def gan_quality_row(root: Path) -> Row | None:
-    from benchmarks import gan_report
-
-    if not (root / "gan" / "measurements.json").exists():
-        return None
-    tf = gan_report.headline_facts(root / "gan")
-    fx = Facts()
-    src, msrc = "gan/mnist-dcgan/judges.csv", "gan/measurements.json"
-    old, new, b_old, b_new = tf["old"], tf["new"], tf["b_old"], tf["b_new"]
-    key = lambda j, col: ("judges", tf["best"], b_old["epoch"], j, col)
-    target = fx(tf["target"]["recognisability"], "g", msrc, "json", "target", "recognisability")
-    text = (f"best DCGAN after {fx(tf['target']['epochs'], 'd', msrc, 'json', 'target', 'epochs')} epochs: recognisability "
-            f"{fx(b_old['recognisability'], '.3f', src, *key(old, 'recognisability'))} (FID {fx(b_old['fid'], '.1f', src, *key(old, 'fid'))}) "
-            f"by the judge in force when the ≥ {target} target was set (target {'met' if tf['met_old'] else 'NOT met'}); "
-            f"{fx(b_new['recognisability'], '.3f', src, *key(new, 'recognisability'))} (FID {fx(b_new['fid'], '.1f', src, *key(new, 'fid'))}) "
-            "by a more lenient judge adopted afterwards")
-    verdict = f"target {'met' if tf['met_old'] else 'NOT met'} by the judge it was set with"
-    judges = (f"two judges: the same CNN trained {fx(old, 'd', msrc, 'json', 'judge_switch', 'from_epochs')} or "
-              f"{fx(new, 'd', msrc, 'json', 'judge_switch', 'to_epochs')} epochs on the whole pool")
-    return Row("DCGAN sample quality, MNIST", "gan/README.md", judges, text, verdict, list(fx))
-
-
-def speed_row(root: Path) -> Row | None:
-    from benchmarks import speed
-
-    path = root / "speed" / "speed.json"
-    if not path.exists():
-        return None
-    r = reporting.read_json(path)
-    src = "speed/speed.json"
-    fx = Facts()
-    parts, met = [], []
-    d20 = next((d for d in r["density"] if d["n"] == 20000 and "seconds" in d["modal"]), None)
-    aim_d = speed.AIMS["density_speedup_at_20000"]
-    if d20:
-        i = r["density"].index(d20)
-        for k, label in (("ours_k", f"k = {fx(r['density_k'], 'd', src, 'json', 'density_k')}"), ("ours_all", "k = all")):
-            ratio = d20["modal"]["seconds"] / d20[k]["seconds"]
-            ok = ratio >= aim_d
-            parts.append(f"density {label} at N = {fx(d20['n'], ',d', src, 'json', 'density', i, 'n')}: "
-                         f"{fx(ratio, '.0f' if ratio >= 10 else '.1f', src, 'ratio', ('density', i, 'modal', 'seconds'), ('density', i, k, 'seconds'))}× "
-                         f"faster than modAL (aim ≥ {fx(aim_d, '.0f', 'benchmarks/speed.py', 'const', 'AIMS', 'density_speedup_at_20000')}×: "
-                         f"{'met' if ok else 'not met'})")
-            met.append(ok)
-    share = r["scoring"][0]["images_per_s"] * r["model_flops"]["flops"] / 1e9 / r["matmul"]["gflops_1_thread"]
-    aim_s = speed.AIMS["scoring_share_of_peak"]
-    parts.append(f"pool scoring {fx(share * 100, '.0f', src, 'derived', 'scoring_share_percent')} % of the single-thread matmul peak (aim ≥ "
-                 f"{fx(aim_s * 100, '.0f', 'benchmarks/speed.py', 'const', 'AIMS', 'scoring_share_of_peak', 100)} %: "
-                 f"{'met' if share >= aim_s else 'not met'})")
-    met.append(share >= aim_s)
-    if r.get("round"):
-        worst = max(v["train_s"] + v["score_s"] + v["select_s"] for v in r["round"]["per_strategy"].values())
-        aim_r = speed.AIMS["round_s"]
-        parts.append(f"one MNIST round {fx(worst, '.1f', src, 'derived', 'round_worst_s')} s (aim ≤ "
-                     f"{fx(aim_r, '.0f', 'benchmarks/speed.py', 'const', 'AIMS', 'round_s')} s: {'met' if worst <= aim_r else 'not met'})")
-        met.append(worst <= aim_r)
-    if r.get("knn"):
-        i = len(r["knn"]) - 1
-        k, aim_s, aim_recall = r["knn"][i], speed.AIMS["knn_s"], speed.AIMS["knn_recall"]
-        ok = k["ivf"]["seconds"] <= aim_s and k["recall"] >= aim_recall
-        parts.append(f"k-nearest density (k = {fx(k['k'], 'd', src, 'json', 'knn', i, 'k')}) at N = "
-                     f"{fx(k['n'], ',d', src, 'json', 'knn', i, 'n')}: {fx(k['ivf']['seconds'], '.1f', src, 'json', 'knn', i, 'ivf', 'seconds')} s "
-                     f"approximate at recall {fx(k['recall'], '.3f', src, 'json', 'knn', i, 'recall')}, exact "
-                     f"{fx(k['exact']['seconds'], '.1f', src, 'json', 'knn', i, 'exact', 'seconds')} s (aim ≤ "
-                     f"{fx(aim_s, '.0f', 'benchmarks/speed.py', 'const', 'AIMS', 'knn_s')} s at recall ≥ "
-                     f"{fx(aim_recall, '.2f', 'benchmarks/speed.py', 'const', 'AIMS', 'knn_recall')}: {'met' if ok else 'not met'})")
-        met.append(ok)
-    if r.get("default_round"):
-        dr = r["default_round"]
-        worst = max(sum(v["later"].values()) for v in dr["per_strategy"].values())
-        aim = speed.AIMS["default_round_s"]
-        parts.append(f"a round of the default learner on MNIST {fx(worst, '.1f', src, 'derived', 'default_round_worst_s')} s with "
-                     f"{fx(dr['threads'], 'd', src, 'json', 'default_round', 'threads')} threads (aim ≤ "
-                     f"{fx(aim, '.0f', 'benchmarks/speed.py', 'const', 'AIMS', 'default_round_s')} s: {'met' if worst <= aim else 'not met'} "
-                     "here; not met by the label-efficiency run's own timing, so not counted below)")
-    verdict = f"{fx(sum(met), 'd', src, 'derived', 'aims_met')} of {fx(len(met), 'd', src, 'derived', 'aims')} aims met"
-    return Row("Speed", "speed/README.md", "one thread unless said, shared machine", "; ".join(parts), verdict, list(fx))
-
-
-def query_scale_row(root: Path) -> Row | None:
-    from benchmarks import query_scale
-
-    path = root / "query-scale" / "results.json"
-    if not path.exists():
-        return None
-    r = reporting.read_json(path)
-    src, fx, q = "query-scale/results.json", Facts(), query_scale.summary(r)
-    aim = query_scale.AIMS["ray_overhead"]
-    big, ray_i, local_i = q["big"], q["ray"], q["local"][q["big"]]
-    ok = q["overhead"] <= aim
-    text = (f"{fx(big, ',d', src, 'json', 'runs', ray_i, 'pool_images')} images: "
-            f"{fx(r['runs'][local_i]['images_per_s'], ',.0f', src, 'json', 'runs', local_i, 'images_per_s')} images/s locally with "
-            f"{fx(r['runs'][local_i]['cores'], 'd', src, 'json', 'runs', local_i, 'cores')} threads, "
-            f"{fx(r['runs'][ray_i]['images_per_s'], ',.0f', src, 'json', 'runs', ray_i, 'images_per_s')} on a two-node Ray cluster "
-            f"at equal cores: Ray's overhead {fx(q['overhead'] * 100, '+.0f', src, 'derived', 'overhead_percent')} % (aim ≤ "
-            f"{fx(aim * 100, '.0f', 'benchmarks/query_scale.py', 'const', 'AIMS', 'ray_overhead', 100)} %: {'met' if ok else 'not met'}); "
-            f"peak memory ×{fx(q['memory_ratio'], '.2f', src, 'derived', 'memory_ratio')} from "
-            f"{fx(q['small'], ',d', src, 'json', 'sizes', 0)} to {fx(big, ',d', src, 'json', 'sizes', 1)} images")
-    verdict = f"Ray overhead {'within' if ok else 'over'} its aim; " + ("the same ranking as local" if r["same_ranking"] else "rankings DIFFER")
-    return Row("`query` at scale", "query-scale/README.md", "MNIST-built pool, .npy shards", text, verdict, list(fx))
-
-
-def resolve(root: Path, fact: Fact):
-    """Look a fact up again in its source, independently of how the row computed it. Kinds:
-    summary (activegan.results.summarize of the curves), config, json, const, ratio, judges. Other
-    kinds (paired, count, derived) return NotImplemented: a test recomputes them its own way."""
-    import importlib
-
-    kind, *key = fact.key
-    if kind == "summary":
-        from activegan.results import read_curves, summarize
-
-        folder = root / Path(fact.source).parent
-        cfg = published.as_run(None, folder)
-        rows_ = published.complete_rows(read_curves(root / fact.source), cfg.strategies, cfg.seeds, cfg.rounds)
-        v = summarize(rows_, cfg.strategies)
-        for k in key:
-            v = v[k]
-        return v
-    if kind == "config":
-        cfg = published.as_run(None, (root / fact.source).parent)
-        attr = key[0]
-        if attr == "budget":
-            return cfg.initial + cfg.rounds * cfg.query_size
-        if attr == "n_seeds":
-            return len(cfg.seeds)
-        v = cfg
-        for part in attr.split("."):
-            v = getattr(v, part)
-        return v
-    if kind in ("json", "ratio"):
-        data = reporting.read_json(root / fact.source)
-
-        def get(path):
-            v = data
-            for k in path:
-                v = v[k]
-            return v
-
-        return get(key) if kind == "json" else get(key[0]) / get(key[1])
-    if kind == "const":
-        module = importlib.import_module(fact.source.removesuffix(".py").replace("/", "."))
-        v = getattr(module, key[0])
-        for k in key[1:]:
-            v = v * k if isinstance(k, int) and not isinstance(v, dict) else v[k]
-        return v
-    if kind == "judges":
-        from benchmarks import gan_report
-
-        run, epoch, judge, col = key
-        row = next(r for r in gan_report.read_csv(root / fact.source)
-                   if r["run"] == run and r["epoch"] == epoch and r["judge_epochs"] == judge)
-        return row[col]
-    if kind == "derived" and fact.source == "query-scale/results.json":
-        r = reporting.read_json(root / fact.source)
-        runs = r["runs"]
-        local = lambda n: next(x for x in runs if x["where"] == "local" and x["cores"] == 2 and x["pool_images"] == n)
-        ray = next(x for x in runs if x["where"].startswith("ray"))
-        big, small = max(r["sizes"]), min(r["sizes"])
-        return {"overhead_percent": 100 * (ray["score_s"] / local(big)["score_s"] - 1),
-                "memory_ratio": local(big)["peak_mib"] / local(small)["peak_mib"]}[key[0]]
-    if kind == "derived" and fact.source == "speed/speed.json":
-        r = reporting.read_json(root / fact.source)
-        rounds = [v["train_s"] + v["score_s"] + v["select_s"] for v in (r.get("round") or {}).get("per_strategy", {}).values()]
-        if key[0] == "scoring_share_percent":
-            return 100 * r["scoring"][0]["images_per_s"] * r["model_flops"]["flops"] / 1e9 / r["matmul"]["gflops_1_thread"]
-        if key[0] == "round_worst_s":
-            return max(rounds)
-        later = [v["later"]["train_s"] + v["later"]["score_s"] + v["later"]["select_s"]
-                 for v in (r.get("default_round") or {}).get("per_strategy", {}).values()]
-        if key[0] == "default_round_worst_s":
-            return max(later)
-        from benchmarks.speed import AIMS
-
-        share = r["scoring"][0]["images_per_s"] * r["model_flops"]["flops"] / 1e9 / r["matmul"]["gflops_1_thread"]
-        checks = [d["modal"]["seconds"] / d[k]["seconds"] >= AIMS["density_speedup_at_20000"]
-                  for d in r["density"] if d["n"] == 20000 and "seconds" in d["modal"] for k in ("ours_k", "ours_all")]
-        checks += [share >= AIMS["scoring_share_of_peak"]] + ([max(rounds) <= AIMS["round_s"]] if rounds else [])
-        if r.get("knn"):
-            checks.append(r["knn"][-1]["ivf"]["seconds"] <= AIMS["knn_s"] and r["knn"][-1]["recall"] >= AIMS["knn_recall"])
-        return {"aims_met": sum(checks), "aims": len(checks)}[key[0]]
-    return NotImplemented
 
 
 def rows(root: Path) -> list[Row]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from benchmarks import headline, published, reporting, tables
+from benchmarks import headline, headline_measures, published, reporting, tables
 
 POSTERS = [("mnist-poster", "MNIST"), ("cifar10-poster", "CIFAR-10")]
 
@@ -66,7 +66,7 @@ def poster_section(root: Path, folder: str, title: str) -> list[str]:
 
 
 def gal_section(root: Path) -> list[str]:
-    from benchmarks import gal
+    from benchmarks import gal_report
 
     lines = [f"## Gal et al. protocol, MNIST — {link(root, 'mnist-gal')}", ""]
     data = finished(root / "mnist-gal")
@@ -75,7 +75,7 @@ def gal_section(root: Path) -> list[str]:
     summary, done, progress, cfg = data
     rows = []
     for s in cfg.strategies:
-        paper = gal.paper_row(s)
+        paper = gal_report.paper_row(s)
         rows.append([s + (" (deterministic)" if s == "entropy" else ""), *cell(summary, done, s),
                      *(map(str, paper) if paper else ["–", "–"])])
     return lines + [
@@ -92,7 +92,7 @@ def gal_section(root: Path) -> list[str]:
 def gan_section(root: Path) -> list[str]:
     """The DCGAN page, and one table per run of gan_loop (gan/mnist-loop*: one folder per generator)."""
     lines = [f"## DCGAN sample quality — {link(root, 'gan')}", ""]
-    row = headline.gan_quality_row(root)
+    row = headline_measures.gan_quality_row(root)
     lines += ([row.result[0].upper() + row.result[1:] + ".", ""] if row else ["Not run yet.", ""])
     folders = sorted((root / "gan").glob("mnist-loop*")) or [root / "gan" / "mnist-loop"]
     for folder in folders:

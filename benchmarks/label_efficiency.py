@@ -26,31 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from activegan.loop import ExperimentConfig, GanOptions, TrainOptions
-from benchmarks import experiments, published, reporting, tables
+from benchmarks import experiments, published, reporting
+from benchmarks.label_efficiency_report import EXPERIMENTS, render
 
 BUDGETS = {"mnist": [*range(10, 101, 10), 150, 200, 250, 300], "cifar10": list(range(10, 251, 20)), "digits": [5, 10, 15, 20]}
-THRESHOLDS = {"mnist": ("0.90", "0.95", "0.98", "0.99"), "cifar10": ("0.30", "0.40", "0.50"), "digits": ("0.90", "0.95")}
-AT_LABELS = {"mnist": (40, 100, 250), "cifar10": (50, 110, 250), "digits": (10, 20)}
-POOL_STRATEGIES = ["random", "margin", "entropy", "density-entropy"]
-# (sub-folder, learner, cold start, strategies): the CNN learners run only the two strategies they can afford.
-EXPERIMENTS = [
-    ("embedding-typical", "embedding", "typical", POOL_STRATEGIES),
-    ("embedding-random", "embedding", "random", POOL_STRATEGIES),
-    ("selftrain-typical", "selftrain", "typical", ["random", "margin"]),
-    ("cnn-typical", "cnn", "typical", ["random", "margin"]),
-    # Generated queries under the strong learner (needs --gan): paired with selftrain-typical's random and
-    # margin, which have the same learner, seeds and first labels.
-    ("selftrain-gan", "selftrain", "typical", ["gan-margin-match"]),
-    ("cnn-random", "cnn", "random", ["random", "margin"]),
-    # SEALS (Coleman et al. 2022): margin scored only on the 100 nearest unlabeled neighbours of each labeled
-    # image; paired with embedding-typical's full-pool margin and random (same learner, seeds, first labels).
-    ("embedding-seals", "embedding", "typical", ["margin"]),
-    # The semi-supervised GAN, at the schedule the CPU allows (tuning-ssl-gan.md): to 100 labels on MNIST.
-    ("ssl-gan-typical", "ssl-gan", "typical", ["random", "margin"]),
-]
 OPTIONS = {"embedding-seals": {"candidates": "knn:100"}}
 SHORTER = {("ssl-gan-typical", "mnist"): 100}  # (experiment, dataset) → last label count, as the machine allows
-AIMS = {"mnist": [("0.95", 30), ("0.98", 100), ("0.99", 300)], "cifar10": [("0.50", 250)]}  # X with ≤ N labels
 
 
 def configs(args) -> dict[str, ExperimentConfig]:
@@ -137,7 +118,7 @@ def after_publish(state: Path, out: Path) -> None:
         cfg = published.as_run(None, state / sub)
         if _calibrated(out / sub, cfg):
             continue  # refitting every final learner again would only repeat what is committed
-        data = experiments.quick_data() if cfg.dataset == "digits" else load_dataset(cfg.dataset, DATA_DIRS[cfg.dataset])
+        data = experiments.quick_data() if cfg.dataset == "digits" else load_dataset(cfg.dataset, reporting.DATA_DIRS[cfg.dataset])
         rows = calibration(cfg, data, state / sub)
         if rows:
             buf = io.StringIO()
@@ -147,16 +128,12 @@ def after_publish(state: Path, out: Path) -> None:
             reporting.write_readme(out / sub / "calibration.csv", buf.getvalue())
 
 
-DATA_DIRS = {"mnist": reporting.REPO.parent / "shared" / "datasets" / "mnist",
-             "cifar10": reporting.REPO.parent / "shared" / "datasets" / "cifar10-jpeg.zip"}
-
-
 def load(args):
     if args.quick:
         return experiments.quick_data()
     from activegan.data import load_dataset
 
-    return load_dataset(args.dataset, args.data_dir or DATA_DIRS[args.dataset])
+    return load_dataset(args.dataset, args.data_dir or reporting.DATA_DIRS[args.dataset])
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -165,17 +142,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only", help="comma list: run only these strategies of each experiment (as the machine allows)")
     p.add_argument("--gan", type=Path, help="a trained DCGAN checkpoint: runs the generated-query experiment (selftrain-gan)")
     p.add_argument("--tune", action="store_true", help="run the validation sweep of the embedding learner and exit")
-
-
-def accuracy_at(summary: dict, strategy: str, n: int) -> float | None:
-    v = summary[strategy]
-    return v["accuracy_mean"][v["n_labeled"].index(n)] if n in v["n_labeled"] else None
-
-
-def render(rep: tables.Report) -> str:
-    from benchmarks import label_efficiency_report
-
-    return label_efficiency_report.render(rep, sys.modules[__name__])
 
 
 BENCHMARK = experiments.Benchmark(

@@ -12,6 +12,40 @@ from activegan import results as stats
 from activegan.results import labels_to, read_curves, summarize
 from benchmarks import published, reporting, tables
 
+THRESHOLDS = {"mnist": ("0.90", "0.95", "0.98", "0.99"), "cifar10": ("0.30", "0.40", "0.50"), "digits": ("0.90", "0.95")}
+
+
+AT_LABELS = {"mnist": (40, 100, 250), "cifar10": (50, 110, 250), "digits": (10, 20)}
+
+
+POOL_STRATEGIES = ["random", "margin", "entropy", "density-entropy"]
+
+
+# (sub-folder, learner, cold start, strategies): the CNN learners run only the two strategies they can afford.
+EXPERIMENTS = [
+    ("embedding-typical", "embedding", "typical", POOL_STRATEGIES),
+    ("embedding-random", "embedding", "random", POOL_STRATEGIES),
+    ("selftrain-typical", "selftrain", "typical", ["random", "margin"]),
+    ("cnn-typical", "cnn", "typical", ["random", "margin"]),
+    # Generated queries under the strong learner (needs --gan): paired with selftrain-typical's random and
+    # margin, which have the same learner, seeds and first labels.
+    ("selftrain-gan", "selftrain", "typical", ["gan-margin-match"]),
+    ("cnn-random", "cnn", "random", ["random", "margin"]),
+    # SEALS (Coleman et al. 2022): margin scored only on the 100 nearest unlabeled neighbours of each labeled
+    # image; paired with embedding-typical's full-pool margin and random (same learner, seeds, first labels).
+    ("embedding-seals", "embedding", "typical", ["margin"]),
+    # The semi-supervised GAN, at the schedule the CPU allows (tuning-ssl-gan.md): to 100 labels on MNIST.
+    ("ssl-gan-typical", "ssl-gan", "typical", ["random", "margin"]),
+]
+
+
+AIMS = {"mnist": [("0.95", 30), ("0.98", 100), ("0.99", 300)], "cifar10": [("0.50", 250)]}  # X with ≤ N labels
+
+
+def accuracy_at(summary: dict, strategy: str, n: int) -> float | None:
+    v = summary[strategy]
+    return v["accuracy_mean"][v["n_labeled"].index(n)] if n in v["n_labeled"] else None
+
 
 def load(out: Path, sub: str, cfg) -> tuple[dict, dict, dict]:
     """(summary, per-seed AULC, calibration by strategy) of one experiment's finished strategies."""
@@ -72,9 +106,9 @@ def _sibling_score_s(rep, cfg, strategy: str) -> float:
     return float("nan")
 
 
-def table(rep, mod) -> tuple[str, dict]:
+def table(rep) -> tuple[str, dict]:
     dataset = next(iter(rep.cfgs.values())).dataset
-    thresholds, at = mod.THRESHOLDS[dataset], mod.AT_LABELS[dataset]
+    thresholds, at = THRESHOLDS[dataset], AT_LABELS[dataset]
     head = ["learner", "first labels", "strategy", *[f"labels to {float(t):.0%}" for t in thresholds],
             *[f"acc. at {n}" for n in at], "AULC", "AULC − random [95 % CI]", "s / round", "test log-loss", "ECE"]
     body, everything = [], {}
@@ -88,7 +122,7 @@ def table(rep, mod) -> tuple[str, dict]:
             cal = np.mean(calib[s], axis=0) if s in calib else None
             body.append([cfg.learner, cfg.initial_strategy, s,
                          *[_labels(n, mean, float(t)) for t in thresholds],
-                         *[f"{mod.accuracy_at(summary, s, k):.4f}" if k in n else "–" for k in at],
+                         *[f"{accuracy_at(summary, s, k):.4f}" if k in n else "–" for k in at],
                          f"{v['aulc_mean']:.4f}", _gap(gap), f"{seconds_per_round(rep.out, sub, strategy_of(s)):.1f}",
                          "–" if cal is None else f"{cal[0]:.3f}", "–" if cal is None else f"{cal[1]:.3f}"])
     return reporting.md_table(head, body), everything
@@ -106,9 +140,9 @@ def _gap(gap: dict | None) -> str:
     return f"{gap['mean']:+.4f}" + (f" [{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else "")
 
 
-def aims(everything: dict, dataset: str, mod) -> list[str]:
+def aims(everything: dict, dataset: str) -> list[str]:
     out = []
-    for target, limit in mod.AIMS.get(dataset, []):
+    for target, limit in AIMS.get(dataset, []):
         best = {k: labels_to(v["n_labeled"], v["accuracy_mean"], float(target)) for k, v in everything.items()}
         best = {k: b for k, b in best.items() if b is not None}
         pct = f"{float(target):.0%}"
@@ -222,13 +256,13 @@ def separate_runs(rep) -> list[str]:
     return out
 
 
-def render(rep, mod) -> str:
+def render(rep) -> str:
     # Every experiment published in this folder, not only those this invocation ran.
-    found = {sub: published.as_run(None, rep.out / sub) for sub, *_ in mod.EXPERIMENTS if (rep.out / sub / "config.json").exists()}
+    found = {sub: published.as_run(None, rep.out / sub) for sub, *_ in EXPERIMENTS if (rep.out / sub / "config.json").exists()}
     rep.cfgs = {**{s: c for s, c in found.items() if c is not None}, **rep.cfgs}
     dataset = next(iter(rep.cfgs.values())).dataset
     cfg0 = max(rep.cfgs.values(), key=lambda c: len(c.schedule()))
-    text, everything = table(rep, mod)
+    text, everything = table(rep)
     lines = [f"# Label efficiency on {dataset}" + (" (quick mode)" if rep.quick else ""), "",
              f"Labels after each round: {', '.join(map(str, cfg0.schedule()))}; {len(cfg0.seeds)} seeds; first labels chosen "
              "without labels (random, or typical = TypiClust on the pool's embedding). Learners: `embedding` (label "
@@ -246,7 +280,7 @@ def render(rep, mod) -> str:
              "## Learner × first labels × strategy", "", text, "",
              "Labels to X: the first count after which the seed-mean accuracy stays ≥ X ('–': not within the budget). "
              "AULC − random: paired by seed under the same learner and first labels (t interval over seeds). "
-             + ROUND_NOTE, "", "## Aims", "", *aims(everything, dataset, mod), "",
+             + ROUND_NOTE, "", "## Aims", "", *aims(everything, dataset), "",
              "## What this shows", "", *conclusions(rep, everything), "", "## Curves", ""]
     lines += [f"![{sub}]({sub}/learning_curves.png)" for sub in rep.cfgs if (rep.out / sub / "learning_curves.png").exists()]
     return "\n".join(lines)
@@ -259,12 +293,10 @@ ROUND_NOTE = ("s / round: train + score + select, mean over rounds, as timed ins
 
 def front_page(results: Path, link_prefix: str = "") -> str | None:
     """The README's lead: each dataset's learner × first labels × strategy table and its aims, from the committed data."""
-    from benchmarks import label_efficiency as mod
-
     parts = []
     for dataset, title in (("mnist", "MNIST"), ("cifar10", "CIFAR-10")):
         out = results / "label-efficiency" / dataset
-        cfgs = {sub: published.as_run(None, out / sub) for sub, *_ in mod.EXPERIMENTS if (out / sub / "config.json").exists()}
+        cfgs = {sub: published.as_run(None, out / sub) for sub, *_ in EXPERIMENTS if (out / sub / "config.json").exists()}
         if not cfgs:
             continue
 
@@ -273,7 +305,7 @@ def front_page(results: Path, link_prefix: str = "") -> str | None:
 
         rep = _Rep()
         rep.out, rep.cfgs = out, cfgs
-        text, everything = table(rep, mod)
+        text, everything = table(rep)
         link = f"{link_prefix}label-efficiency/{dataset}/README.md"
         seeds = sorted({len(c.seeds) for c in cfgs.values()})
         parts += [f"### Label efficiency on {title} — [label-efficiency/{dataset}/]({link})", "",
@@ -281,5 +313,5 @@ def front_page(results: Path, link_prefix: str = "") -> str | None:
                   "strategy compared with random under the same learner and first labels, paired by seed.", "", text, "",
                   ROUND_NOTE.replace("../../", link_prefix), "",
                   *shorter_runs(rep, max(cfgs.values(), key=lambda c: len(c.schedule()))),
-                  *against_default(rep), *aims(everything, dataset, mod), ""]
+                  *against_default(rep), *aims(everything, dataset), ""]
     return "\n".join(parts) if parts else None

@@ -314,9 +314,8 @@ def main(argv: list[str] | None = None) -> int:
                         "spread-confidence (tuning-spread-confidence.md) or gate-check (gate-check.md)")
     args = p.parse_args(argv)
     from activegan.data import default_cache_dir, load_dataset
-    from benchmarks.label_efficiency import DATA_DIRS
 
-    data = load_dataset(args.dataset, args.data_dir or DATA_DIRS[args.dataset])
+    data = load_dataset(args.dataset, args.data_dir or reporting.DATA_DIRS[args.dataset])
     out = reporting.RESULTS / "label-efficiency" / args.dataset
     if args.part == "ssl-gan":
         print(write_ssl_gan(ssl_gan_rows(data, args.seeds, default_cache_dir()), out))

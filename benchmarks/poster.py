@@ -22,7 +22,7 @@ import numpy as np
 from activegan import results as stats
 from activegan.loop import ExperimentConfig, TrainOptions
 from activegan.results import read_curves, summarize
-from activegan.strategies import POSTER_STRATEGIES
+from activegan.active.strategies import POSTER_STRATEGIES
 from benchmarks.published import POSTER_PROTOCOL
 from benchmarks import experiments, published, reporting, tables
 

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "docs" / "results"
 STATE = REPO / "runs" / "bench"  # resumable state (model weights): git-ignored, never under docs/
 SHARED = REPO.parent / "shared" / "datasets"
+DATA_DIRS = {"mnist": SHARED / "mnist", "cifar10": SHARED / "cifar10-jpeg.zip"}  # the full runs' datasets
 
 
 def one_thread() -> None:
