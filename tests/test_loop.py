@@ -16,7 +16,7 @@ from activegan.experiment import run_experiment
 from activegan.learner import ActiveLearner
 from activegan.loop import ExperimentConfig, TrainOptions, run_strategy
 from activegan.models import CNNClassifier
-from activegan.pool import Pool, SimulatedOracle, initial_indices
+from activegan.active.pool import Pool, SimulatedOracle, initial_indices
 from activegan.results import aulc, first_reach, labels_to, summarize
 
 
@@ -115,7 +115,8 @@ def test_experiment_writes_all_outputs(tmp_path, small_digits):
         assert (out / name).stat().st_size > 0, name
     with open(out / "curves.csv") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["strategy", "seed", "round", "n_labeled", "accuracy", "train_s", "score_s", "select_s"]
+    assert list(rows[0]) == ["strategy", "seed", "round", "n_labeled", "accuracy", "train_s", "score_s", "select_s",
+                             "classes_labeled"]
     assert len(rows) == 2 * 2 * (3 + 1)
     assert set(summary) == {"random", "margin"}
 

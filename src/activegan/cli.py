@@ -130,7 +130,8 @@ def add_query_parser(sub) -> None:
                                    "top n to OUT/queries.csv with a contact sheet; unreadable pool images go to OUT/skipped.csv.")
     q.add_argument("--labeled", required=True, help="a folder <class>/*, a CSV of path,label, or a Label Studio JSON export")
     q.add_argument("--pool", required=True, help="a folder of images (recursive), a text file of paths, or .npy shards")
-    q.add_argument("--out", required=True, help="output folder (rerun with the same options to resume)")
+    q.add_argument("--out", required=True, help="output folder (rerun with the same options to resume; a changed labeled "
+                                                "set or pool is rescored: its stale scores and model.pt there are replaced)")
     q.add_argument("--strategy", default=QueryConfig.strategy, help=f"acquisition function (default {QueryConfig.strategy})")
     q.add_argument("-n", type=int, default=QueryConfig.n, help=f"images to ask for (default {QueryConfig.n})")
     q.add_argument("--learner", default=QueryConfig.learner, help=f"selftrain (default), embedding or cnn")
@@ -157,10 +158,15 @@ def cmd_query(args) -> int:
     cfg = QueryConfig(**{f.name: getattr(args, f.name) for f in fields(QueryConfig)})
     result = run_query(cfg, progress=not args.no_progress,
                        cache_dir=Path(args.cache_dir) if args.cache_dir else default_cache_dir())
+    if result["rescored"]:
+        print(f"activegan: {result['rescored']} since the last query into {cfg.out}: rescored", file=sys.stderr)
+    if result["excluded"]:
+        print(f"activegan: {result['excluded']} pool images are in the labeled set and were not ranked", file=sys.stderr)
     if result["skipped"]:
         print(f"activegan: {result['skipped']} pool images could not be read and were skipped: {cfg.out}/skipped.csv",
               file=sys.stderr)
-    print(f"{result['queries']} queries: {cfg.out}/queries.csv (contact sheet {cfg.out}/contact_sheet.png)")
+    sheet = f" (contact sheet {result['contact_sheet']})" if result["contact_sheet"] else ""
+    print(f"{result['queries']} queries: {cfg.out}/queries.csv{sheet}")
     return 0
 
 
@@ -257,7 +263,20 @@ def error_line(exc: Exception) -> str:
     return "activegan: error: " + " ".join(text.split())
 
 
+def _log_to_stderr() -> None:
+    """The library's progress messages (``logging.getLogger("activegan")``), one line each on stderr."""
+    import logging
+
+    log = logging.getLogger("activegan")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("activegan: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+
+
 def main(argv=None) -> int:
+    _log_to_stderr()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

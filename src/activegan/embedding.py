@@ -163,15 +163,17 @@ def typicality(points, k: int = 20) -> np.ndarray:
     return 1.0 / (np.sqrt(np.maximum(d2, 0)).mean(axis=1) + 1e-12)
 
 
-def typical_indices(points, n: int, rng: np.random.Generator, labeled=(), k: int = 20) -> np.ndarray:
-    """n pool indices, one per cluster: k-means into |labeled| + n clusters, the n largest clusters
-    that hold no labeled point, and in each the most typical point. Reads no label."""
+def typical_indices(points, n: int, rng: np.random.Generator, labeled=(), k: int = 20, among: int = 1,
+                    n_init: int = 1) -> np.ndarray:
+    """n pool indices, one per cluster: k-means into |labeled| + n clusters (best of ``n_init`` starts),
+    the n largest clusters that hold no labeled point, and in each the most typical point — or, with
+    ``among`` > 1, one drawn by ``rng`` from its ``among`` most typical points. Reads no label."""
     from sklearn.cluster import KMeans
 
     x = np.asarray(points, dtype=np.float32)
     labeled = np.asarray(labeled, dtype=np.int64)
     clusters = min(len(labeled) + n, len(x))
-    assign = KMeans(clusters, n_init=1, random_state=int(rng.integers(2**31))).fit_predict(x)
+    assign = KMeans(clusters, n_init=n_init, random_state=int(rng.integers(2**31))).fit_predict(x)
     covered = set(assign[labeled].tolist())
     sizes = np.bincount(assign, minlength=clusters)
     order = [c for c in np.argsort(-sizes, kind="stable") if c not in covered and sizes[c] > 0][:n]
@@ -182,7 +184,8 @@ def typical_indices(points, n: int, rng: np.random.Generator, labeled=(), k: int
         members = np.flatnonzero(assign == c)
         members = members[[m not in taken for m in members]]
         if len(members):
-            chosen.append(int(members[np.argmax(typ[members])]))
+            best = members[np.argsort(-typ[members], kind="stable")[:among]]
+            chosen.append(int(best[rng.integers(len(best))] if len(best) > 1 else best[0]))
     if len(chosen) < n:  # fewer free clusters than asked: the most typical of the rest
         rest = np.setdiff1d(np.arange(len(x)), [*taken, *chosen])
         chosen += rest[np.argsort(-typ[rest], kind="stable")][: n - len(chosen)].tolist()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -19,8 +20,10 @@ from activegan.errors import ConfigError, DataError
 from activegan.io import atomic_torch_save, atomic_write_json
 from activegan.loop import ExperimentConfig, GanOptions, TrainOptions, flatten, run_strategy
 from activegan.results import format_table, summarize, write_curves
-from activegan.strategies import parse_name
+from activegan.active import parse
 from activegan.workers import run_in_processes
+
+logger = logging.getLogger("activegan")
 
 __all__ = ["ExperimentConfig", "GanOptions", "TrainOptions", "run_experiment", "config_dict", "check_resumable",
            "load_state", "format_table", "default_out_dir"]
@@ -35,6 +38,7 @@ class Job:
     out: Path
     cache_dir: Path | None
     gans: dict  # seed -> DCGAN checkpoint path (gan-* strategies only)
+    representation: object = None  # the pool's PoolRepresentation: one per process, shared by its units
 
 
 def config_dict(cfg: ExperimentConfig) -> dict:
@@ -154,7 +158,7 @@ def _previous_rows(out: Path, units) -> dict:
 
 def _prepare_gans(cfg: ExperimentConfig, data, jobs: int, cache: Path, progress: bool) -> dict:
     """One DCGAN checkpoint per seed (and the privileged model oracle), before any round is timed."""
-    oracles = {parse_name(s)[1] for s in cfg.strategies} - {None}
+    oracles = {parse(s).oracle for s in cfg.strategies} - {None}
     if not oracles:
         return {}
     from activegan.gan.prepare import prepare_gans
@@ -162,7 +166,7 @@ def _prepare_gans(cfg: ExperimentConfig, data, jobs: int, cache: Path, progress:
     if progress:
         where = f"{cfg.gan.checkpoint} for every seed" if cfg.gan.checkpoint else \
             f"for seeds {', '.join(map(str, cfg.seeds))} (trained once, then cached)"
-        print(f"activegan: DCGAN {where}", flush=True)
+        logger.info("DCGAN %s", where)
     return prepare_gans(cfg.gan, data, cfg.seeds, "model" in oracles, jobs, cache)
 
 
@@ -178,12 +182,17 @@ def run_unit(job: Job, unit: tuple[str, int], report) -> None:
         report(row)
 
     gan = None
-    if parse_name(strategy)[1] is not None:
+    if parse(strategy).oracle is not None:
         from activegan.gan.prepare import gan_queries
 
-        gan = gan_queries(job.gans[seed], parse_name(strategy)[1], job.cfg.gan, job.data, job.out / "cache"
+        gan = gan_queries(job.gans[seed], parse(strategy).oracle, job.cfg.gan, job.data, job.out / "cache"
                           if job.cache_dir is None else job.cache_dir)
-    run_strategy(job.data, strategy, seed, job.cfg, saved=saved, on_round=persist, gan=gan, cache_dir=job.cache_dir)
+    if job.representation is None:
+        from activegan.representation import PoolRepresentation
+
+        job.representation = PoolRepresentation(job.data.x_pool, job.cache_dir)
+    run_strategy(job.data, strategy, seed, job.cfg, saved=saved, on_round=persist, gan=gan, cache_dir=job.cache_dir,
+                 representation=job.representation)
 
 
 def _write_outputs(job: Job, rows: list[dict]) -> dict:

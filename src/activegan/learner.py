@@ -3,6 +3,10 @@
     learner = ActiveLearner(strategy="entropy", pool=X_pool).fit(X_labeled, y_labeled)
     idx = learner.query(X_pool, n=10)          # indices into X_pool, most informative first
     learner.teach(X_pool[idx], oracle(idx))    # add the new labels and retrain
+
+It is the core's round (``active.ActiveRound``'s strategies and rules) with the labeled images held
+as arrays: they may come from anywhere, and those that are rows of the pool count as its labeled set
+(what coverage strategies such as ``typiclust`` read).
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from activegan.active import RoundView, Strategy, check_strategy, make_strategy
 from activegan.errors import ConfigError
-from activegan.strategies import STRATEGY_NAMES, Strategy, make_strategy, query
 
 
 @dataclass(eq=False)
@@ -21,9 +25,9 @@ class ActiveLearner:
 
     ``estimator`` is any object with ``fit(X, y)`` and ``predict_proba(X)`` (``predict_proba_mc``
     for bald / variation-ratios / mc-entropy, ``features`` for penultimate density); without one,
-    ``learner`` names it (``activegan.learners``): ``embedding`` learns from the unlabeled ``pool``
-    too and needs it (as do ``selftrain`` and ``ssl-gan``), ``cnn`` is the poster's supervised CNN. ``strategy`` is a name from
-    ``STRATEGY_NAMES`` or a Strategy object.
+    ``learner`` names it (``activegan.learners.LEARNERS``): pool learners (``selftrain``, ``embedding``,
+    ``ssl-gan``) learn from the unlabeled ``pool`` too and need it, ``cnn`` is the poster's supervised
+    CNN. ``strategy`` is a name from ``active.STRATEGY_NAMES`` or a Strategy object.
     """
 
     estimator: object = None
@@ -37,32 +41,49 @@ class ActiveLearner:
     def fit(self, X, y) -> "ActiveLearner":
         if isinstance(self.strategy, Strategy):
             self.strategy_ = self.strategy
-        elif isinstance(self.strategy, str) and self.strategy in STRATEGY_NAMES:
+        elif isinstance(self.strategy, str):
+            if self.strategy.startswith("gan-"):
+                raise ConfigError("strategy", f"{self.strategy!r} is not a pool strategy (gan-* strategies need a "
+                                              "DCGAN and an oracle for generated images)")
+            if self.estimator is None:
+                check_strategy(self.strategy, self.learner)
             self.strategy_ = make_strategy(self.strategy, density_k=self.density_k, mc_samples=self.mc_samples)
         else:
-            raise ConfigError("strategy", f"{self.strategy!r} is not a pool strategy; choose from {', '.join(STRATEGY_NAMES)} "
-                              "(gan-* strategies need a DCGAN: use activegan run)")
+            raise ConfigError("strategy", f"a strategy name or Strategy object, got {type(self.strategy).__name__}")
         self.X_ = np.asarray(X, dtype=np.float32)
         self.y_ = np.asarray(y, dtype=np.int64)
+        self.representation_ = None
+        if self.pool is not None:
+            from activegan.representation import PoolRepresentation
+
+            self.representation_ = PoolRepresentation(self.pool)
         self.estimator_ = self.estimator if self.estimator is not None else self._default_estimator()
         self.estimator_.fit(self.X_, self.y_)
         self._rng = np.random.default_rng(self.random_state)
         return self
 
     def _default_estimator(self):
-        from activegan.learners import POOL_LEARNERS, make_learner
+        from activegan.learners import learner_spec, make_learner
 
-        if self.learner in POOL_LEARNERS and self.pool is None:
+        if learner_spec(self.learner).learns_from_pool and self.pool is None:
             raise ConfigError("pool", f"the {self.learner} learner learns from the unlabeled pool: ActiveLearner(pool=X_pool)")
-        from activegan.loop import TrainOptions
-
-        return make_learner(self.learner, pool=None if self.pool is None else np.asarray(self.pool, dtype=np.float32),
-                            n_classes=None, train=TrainOptions(), random_state=self.random_state)
+        return make_learner(self.learner, pool=self.pool, n_classes=None, random_state=self.random_state,
+                            representation=self.representation_)
 
     def query(self, X_pool, n: int = 1) -> np.ndarray:
         """Indices of the n most informative rows of X_pool, best first."""
         X_pool = np.asarray(X_pool, dtype=np.float32)
-        return query(self.strategy_, self.estimator_, X_pool, np.arange(len(X_pool)), n, self._rng)
+        representation = self.representation_ if self.representation_ is not None and \
+            self.representation_.pool.shape == X_pool.shape and np.array_equal(self.representation_.pool, X_pool) else None
+        if self.strategy_.needs_representation and representation is None:
+            raise ConfigError("strategy", f"{self.strategy_.name} selects in the pool's representation: query the pool "
+                                          "given as ActiveLearner(pool=...)")
+        from activegan.embedding import RowIndex
+
+        labeled = RowIndex(X_pool).nodes(self.X_)
+        view = RoundView(self.estimator_, X_pool, np.flatnonzero(~np.isin(np.arange(len(X_pool)), labeled)),
+                         labeled[labeled >= 0], self._rng, representation)
+        return self.strategy_.select(view, n)
 
     def teach(self, X, y) -> "ActiveLearner":
         """Add newly labeled examples and refit on everything labeled so far."""

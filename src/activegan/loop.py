@@ -1,10 +1,11 @@
-"""One active-learning run: one strategy, one seed. ``run_strategy`` reads top to bottom:
+"""One active-learning run: one strategy, one seed, driven through the core's round
+(``active.ActiveRound``) with a simulated oracle:
 
-    candidates → model probabilities → acquisition scores → selection → oracle → labeled set → training
+    first labels → training → [candidates → scores → selection → oracle → labeled set → training] × rounds
 
-Candidates are unlabeled pool images (``strategies.query``), or images from a DCGAN for
-``gan-<acquisition>-<oracle>`` strategies (``GanQueries.ask``); only the source of candidates and
-the oracle differ. Many strategies and seeds, resume and workers: ``activegan.experiment``.
+Candidates are unlabeled pool images, or images from a DCGAN for ``gan-<acquisition>-<oracle>``
+strategies (``GanQueries.ask``); only the source of candidates and the oracle differ. Many strategies
+and seeds, resume and workers: ``activegan.experiment``.
 """
 
 from __future__ import annotations
@@ -16,31 +17,14 @@ from typing import Callable
 import numpy as np
 import torch
 
-from activegan import candidates
+from activegan.active import candidates
 from activegan.acquisition import SEARCHES
+from activegan.active import INITIAL_STRATEGIES, ActiveRound, Candidates, check_strategy, learner_factory, make_strategy, parse
+from activegan.active.pool import SimulatedOracle
+from activegan.active.strategies import DENSITY_FEATURES, POSTER_STRATEGIES
 from activegan.errors import ConfigError
 from activegan.gan.queries import MATCH_FEATURES, GanQueries, QueryOptions
-from activegan.learners import LEARNERS, make_learner
-from activegan.pool import Pool, SimulatedOracle, initial_indices
-from activegan.seeds import classifier_seed, initial_rng, round_rng
-from activegan.strategies import DENSITY_FEATURES, POSTER_STRATEGIES, make_strategy, parse_name, query
-
-INITIAL_STRATEGIES = ("balanced", "random", "typical")
-MC_STRATEGIES = ("bald", "variation-ratios", "mc-entropy")  # only the CNN learner samples with dropout
-
-
-@dataclass
-class TrainOptions:
-    """How the classifier is trained each round (from scratch unless ``warm_start``)."""
-
-    epochs: int = 50
-    steps: int | None = None  # exactly this many gradient steps instead of epochs
-    batch_size: int = 32
-    lr: float = 1e-3
-    batch_norm: bool = False
-    augment: bool = False
-    warm_start: bool = False
-    device: str = "cpu"
+from activegan.learners.cnn import TrainOptions
 
 
 @dataclass
@@ -98,25 +82,17 @@ class ExperimentConfig:
 
     def strategy(self, name: str, cache_dir=None):
         """The strategy object of a name in ``strategies`` (gan-* names: their acquisition's)."""
-        return make_strategy(parse_name(name)[0], density_k=self.density_k, density_features=self.density_features,
+        return make_strategy(parse(name).acquisition, density_k=self.density_k, density_features=self.density_features,
                              mc_samples=self.mc_samples, cache_dir=cache_dir, density_search=self.density_search)
 
     def validate(self, pool_size: int) -> None:
         """ConfigError naming the parameter, before anything is trained."""
         if not self.strategies:
             raise ConfigError("strategies", "give at least one strategy")
-        for name in self.strategies:
-            strategy = self.strategy(name)
-            if parse_name(name)[1] and self.gan.refine_steps and not strategy.differentiable:
-                raise ConfigError("gan.refine_steps", f"{name}: needs a differentiable acquisition, not {strategy.name}")
         if not self.seeds:
             raise ConfigError("seeds", "give at least one seed")
-        for learner in {self.learner, *map(self.learner_of, self.strategies)}:
-            if learner not in LEARNERS:
-                raise ConfigError("learner", f"unknown learner {learner!r}; choose from {', '.join(LEARNERS)}")
         for name in self.strategies:
-            if parse_name(name)[0] in MC_STRATEGIES and self.learner_of(name) != "cnn":
-                raise ConfigError("strategies", f"{name} needs MC dropout: use the cnn learner ({parse_name(name)[0]}@cnn)")
+            check_strategy(name, self.learner, param="strategies", refine_steps=self.gan.refine_steps)
         if self.initial_strategy not in INITIAL_STRATEGIES:
             raise ConfigError("initial_strategy", f"must be one of {', '.join(INITIAL_STRATEGIES)}, got {self.initial_strategy!r}")
         if self.budgets is not None:
@@ -141,7 +117,7 @@ class ExperimentConfig:
             raise ConfigError("density_features", f"must be one of {', '.join(DENSITY_FEATURES)}, got {self.density_features!r}")
         if self.density_search not in SEARCHES:
             raise ConfigError("density_search", f"must be one of {', '.join(SEARCHES)}, got {self.density_search!r}")
-        if any(parse_name(s)[0].startswith("density-") for s in self.strategies) and self.density_k is not None \
+        if any(parse(s).acquisition.startswith("density-") for s in self.strategies) and self.density_k is not None \
                 and not 1 <= self.density_k < pool_size:
             raise ConfigError("density_k", f"{self.density_k} must be between 1 and the pool size - 1 ({pool_size - 1})")
         if self.gan.match_features not in MATCH_FEATURES:
@@ -169,143 +145,91 @@ def _at_least(low: int, **values) -> None:
             raise ConfigError(name, f"must be at least {low}, got {value}")
 
 
-def make_classifier(cfg: ExperimentConfig, data, seed: int, round_: int, cache_dir=None, previous=None, learner=None):
-    """The learner trained after round r; a warm-started CNN keeps round 0's seed (resumed or not).
-    ``previous`` (last round's learner) lends its pool-level work (embedding, graph) to the new one."""
-    return make_learner(learner or cfg.learner, pool=data.x_pool, n_classes=data.n_classes, train=cfg.train, cache_dir=cache_dir,
-                        random_state=classifier_seed(seed, 0 if cfg.train.warm_start else round_), shared=previous)
-
-
-def first_labels(cfg: ExperimentConfig, data, seed: int, cache_dir=None) -> np.ndarray:
-    """The initial labeled set; ``typical`` picks in the pool's unsupervised embedding (no label read)."""
-    rng = initial_rng(seed)
-    if cfg.initial_strategy == "typical":
-        from activegan.embedding import PoolEmbedding, typical_indices
-
-        return typical_indices(PoolEmbedding(cache_dir=cache_dir).fit(data.x_pool).coords, cfg.schedule()[0], rng)
-    return initial_indices(data.y_pool, cfg.schedule()[0], rng, balanced=cfg.initial_strategy == "balanced")
-
-
 def run_strategy(data, name: str, seed: int, cfg: ExperimentConfig, *, saved: dict | None = None,
                  on_round: Callable[[dict, dict], None] | None = None, oracle: Callable | None = None,
-                 gan: GanQueries | None = None, cache_dir=None) -> dict:
+                 gan: GanQueries | None = None, cache_dir=None, representation=None) -> dict:
     """Run (or resume from ``saved``) one strategy with one seed; returns its state.
 
     ``on_round(state, row)`` is called after every round with the full state, so a caller can
-    persist it: that makes a killed experiment resumable. ``gan`` serves gan-* strategies.
-    ``n_labeled`` counts labels spent: a generated image the model oracle rejects costs its label.
+    persist it: that makes a killed experiment resumable. ``gan`` serves gan-* strategies;
+    ``representation`` (a ``PoolRepresentation`` of ``data.x_pool``) shares the pool's embedding and
+    graphs between runs. ``n_labeled`` counts labels spent: a generated image the model oracle rejects
+    costs its label.
     """
-    strategy, via = cfg.strategy(name, cache_dir), parse_name(name)[1]
+    via = parse(name).oracle
     if via is not None and (gan is None or gan.oracle != via):
         raise ValueError(f"{name} needs GanQueries with oracle {via!r}")
-    oracle, pool, schedule = oracle or SimulatedOracle(data.y_pool), Pool(len(data.y_pool)), cfg.schedule()
-    if saved is None:
-        first = first_labels(cfg, data, seed, cache_dir)
-        pool.label(first, oracle(first))
-        state, model = _new_state(via, data.image_shape), None
-    else:
-        state = saved
-        pool.label(state["labeled"], oracle(state["labeled"]))  # re-reveal what was labeled before
-        model = _restore(cfg, data, seed, state, pool, cache_dir, cfg.learner_of(name))
+    al = active_round(cfg, data, name, seed, cache_dir, representation, gan)
+    oracle, schedule = oracle or SimulatedOracle(data.y_pool), cfg.schedule()
+    state = saved or {"rows": [], "queries": [], "labeled": []}
+    if saved is not None:
+        al.tell(state["labeled"], oracle(state["labeled"]))  # re-reveal what was labeled before
+        _restore_generated(al, state)
+        al.model = _restore(al, cfg, data, len(state["rows"]) - 1, state)
 
     for r in range(len(state["rows"]), len(schedule)):
-        rng, t0 = round_rng(seed, name, r), time.perf_counter()
-        t1 = t0
-        if r > 0:  # ask: candidates → scores → selection → oracle → labeled set
-            n = schedule[r] - schedule[r - 1]
-            if via is None:
-                chosen = query(strategy, model, data.x_pool, _candidates(pool, cfg, rng, data, cache_dir, n), n, rng)
-            else:
-                chosen = _ask_generated(gan, strategy, model, data, pool, n, rng, state)
-            t1 = time.perf_counter()
-            if len(chosen):
-                pool.label(chosen, oracle(chosen))  # the oracle: ground truth of the chosen pool images
+        t0 = time.perf_counter()
+        chosen = al.ask(schedule[r] - (schedule[r - 1] if r else 0), round_=r)  # round 0: the first labels
+        t1 = time.perf_counter()
+        al.tell(chosen, oracle(chosen))  # the oracle: ground truth of the chosen pool images
+        if r > 0:
             state["queries"].append(chosen.tolist())
         t2 = time.perf_counter()
-
-        x_train, y_train = _training_set(data, pool, state)
-        if model is None or not cfg.train.warm_start:
-            model = make_classifier(cfg, data, seed, r, cache_dir, previous=model, learner=cfg.learner_of(name))
-        model.fit(x_train, y_train)
-        row = {"strategy": name, "seed": int(seed), "round": r, "n_labeled": len(pool) + state.get("synthetic_spent", 0),
+        model = al.fit(r)
+        spent = len(al.labeled) + (len(al.asked_generated) if via == "model" else 0)
+        row = {"strategy": name, "seed": int(seed), "round": r, "n_labeled": spent,
                "accuracy": model.score(data.x_test, data.y_test), "train_s": time.perf_counter() - t2,
-               "score_s": t1 - t0, "select_s": t2 - t1}
+               "score_s": (t1 - t0) if r else 0.0, "select_s": (t2 - t1) if r else 0.0,
+               "classes_labeled": len(np.unique(al.labeled.labels))}
         state["rows"].append(row)
-        state["labeled"] = pool.labeled.tolist()
+        state["labeled"] = al.labeled.labeled.tolist()
         state["model"] = model.state_dict() if hasattr(model, "state_dict") else {}  # what resume needs
+        if via is not None:
+            _save_generated(al, state)
         if on_round is not None:
             on_round(state, row)
     return state
 
 
-def _restore(cfg: ExperimentConfig, data, seed: int, state: dict, pool: Pool, cache_dir, learner=None):
-    """The learner of the last completed round: saved CNN weights, or (a learner without weights,
-    deterministic in its labels) refitted on the same training set."""
-    model = make_classifier(cfg, data, seed, len(state["rows"]) - 1, cache_dir, learner=learner)
+def active_round(cfg: ExperimentConfig, data, name: str, seed: int, cache_dir=None, representation=None,
+                 gan=None) -> ActiveRound:
+    """The round object of one strategy and seed: its strategy, learner, candidates and first labels."""
+    if representation is None:
+        from activegan.representation import PoolRepresentation
+
+        representation = PoolRepresentation(data.x_pool, cache_dir)
+    learner = learner_factory(cfg.learner_of(name), pool=data.x_pool, n_classes=data.n_classes, seed=seed,
+                              train=cfg.train, representation=representation, cache_dir=cache_dir)
+    return ActiveRound(data.x_pool, cfg.strategy(name, cache_dir), learner, seed=seed, stream=name,
+                       candidates=Candidates(candidates.parse(cfg.candidates), cfg.subset), first=cfg.initial_strategy,
+                       representation=representation, generated=gan, y_pool=data.y_pool)
+
+
+def _restore(al: ActiveRound, cfg: ExperimentConfig, data, round_: int, state: dict):
+    """The learner of a completed round: saved weights, or (a learner without weights, deterministic in
+    its labels) refitted on the same training set."""
+    model = al.learner(round_, None)
     if state.get("model"):
         return model.load_state(data.image_shape, data.n_classes, state["model"])
-    return model.fit(*_training_set(data, pool, state))
+    return model.fit(*al.training_set())
 
 
 def final_learner(cfg: ExperimentConfig, data, seed: int, state: dict, cache_dir=None, name: str = ""):
     """The learner of a saved state's last round (for measures beyond accuracy, e.g. calibration)."""
-    pool = Pool(len(data.y_pool))
-    pool.label(state["labeled"], np.asarray(data.y_pool)[state["labeled"]])
-    return _restore(cfg, data, seed, state, pool, cache_dir, cfg.learner_of(name))
+    al = active_round(cfg, data, name or cfg.strategies[0], seed, cache_dir)
+    al.tell(state["labeled"], np.asarray(data.y_pool)[state["labeled"]])
+    _restore_generated(al, state)
+    return _restore(al, cfg, data, len(state["rows"]) - 1, state)
 
 
-def _ask_generated(gan, strategy, model, data, pool: Pool, n: int, rng, state: dict) -> np.ndarray:
-    """Generated candidates: the pool images the match oracle chose in their place (model oracle: none,
-    its accepted images join the synthetic training set, and every one asked costs a label)."""
-    generated = gan.ask(strategy, model, data.x_pool, pool.unlabeled, n, rng)
-    _add_generated(state, generated)
-    if gan.oracle == "model":
-        state["synthetic_spent"] += len(generated.generated)
-    return generated.chosen
+def _save_generated(al: ActiveRound, state: dict) -> None:
+    """Every generated query, and the synthetic images the model oracle labeled (torch: resume reads
+    tensors only)."""
+    state.update(generated=torch.from_numpy(al.asked_generated), synthetic_x=torch.from_numpy(al.synthetic_x),
+                 synthetic_y=torch.from_numpy(al.synthetic_y), synthetic_spent=len(al.asked_generated))
 
 
-def _candidates(pool: Pool, cfg: ExperimentConfig, rng, data, cache_dir, n: int) -> np.ndarray:
-    """The unlabeled pool; with ``candidates`` = knn:K only the K nearest unlabeled neighbours of the
-    labeled images (SEALS; the whole pool when they are fewer than n); then a random ``subset`` of
-    those (Gal et al. scored 2 000)."""
-    chosen, k = pool.unlabeled, candidates.parse(cfg.candidates)
-    if k is not None:
-        near = _neighbour_index(data.x_pool, cache_dir).candidates(pool.labeled, chosen, k)
-        chosen = near if len(near) >= n else chosen
-    if cfg.subset is not None and cfg.subset < len(chosen):
-        chosen = np.sort(rng.choice(chosen, cfg.subset, replace=False))
-    return chosen
-
-
-_INDEX: dict = {}  # one neighbour index per pool in this process (the embedding and the index are cached on disk)
-
-
-def _neighbour_index(x_pool, cache_dir):
-    from activegan.embedding import PoolEmbedding
-
-    if _INDEX.get("pool") is not x_pool:
-        _INDEX.update(pool=x_pool, index=candidates.NeighbourIndex(PoolEmbedding(cache_dir=cache_dir).fit(x_pool).coords,
-                                                                   cache_dir))
-    return _INDEX["index"]
-
-
-def _new_state(via: str | None, image_shape) -> dict:
-    state = {"rows": [], "queries": [], "labeled": []}
-    if via is not None:  # every generated query, and the synthetic images the model oracle labeled
-        state.update(generated=torch.empty((0, *image_shape)), synthetic_x=torch.empty((0, *image_shape)),
-                     synthetic_y=torch.empty(0, dtype=torch.int64), synthetic_spent=0)
-    return state
-
-
-def _add_generated(state: dict, generated) -> None:
-    state["generated"] = torch.cat([state["generated"], torch.from_numpy(generated.generated)])
-    state["synthetic_x"] = torch.cat([state["synthetic_x"], torch.from_numpy(generated.synthetic_x)])
-    state["synthetic_y"] = torch.cat([state["synthetic_y"], torch.from_numpy(generated.synthetic_y)])
-
-
-def _training_set(data, pool: Pool, state: dict) -> tuple[np.ndarray, np.ndarray]:
-    x, y = data.x_pool[pool.labeled], pool.labels
-    if len(state.get("synthetic_y", ())):
-        x = np.concatenate([x, state["synthetic_x"].numpy()])
-        y = np.concatenate([y, state["synthetic_y"].numpy()])
-    return x, y
+def _restore_generated(al: ActiveRound, state: dict) -> None:
+    if "generated" in state:
+        al.asked_generated = state["generated"].numpy()
+        al.synthetic_x, al.synthetic_y = state["synthetic_x"].numpy(), state["synthetic_y"].numpy()

@@ -1,6 +1,6 @@
-"""Which unlabeled images a round scores: all of them, a random subset, or (SEALS, Coleman et al. 2022)
-only the k nearest unlabeled neighbours of each labeled image, so a round's scoring cost follows the
-labeled set, not the pool.
+"""Which unlabeled images a round scores (``Candidates``): all of them, a random subset, or (SEALS,
+Coleman et al. 2022) only the k nearest unlabeled neighbours of each labeled image, so a round's
+scoring cost follows the labeled set, not the pool.
 
 The neighbours are found in the pool's unsupervised embedding (``embedding.PoolEmbedding``) with a
 faiss index built once per pool and saved beside the embedding in the cache.
@@ -8,6 +8,7 @@ faiss index built once per pool and saved beside the embedding in the cache.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,25 @@ def parse(text: str | None) -> int | None:
         raise ConfigError("candidates", f"'all' or 'knn:K' with K ≥ 1 (the K nearest unlabeled neighbours of each "
                                         f"labeled image), got {text!r}")
     return int(k)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """``knn`` (None: every unlabeled image; K: SEALS's K nearest unlabeled neighbours of each labeled
+    image, or the whole pool when they are fewer than the n asked), then a random ``subset`` of those
+    (Gal et al. scored 2 000)."""
+
+    knn: int | None = None
+    subset: int | None = None
+
+    def __call__(self, unlabeled, labeled, n: int, rng: np.random.Generator, representation=None) -> np.ndarray:
+        chosen = np.asarray(unlabeled, dtype=np.int64)
+        if self.knn is not None:
+            near = representation.neighbour_index.candidates(labeled, chosen, self.knn)
+            chosen = near if len(near) >= n else chosen
+        if self.subset is not None and self.subset < len(chosen):
+            chosen = np.sort(rng.choice(chosen, self.subset, replace=False))
+        return chosen
 
 
 class NeighbourIndex:

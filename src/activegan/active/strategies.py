@@ -1,26 +1,47 @@
-"""Query strategies: an acquisition function bound to its parameters, and the one selection step.
+"""Query strategies: an acquisition scorer and a selector, bound to their parameters, and one registry.
 
-A strategy turns a model and candidate images into scores (higher = more informative):
+A strategy sees the round as a ``RoundView`` — the model, the pool, the candidate indices, the
+labeled indices and the pool's representation — and selects n candidates:
 
     strategy = make_strategy("density-entropy", density_k=10)   # DensityWeighted(Entropy(), k=10)
-    chosen = query(strategy, model, X_pool, candidates, n=10, rng=rng)
+    chosen = strategy.select(RoundView(model, X_pool, candidates, labeled, rng, representation), n=10)
 
-``query`` is the only place a round picks its images: the experiment loop, ``ActiveLearner`` and
-the labeling session all call it. Generated images (the DCGAN's candidates) are scored by
-``strategy.generated_scores`` with the same acquisition functions; only their density is measured
-against the pool instead of within it. The formulas themselves are in ``activegan.acquisition``.
+Scoring strategies (everything here) score each candidate and take the top n (``acquisition.select_top``);
+a strategy that selects by coverage overrides ``select`` and reads ``labeled`` and ``representation``
+(``active.typiclust``). Generated images (the DCGAN's candidates) are scored by ``generated_scores``
+with the same acquisition functions. The formulas themselves are in ``activegan.acquisition``.
+
+Names: ``margin`` ranks the pool; ``gan-margin-match`` ranks generated images (labeled through an
+oracle); ``margin@cnn`` uses the ``cnn`` learner instead of the run's. ``STRATEGIES`` is the registry:
+adding a strategy is one module and one line there.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from activegan import acquisition
 from activegan.errors import ConfigError
+
+
+@dataclass
+class RoundView:
+    """What a strategy may look at in one round. ``candidates`` and ``labeled`` are indices into
+    ``X`` (the pool); ``representation`` is the pool's ``PoolRepresentation`` (None where a front end
+    has none: strategies that need it say so with ``needs_representation``)."""
+
+    model: object
+    X: np.ndarray
+    candidates: np.ndarray
+    labeled: np.ndarray
+    rng: np.random.Generator
+    representation: object = None
 
 
 class Strategy:
@@ -29,6 +50,15 @@ class Strategy:
 
     name = ""
     differentiable = False
+    scores_images = True  # has per-image scores: can rank generated images and a pool shard by shard
+    needs_model = True  # False: selects before any label exists (coverage)
+    needs_representation = False
+
+    def select(self, view: RoundView, n: int) -> np.ndarray:
+        """The n candidates to label next, best first: the top n scores, ties broken by ``view.rng``."""
+        candidates = np.asarray(view.candidates, dtype=np.int64)
+        scores = self.pool_scores(view.model, view.X, candidates, view.rng)
+        return candidates[acquisition.select_top(scores, n, view.rng)]
 
     def scores(self, model, X, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
@@ -53,6 +83,7 @@ class Random(Strategy):
     """Uniform sampling: ranking by uniform random scores."""
 
     name = "random"
+    needs_model = False
 
     def scores(self, model, X, rng):
         return acquisition.random_scores(len(X), rng)
@@ -211,24 +242,60 @@ def _cached_density(X, k: int | None, cache_dir: Path | None, search: str = "aut
 
 
 DENSITY_FEATURES = ("pixels", "penultimate")
-_SIMPLE = {s.name: s for s in (Random, LeastConfidence, Margin, Entropy)}
-_MC = {s.name: s for s in (BALD, VariationRatios, MeanEntropy)}
-_DENSITY = {f"density-{name}": name for name in ("least-confidence", "entropy")}
-STRATEGY_NAMES = (*_SIMPLE, *_DENSITY, *_MC)
 POSTER_STRATEGIES = ("least-confidence", "margin", "entropy", "density-least-confidence", "density-entropy")
+MC_STRATEGIES = ("bald", "variation-ratios", "mc-entropy")  # need a learner that samples (MC dropout)
 GAN_ORACLES = ("match", "model")
+
+
+def _typiclust(o: dict) -> Strategy:
+    from activegan.active.typiclust import TypiClust
+
+    return TypiClust()
+
+
+def _density(base: type[Strategy]) -> Callable[[dict], Strategy]:
+    return lambda o: DensityWeighted(base(), o["density_k"], o["density_features"], o["cache_dir"], o["density_search"])
+
+
+# The registry: name → factory(options). Adding a strategy is one module and one line here.
+STRATEGIES: dict[str, Callable[[dict], Strategy]] = {
+    "random": lambda o: Random(),
+    "least-confidence": lambda o: LeastConfidence(),
+    "margin": lambda o: Margin(),
+    "entropy": lambda o: Entropy(),
+    "density-least-confidence": _density(LeastConfidence),
+    "density-entropy": _density(Entropy),
+    "bald": lambda o: BALD(o["mc_samples"]),
+    "variation-ratios": lambda o: VariationRatios(o["mc_samples"]),
+    "mc-entropy": lambda o: MeanEntropy(o["mc_samples"]),
+    "typiclust": _typiclust,
+}
+STRATEGY_NAMES = tuple(STRATEGIES)
 
 
 def make_strategy(name: str, *, density_k: int | None = 10, density_features: str = "pixels",
                   mc_samples: int = 20, cache_dir=None, density_search: str = "auto") -> Strategy:
     """The pool strategy called ``name`` with its parameters; parameters it does not use are ignored."""
-    if name in _SIMPLE:
-        return _SIMPLE[name]()
-    if name in _MC:
-        return _MC[name](mc_samples)
-    if name in _DENSITY:
-        return DensityWeighted(_SIMPLE[_DENSITY[name]](), density_k, density_features, cache_dir, density_search)
-    raise ConfigError("strategy", f"unknown strategy {name!r}; choose from {', '.join(STRATEGY_NAMES)}")
+    if name not in STRATEGIES:
+        raise ConfigError("strategy", f"unknown strategy {name!r}; choose from {', '.join(STRATEGY_NAMES)}")
+    return STRATEGIES[name](dict(density_k=density_k, density_features=density_features, mc_samples=mc_samples,
+                                 cache_dir=cache_dir, density_search=density_search))
+
+
+class StrategyName(NamedTuple):
+    """'gan-margin-match@cnn' → acquisition 'margin', oracle 'match', learner 'cnn'."""
+
+    acquisition: str
+    oracle: str | None  # None: ranks the pool; match / model: ranks generated images
+    learner: str | None  # None: the run's learner
+
+
+def parse(name: str) -> StrategyName:
+    """A strategy name in the one format: ``<acquisition>``, ``gan-<acquisition>-<oracle>``, either with
+    ``@<learner>``. The learner is not checked here (``active.options``)."""
+    base, _, learner = name.partition("@")
+    acq, oracle = parse_name(base)
+    return StrategyName(acq, oracle, learner or None)
 
 
 def parse_name(name: str) -> tuple[str, str | None]:
@@ -249,9 +316,9 @@ def parse_name(name: str) -> tuple[str, str | None]:
     return acq, oracle
 
 
-def query(strategy: Strategy, model, X, candidates, n: int, rng: np.random.Generator) -> np.ndarray:
-    """The n most informative of the pool rows ``candidates`` (indices into X), best first; ties
-    are broken by ``rng``."""
-    candidates = np.asarray(candidates, dtype=np.int64)
-    scores = strategy.pool_scores(model, X, candidates, rng)
-    return candidates[acquisition.select_top(scores, n, rng)]
+def query(strategy: Strategy, model, X, candidates, n: int, rng: np.random.Generator, labeled=(),
+          representation=None) -> np.ndarray:
+    """The n pool rows ``candidates`` (indices into X) the strategy selects, best first."""
+    view = RoundView(model, X, np.asarray(candidates, dtype=np.int64), np.asarray(labeled, dtype=np.int64), rng,
+                     representation)
+    return strategy.select(view, n)

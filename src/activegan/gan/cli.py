@@ -168,7 +168,7 @@ def add_generate_parser(subparsers) -> None:
 
 def _generate_strategy(name: str, refine_steps: int):
     """The strategy object of --acquisition; refinement needs a differentiable one."""
-    from activegan.strategies import STRATEGY_NAMES, make_strategy
+    from activegan.active.strategies import STRATEGY_NAMES, make_strategy
 
     if name.startswith("gan-"):
         raise ConfigError("acquisition", f"takes an acquisition function ({', '.join(STRATEGY_NAMES)}), not a GAN "
@@ -199,7 +199,7 @@ def run_generate_command(args) -> int:
     from activegan.data import load_dataset
     from activegan.gan.queries import QueryOptions, generate_queries
     from activegan.models import CNNClassifier
-    from activegan.pool import initial_indices
+    from activegan.active.pool import initial_indices
 
     _set_threads(args.threads)
     strategy = _generate_strategy(args.acquisition, args.refine_steps)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -66,11 +67,9 @@ def reference_classifier(data, cache_dir=None, cfg: ReferenceConfig | None = Non
             except Exception:  # noqa: BLE001 - a damaged cache entry is retrained
                 pass
     if len(data.y_pool) >= 10_000:  # minutes on a CPU: say so, once (the digits take seconds)
-        import sys
-
         where = f", then cached in {path.parent}" if path is not None else ""
-        print(f"activegan: training the {data.name} reference classifier ({cfg.epochs} epochs on "
-              f"{len(data.y_pool):,} images{where})", file=sys.stderr, flush=True)
+        logging.getLogger("activegan").info("training the %s reference classifier (%d epochs on %s images%s)",
+                                            data.name, cfg.epochs, f"{len(data.y_pool):,}", where)
     clf.fit(data.x_pool, data.y_pool)
     if path is not None:
         atomic_torch_save({"model": clf.model_.state_dict(), "config": asdict(cfg)}, path)

@@ -170,3 +170,18 @@ class SSLGanLearner(ClassifierMixin):
         """The discriminator's last feature map, flattened."""
         return self._outputs(X)[1]
 
+
+
+def build(*, pool, n_classes, train, random_state: int, representation, shared=None) -> SSLGanLearner:
+    steps = train.steps  # --steps: exactly this many per round, as for the CNN
+    options = SSLGanOptions() if steps is None else SSLGanOptions(first_epochs=0, epochs=0, first_steps=steps, steps=steps)
+    learner = SSLGanLearner(representation.pool, n_classes, options, random_state=random_state, device=train.device)
+    if isinstance(shared, SSLGanLearner) and shared.pool is representation.pool:
+        learner.adopt(shared)
+    return learner
+
+
+from activegan.learners import LearnerSpec  # noqa: E402 - the registry imports this module
+
+SPEC = LearnerSpec("ssl-gan", "the DCGAN as a semi-supervised classifier (experimental; far below selftrain on a CPU)",
+                   build, learns_from_pool=True)

@@ -24,9 +24,9 @@ from typing import Self
 
 import numpy as np
 
-from activegan import seeds, strategies
+from activegan import seeds
+from activegan.active import ActiveRound, Candidates, Pool, check_strategy, learner_factory, make_strategy
 from activegan.errors import ConfigError, DataError
-from activegan.learners import LEARNERS
 from activegan.label.generated import GeneratedBatches, acquisition_of
 from activegan.label.store import DB_NAME, SCHEMA_VERSION, SKIP, Item, LabelStore
 
@@ -58,13 +58,7 @@ class LabelConfig:
 
     def validate(self, pool_size: int) -> None:
         """Raise ``ConfigError`` (naming the parameter) for a value this pool cannot work with."""
-        if (acquisition_of(self.strategy) or self.strategy) not in strategies.STRATEGY_NAMES:
-            raise ConfigError("strategy", f"unknown strategy {self.strategy!r}; choose from "
-                              f"{', '.join(strategies.STRATEGY_NAMES)}, or gan-<one of them> for generated images")
-        if self.learner not in LEARNERS:
-            raise ConfigError("learner", f"unknown learner {self.learner!r}; choose from {', '.join(LEARNERS)}")
-        if (acquisition_of(self.strategy) or self.strategy) in ("bald", "variation-ratios", "mc-entropy") and self.learner != "cnn":
-            raise ConfigError("strategy", f"{self.strategy} needs MC dropout: use --learner cnn")
+        check_strategy(acquisition_of(self.strategy) or self.strategy, self.learner)
         if self.initial_strategy not in ("random", "typical"):
             raise ConfigError("initial_strategy", f"must be random or typical (no labels exist yet), got {self.initial_strategy!r}")
         for name in ("query_size", "budget", "steps"):
@@ -135,14 +129,13 @@ class LabelSession:
         self.training_error: str | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._last_model = None  # lends the pool's embedding and graph to the next round's learner
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> Self:
         cfg = self.cfg
         cfg.validate(len(self.data.y_pool))
-        self.strategy = strategies.make_strategy(acquisition_of(cfg.strategy) or cfg.strategy, density_k=cfg.density_k,
-                                                 mc_samples=cfg.mc_samples, cache_dir=cfg.cache_dir)
+        self.strategy = make_strategy(acquisition_of(cfg.strategy) or cfg.strategy, density_k=cfg.density_k,
+                                      mc_samples=cfg.mc_samples, cache_dir=cfg.cache_dir)
         self.generated = None
         if acquisition_of(cfg.strategy):  # the person labels synthesised images (after a first pool batch)
             self.generated = GeneratedBatches(self.data, cfg.gan_checkpoint, cfg.cache_dir, cfg.seed)
@@ -151,6 +144,7 @@ class LabelSession:
         try:
             self.store = LabelStore(self.state_dir)
             self._check_meta()
+            self.active = self._active_round()
             if self.store.current_round() == 0:
                 self.store.add_batch(1, *self._select(None, 1))
         except BaseException:
@@ -294,22 +288,33 @@ class LabelSession:
     def _more_to_ask(self, asked: int) -> bool:
         return asked < min(self.cfg.total_budget, len(self.data.y_pool))
 
-    def _close_round(self, r: int) -> None:
-        """Retrain on every class label so far, measure test accuracy, store the next batch."""
-        from activegan.learners import make_learner
-        from activegan.loop import TrainOptions
+    def _active_round(self) -> ActiveRound:
+        """The core's round over this pool; the person is its oracle, the store its memory."""
+        from activegan.learners.cnn import TrainOptions
+        from activegan.representation import PoolRepresentation
 
         cfg, data = self.cfg, self.data
+        representation = PoolRepresentation(data.x_pool, cfg.cache_dir)
+        train = TrainOptions(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, device=cfg.device)
+        learner = learner_factory(cfg.learner, pool=data.x_pool, n_classes=data.n_classes, seed=self.seed, train=train,
+                                  representation=representation, cache_dir=cfg.cache_dir)
+        return ActiveRound(data.x_pool, self.strategy, learner, seed=self.seed, stream=cfg.strategy,
+                           candidates=Candidates(subset=cfg.subset), first=cfg.initial_strategy,
+                           representation=representation)
+
+    def _close_round(self, r: int) -> None:
+        """Retrain on every class label so far, measure test accuracy, store the next batch."""
+        data, al = self.data, self.active
         labeled = [i for i in self.store.labeled() if i.label != SKIP]
         t = time.perf_counter()
+        al.labeled = Pool(len(data.y_pool))  # the store is the memory: labels may have been corrected
+        pool_items = [i for i in labeled if i.pool_index is not None]
+        al.tell([i.pool_index for i in pool_items], [data.classes.index(i.label) for i in pool_items])
+        made = [i for i in labeled if i.pool_index is None]  # generated images the person labeled
         model, accuracy = None, None
         if labeled:
-            x = np.stack([self._image(i) for i in labeled])
-            y = np.array([data.classes.index(i.label) for i in labeled], dtype=np.int64)
-            train = TrainOptions(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, device=cfg.device)
-            model = make_learner(cfg.learner, pool=data.x_pool, n_classes=data.n_classes, train=train, cache_dir=cfg.cache_dir,
-                                 random_state=seeds.classifier_seed(self.seed, r), shared=self._last_model).fit(x, y)
-            self._last_model = model
+            extra_x = np.stack([self._image(i) for i in made]) if made else None
+            model = al.fit(r, extra_x, [data.classes.index(i.label) for i in made])
             accuracy = model.score(data.x_test, data.y_test)
         train_s = time.perf_counter() - t
         point = {"round": r, "n_labeled": len(labeled), "accuracy": accuracy, "train_s": train_s}
@@ -326,27 +331,17 @@ class LabelSession:
                     r, acc, len(labeled), train_s, len(chosen) + len(files))
 
     def _select(self, model, round_: int) -> tuple[np.ndarray, list[str]]:
-        """The next batch: (pool indices, generated image files). The most informative unasked pool
-        images, or for gan-* the most informative generated ones; before any model, a random or typical
-        pool batch."""
-        cfg, data = self.cfg, self.data
+        """The next batch: (pool indices, generated image files) — the round's ask, or for gan-* the most
+        informative generated images; before any model, the first labels (random or typical)."""
+        cfg = self.cfg
         asked = np.asarray(self.store.asked_pool_indices(), dtype=np.int64)
-        candidates = np.setdiff1d(np.arange(len(data.y_pool)), asked)
-        n = min(cfg.query_size, cfg.total_budget - self.store.n_items(), len(candidates))
+        n = min(cfg.query_size, cfg.total_budget - self.store.n_items(), len(self.data.y_pool) - len(asked))
         if n <= 0:
             return np.empty(0, dtype=np.int64), []
-        rng = seeds.round_rng(self.seed, cfg.strategy, round_)
         if model is not None and self.generated is not None:
+            rng = seeds.round_rng(self.seed, cfg.strategy, round_)
             return np.empty(0, dtype=np.int64), self.generated.write(self.strategy, model, n, rng, round_, self.state_dir)
-        if cfg.subset is not None and cfg.subset < len(candidates):
-            candidates = np.sort(rng.choice(candidates, cfg.subset, replace=False))
-        if model is None and cfg.initial_strategy == "typical":  # nothing learned yet: typical points, no label read
-            from activegan.embedding import PoolEmbedding, typical_indices
-
-            coords = PoolEmbedding(cache_dir=cfg.cache_dir).fit(data.x_pool).coords
-            return candidates[typical_indices(coords[candidates], n, rng)], []
-        strategy = self.strategy if model is not None else strategies.Random()  # nothing learned yet
-        return strategies.query(strategy, model, data.x_pool, candidates, n, rng), []
+        return self.active.ask(n, round_, exclude=asked), []
 
 
 def _lock(state_dir: Path):

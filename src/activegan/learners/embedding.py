@@ -1,17 +1,6 @@
-"""Learners: what is trained on the labeled set each round. All follow ``CNNClassifier``'s contract
-(``fit(X, y)``, ``predict_proba(X)``, ``features(X)``, ``score(X, y)``), so every strategy works with
-every learner; ``predict_proba_mc`` (BALD, variation ratios, mc-entropy) only where they can sample.
-
-- ``cnn``: the poster's supervised CNN (``models.CNNClassifier``); sees the labeled images only.
-- ``embedding``: label spreading over a k-nearest-neighbour graph of the *whole pool* in an
-  unsupervised embedding (``embedding.PoolEmbedding``, PCA → UMAP, fit once per pool on pool images
-  only). Each round costs a graph walk, not a training run.
-- ``selftrain``: the embedding learner's spread labels (and, from the second round and while the
-  spreading is sure of itself, the CNN's own predictions) teach a CNN over the whole pool
-  (``selftrain.SelfTrainLearner``); warm-started.
-- ``ssl-gan``: the project's DCGAN as a semi-supervised classifier (``gan.semisupervised``): a
-  K+1-class discriminator trained on labeled, unlabeled and generated images, warm-started from round
-  to round.
+"""The ``embedding`` learner: label spreading over a k-nearest-neighbour graph of the *whole pool* in an
+unsupervised embedding (``embedding.PoolEmbedding``, PCA → UMAP, fit once per pool on pool images
+only). Each round costs a graph walk, not a training run.
 """
 
 from __future__ import annotations
@@ -19,21 +8,18 @@ from __future__ import annotations
 import numpy as np
 
 from activegan.embedding import EmbeddingConfig, PoolEmbedding, RowIndex, row_key, knn_graph, label_spreading
-from activegan.errors import ConfigError
 from activegan.models import ClassifierMixin
-
-LEARNERS = ("cnn", "embedding", "selftrain", "ssl-gan")
-POOL_LEARNERS = ("embedding", "selftrain", "ssl-gan")  # those that learn from the unlabeled pool too
 
 
 class PoolGraph:
     """What every round of the embedding learner shares: the pool's embedding, its k-NN graph, a
     lookup from an image to its pool index, and the embedding of the last outside array (the test set)."""
 
-    def __init__(self, pool, config: EmbeddingConfig = EmbeddingConfig(), neighbors: int = 10, cache_dir=None):
+    def __init__(self, pool, config: EmbeddingConfig = EmbeddingConfig(), neighbors: int = 10, cache_dir=None,
+                 embedding: PoolEmbedding | None = None):
         pool = np.asarray(pool, dtype=np.float32)
         self.pool, self.neighbors = pool, neighbors
-        self.embedding = PoolEmbedding(config, cache_dir).fit(pool)
+        self.embedding = embedding if embedding is not None else PoolEmbedding(config, cache_dir).fit(pool)
         self.graph = knn_graph(self.embedding.coords, neighbors)
         self.rows = RowIndex(pool)
         self._index, self._memo = None, {}
@@ -138,8 +124,10 @@ class EmbeddingLearner(ClassifierMixin):
         out[inside] = self.pool_probs_[idx[inside]]
         if (~inside).any():
             d2, nn = g.neighbours(g.embed(np.asarray(X)[~inside]), self.neighbors)
-            w = np.exp(-d2 / (float(np.median(d2[:, -1])) or 1.0))[:, :, None]
-            out[~inside] = (w * self.pool_probs_[nn]).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-12)
+            # Distances beyond each row's nearest: a point far from the pool still weighs its neighbours (its
+            # nearest with weight 1) instead of every weight underflowing to 0.
+            w = np.exp(-(d2 - d2[:, :1]) / (float(np.median(d2[:, -1])) or 1.0))[:, :, None]
+            out[~inside] = (w * self.pool_probs_[nn]).sum(axis=1) / w.sum(axis=1)
         return out
 
     def features(self, X) -> np.ndarray:
@@ -147,43 +135,13 @@ class EmbeddingLearner(ClassifierMixin):
         return self.graph_.features(X)
 
 
-def make_learner(name: str, *, pool, n_classes: int, random_state: int = 0, train=None, cache_dir=None, shared=None):
-    """The learner called ``name``. ``train`` (loop.TrainOptions) configures the CNN; ``shared`` is a
-    learner of the same kind from an earlier round whose pool-level work (embedding, graph) is reused."""
-    if name == "cnn":
-        from activegan.models import CNNClassifier
-
-        t = train
-        return CNNClassifier(n_classes=n_classes, epochs=t.epochs, steps=t.steps, batch_size=t.batch_size, lr=t.lr,
-                             batch_norm=t.batch_norm, augment=t.augment, warm_start=t.warm_start, device=t.device,
-                             random_state=random_state)
-    if name == "embedding":
-        graph = shared.graph if isinstance(shared, EmbeddingLearner) and shared.pool is pool else _recent_graph(pool)
-        learner = EmbeddingLearner(pool, n_classes, cache_dir=cache_dir, graph=graph)
-        _RECENT[:] = [learner]  # the next (strategy, seed) run in this process on the same pool reuses its graph
-        return learner
-    if name == "selftrain":
-        from activegan.selftrain import SelfTrainLearner
-
-        earlier = shared if isinstance(shared, SelfTrainLearner) and shared.pool is pool else None
-        spread = make_learner("embedding", pool=pool, n_classes=n_classes, cache_dir=cache_dir,
-                              shared=earlier.spread if earlier else None)
-        learner = SelfTrainLearner(pool, spread, n_classes, random_state=random_state, device=getattr(train, "device", "cpu"))
-        return learner.adopt(earlier) if earlier else learner
-    if name == "ssl-gan":
-        from activegan.gan.semisupervised import SSLGanLearner, SSLGanOptions
-
-        steps = getattr(train, "steps", None)  # --steps: exactly this many per round, as for the CNN
-        options = SSLGanOptions() if steps is None else SSLGanOptions(first_epochs=0, epochs=0, first_steps=steps, steps=steps)
-        learner = SSLGanLearner(pool, n_classes, options, random_state=random_state, device=getattr(train, "device", "cpu"))
-        return learner.adopt(shared) if isinstance(shared, SSLGanLearner) and shared.pool is pool else learner
-    raise ConfigError("learner", f"unknown learner {name!r}; choose from {', '.join(LEARNERS)}")
+def build(*, pool, n_classes, train=None, random_state: int = 0, representation, shared=None) -> EmbeddingLearner:
+    learner = EmbeddingLearner(representation.pool, n_classes)
+    learner.graph = representation.graph(learner.neighbors)  # one graph per pool, shared by every round and run
+    return learner
 
 
-_RECENT: list = []  # the last embedding learner made: runs of one experiment share the pool's graph
+from activegan.learners import LearnerSpec  # noqa: E402 - the registry imports this module
 
-
-def _recent_graph(pool):
-    if _RECENT and _RECENT[0].pool is pool and _RECENT[0].graph is not None:
-        return _RECENT[0].graph
-    return None
+SPEC = LearnerSpec("embedding", "label spreading over the pool's PCA → UMAP graph alone (fast; no CNN)", build,
+                   learns_from_pool=True)

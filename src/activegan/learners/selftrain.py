@@ -171,3 +171,19 @@ class SelfTrainLearner(ClassifierMixin):
     def features(self, X) -> np.ndarray:
         """The CNN's penultimate activations (128)."""
         return self._forward(X, head=False)
+
+
+def build(*, pool, n_classes, train, random_state: int, representation, shared=None) -> SelfTrainLearner:
+    from activegan.learners.embedding import build as spreading
+
+    spread = spreading(pool=pool, n_classes=n_classes, representation=representation)
+    learner = SelfTrainLearner(representation.pool, spread, n_classes, random_state=random_state, device=train.device)
+    if isinstance(shared, SelfTrainLearner) and shared.pool is representation.pool:
+        learner.adopt(shared)  # warm start: last round's CNN, optimiser and random stream
+    return learner
+
+
+from activegan.learners import LearnerSpec  # noqa: E402 - the registry imports this module
+
+SPEC = LearnerSpec("selftrain", "a CNN taught by label spreading over the pool, on the whole pool (default)", build,
+                   learns_from_pool=True, torch_model=True)

@@ -1,0 +1,25 @@
+"""``typiclust``: selection by coverage (Hacohen et al. 2022, "Active learning on a budget"). Each round
+clusters the candidates and the labeled set into |labeled| + n clusters in the pool's representation,
+and labels the most typical point of each of the n largest clusters that hold no label yet. It reads
+no model and no label, only which images are labeled — the strategy that needs the labeled set."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from activegan.active.strategies import RoundView, Strategy
+from activegan.embedding import typical_indices
+
+
+class TypiClust(Strategy):
+    name = "typiclust"
+    scores_images = False  # a set is chosen, not a score per image
+    needs_model = False
+    needs_representation = True
+
+    def select(self, view: RoundView, n: int) -> np.ndarray:
+        labeled = np.asarray(view.labeled, dtype=np.int64)
+        candidates = np.asarray(view.candidates, dtype=np.int64)
+        rows = np.concatenate([labeled, candidates])  # the labeled first: positions 0 … |labeled| − 1
+        chosen = typical_indices(view.representation.coords[rows], n, view.rng, labeled=np.arange(len(labeled)))
+        return rows[chosen]

@@ -1,0 +1,81 @@
+"""Learners: what is trained on the labeled set each round, as plug-ins.
+
+Every learner follows ``CNNClassifier``'s contract (``fit(X, y)``, ``predict_proba(X)``,
+``features(X)``, ``score(X, y)``), so every strategy works with every learner. A learner is one
+module that defines its options dataclass and a ``LearnerSpec`` (how to build it, what it can do);
+registering it is one line in ``_SPECS`` below. ``run``, ``query``, the labeling app, the Python API
+and ``--help`` all list learners from ``LEARNERS``.
+
+- ``cnn``: the poster's supervised CNN; sees the labeled images only.
+- ``embedding``: label spreading over a k-NN graph of the whole pool's unsupervised embedding.
+- ``selftrain``: the spread labels (and later its own predictions) teach a CNN over the whole pool.
+- ``ssl-gan``: the project's DCGAN as a semi-supervised K+1-class discriminator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from activegan.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class LearnerSpec:
+    """A learner's name, one line of help, how to build it and what it can do.
+
+    ``build(pool, n_classes, train, random_state, representation, shared)`` returns an unfitted
+    learner; ``train`` is the run's ``TrainOptions`` (epochs/steps/device), ``representation`` the
+    pool's ``PoolRepresentation`` (None for learners that never see the pool), ``shared`` an earlier
+    round's learner of the same kind whose weights it continues (warm start)."""
+
+    name: str
+    help: str
+    build: Callable
+    learns_from_pool: bool = False  # needs the unlabeled pool (and its representation)
+    samples: bool = False  # predict_proba_mc: MC-dropout strategies (bald, variation-ratios, mc-entropy)
+    torch_model: bool = False  # a differentiable torch classifier (``model_``): GAN refinement in z
+
+
+def _specs() -> dict[str, LearnerSpec]:
+    from activegan.gan import semisupervised
+    from activegan.learners import cnn, embedding, selftrain
+
+    _SPECS = (cnn.SPEC, embedding.SPEC, selftrain.SPEC, semisupervised.SPEC)  # the registry: one line per learner
+    return {spec.name: spec for spec in _SPECS}
+
+
+LEARNERS: dict[str, LearnerSpec] = _specs()
+POOL_LEARNERS = tuple(name for name, spec in LEARNERS.items() if spec.learns_from_pool)
+
+
+def learner_spec(name: str) -> LearnerSpec:
+    """The spec of learner ``name``; ConfigError naming the known ones otherwise."""
+    if name not in LEARNERS:
+        raise ConfigError("learner", f"unknown learner {name!r}; choose from {', '.join(LEARNERS)}")
+    return LEARNERS[name]
+
+
+def make_learner(name: str, *, pool, n_classes: int | None, random_state: int = 0, train=None, cache_dir=None,
+                 shared=None, representation=None):
+    """An unfitted learner called ``name``. A pool learner gets the pool's ``representation`` (made here
+    when not given: pass one to share its embedding and graphs between rounds and runs)."""
+    spec = learner_spec(name)
+    if spec.learns_from_pool:
+        if pool is None and representation is None:
+            raise ConfigError("pool", f"the {name} learner learns from the unlabeled pool: give the pool")
+        if representation is None:
+            from activegan.representation import PoolRepresentation
+
+            representation = PoolRepresentation(pool, cache_dir=cache_dir)
+    if train is None:
+        from activegan.learners.cnn import TrainOptions
+
+        train = TrainOptions()
+    return spec.build(pool=pool, n_classes=n_classes, train=train, random_state=random_state,
+                      representation=representation, shared=shared)
+
+
+from activegan.learners.embedding import EmbeddingLearner, PoolGraph  # noqa: E402 - the package's public names
+
+__all__ = ["LEARNERS", "POOL_LEARNERS", "LearnerSpec", "learner_spec", "make_learner", "EmbeddingLearner", "PoolGraph"]

@@ -1,0 +1,47 @@
+"""The pool's representation: what is computed once per pool without labels and shared by every
+learner, strategy and round — its unsupervised embedding (PCA → UMAP, cached on disk by content), the
+k-nearest-neighbour graphs label spreading walks, and a neighbour index for candidate search.
+
+A front end makes one per pool and hands it to the round (``active.ActiveRound``); nothing here is a
+module-level cache, so two pools in one process never see each other's work.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from activegan.embedding import EmbeddingConfig, PoolEmbedding
+
+
+class PoolRepresentation:
+    """``coords`` (the pool's embedded points), ``embedding`` (maps other images too), ``graph(k)`` and
+    ``neighbour_index``, each computed when first asked."""
+
+    def __init__(self, pool, cache_dir=None, config: EmbeddingConfig = EmbeddingConfig()):
+        self.pool = np.asarray(pool, dtype=np.float32)
+        self.cache_dir, self.config = cache_dir, config
+        self._graphs: dict[int, object] = {}
+
+    @cached_property
+    def embedding(self) -> PoolEmbedding:
+        return PoolEmbedding(self.config, self.cache_dir).fit(self.pool)
+
+    @property
+    def coords(self) -> np.ndarray:
+        return self.embedding.coords
+
+    def graph(self, neighbors: int):
+        """The pool's ``learners.PoolGraph`` with ``neighbors`` neighbours per point."""
+        from activegan.learners.embedding import PoolGraph
+
+        if neighbors not in self._graphs:
+            self._graphs[neighbors] = PoolGraph(self.pool, self.config, neighbors, embedding=self.embedding)
+        return self._graphs[neighbors]
+
+    @cached_property
+    def neighbour_index(self):
+        from activegan.active.candidates import NeighbourIndex
+
+        return NeighbourIndex(self.coords, self.cache_dir)
