@@ -19,7 +19,7 @@ from pathlib import Path
 
 from activegan.results import read_curves, summarize
 from benchmarks import reporting
-from activegan.results import paired_gap, per_seed_aulc
+from activegan.results import paired_gap, per_unit_aulc
 from benchmarks.tables import labels_cell, pm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ def write_report(run: dict | None) -> str:
     cfg, data = reporting.read_json(RESULTS / "config.json"), load_dataset("digits")
     rows = read_curves(RESULTS / "curves.csv")
     summary = summarize(rows, cfg["strategies"])
-    seed_aulc = per_seed_aulc(rows)
+    seed_aulc = per_unit_aulc(rows)
     gaps = {s: paired_gap(seed_aulc, s, _base(s)) for s in summary if s != _base(s)}
     table = reporting.md_table(
         ["strategy", "learner", "AULC (mean ± std)", f"final accuracy ({summary['random']['n_labeled'][-1]} labels)",

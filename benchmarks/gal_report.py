@@ -123,7 +123,7 @@ def render(rep: tables.Report) -> str:
             p = paper_row(s)
             mark = " (Max Entropy, MC)" if s == "entropy" else ""
             extra[s] = [f"{p[0]}{mark}", str(p[1])] if p else ["–", "–"]
-        seed_aulc = stats.per_seed_aulc(rows)
+        seed_aulc = stats.per_unit_aulc(rows)
         lines += ["## Labels to 90 % and 95 % test accuracy", "", tables.strategy_table(summary, seed_aulc, extra), "",
                   tables.LABELS_NOTE, "", "## What this shows", "", *conclusions(summary, seed_aulc), ""]
         missing = [s for s in cfg.strategies if s not in summary]

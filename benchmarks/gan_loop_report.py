@@ -67,7 +67,7 @@ def render(rep: tables.Report) -> str:
     summary = summarize(rows, cfg.strategies) if rows else {}
     if not summary:
         return "\n".join(lines + ["Running: no strategy has finished all its seeds yet."])
-    seed_aulc = stats.per_seed_aulc(rows)
+    seed_aulc = stats.per_unit_aulc(rows)
     lines += ["## AULC and final accuracy", "", tables.strategy_table(summary, seed_aulc), "", tables.LABELS_NOTE, ""]
     missing = [s for s in cfg.strategies if s not in summary]
     if missing:

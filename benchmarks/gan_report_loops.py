@@ -24,7 +24,7 @@ def loop_section(root: Path, runs: dict, m: dict) -> tuple[list[str], dict]:
             continue
         cfg = published.as_run(None, folder)
         rows = published.complete_rows(read_curves(folder / "curves.csv"), cfg.strategies, cfg.seeds, cfg.rounds)
-        loops[name] = {"cfg": cfg, "rows": rows, "summary": summarize(rows, cfg.strategies), "seed_aulc": stats.per_seed_aulc(rows),
+        loops[name] = {"cfg": cfg, "rows": rows, "summary": summarize(rows, cfg.strategies), "seed_aulc": stats.per_unit_aulc(rows),
                        "run": reporting.read_json_if(folder / "run.json") or {}, "gen": m["loop_generators"].get(name)}
     if not loops:
         return ["## MNIST: generated queries in the loop", "", "Not run yet.", ""], {}
@@ -95,7 +95,7 @@ def loop_section(root: Path, runs: dict, m: dict) -> tuple[list[str], dict]:
 
         drows = rc(demo)
         dsum = summarize(drows)
-        dseed = stats.per_seed_aulc(drows)
+        dseed = stats.per_unit_aulc(drows)
         gs = [s for s in dsum if s.startswith("gan-")]
         dcfg = published.as_run(None, demo.parent)
         for s in gs:

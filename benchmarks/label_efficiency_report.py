@@ -47,7 +47,28 @@ def accuracy_at(summary: dict, strategy: str, n: int) -> float | None:
     return v["accuracy_mean"][v["n_labeled"].index(n)] if n in v["n_labeled"] else None
 
 
-def load(out: Path, sub: str, cfg) -> tuple[dict, dict, dict]:
+def first_label_units(out: Path, initial_strategy: str) -> list[list[int]]:
+    """Seeds that drew the same first labels in any experiment of this folder with this cold start: the
+    first labels are chosen before a learner sees them, so one deterministic learner reveals them for all."""
+    groupings = [stats.first_label_groups(read_curves(p)) for p in sorted(out.glob("*/curves.csv"))
+                 if published.as_run(None, p.parent).initial_strategy == initial_strategy]
+    return stats.merge_groups(*groupings)
+
+
+def units_words(out: Path, cfgs: dict) -> str:
+    """'typical first labels: 3 distinct sets over 5 seeds (seeds 0, 3, 4 drew the same)'; one part per cold start."""
+    parts = []
+    for start in dict.fromkeys(c.initial_strategy for c in cfgs.values()):
+        groups = first_label_units(out, start)
+        if not groups:
+            continue
+        seeds = sum(len(g) for g in groups)
+        same = "; ".join("seeds " + ", ".join(map(str, g)) for g in groups if len(g) > 1)
+        parts.append(f"{start} first labels: {len(groups)} distinct sets over {seeds} seeds" + (f" ({same} drew the same)" if same else ""))
+    return "; ".join(parts)
+
+
+def load(out: Path, sub: str, cfg, groups: list[list[int]] | None = None) -> tuple[dict, dict, dict]:
     """(summary, per-seed AULC, calibration by strategy) of one experiment's finished strategies."""
     path = out / sub / "curves.csv"
     if not path.exists():
@@ -60,7 +81,7 @@ def load(out: Path, sub: str, cfg) -> tuple[dict, dict, dict]:
                 calib.setdefault(r["strategy"], []).append((float(r["log_loss"]), float(r["ece"]),
                                                             float(r.get("classes_labeled") or "nan"),
                                                             float(r.get("classes") or "nan")))
-    summary, seed_aulc = (summarize(rows, cfg.strategies) if rows else {}), stats.per_seed_aulc(rows)
+    summary, seed_aulc = (summarize(rows, cfg.strategies) if rows else {}), stats.per_unit_aulc(rows, groups if groups is not None else first_label_units(out, cfg.initial_strategy))
     if cfg.candidates:  # the same strategy on a restricted candidate set: its own name beside the full-pool one
         summary, seed_aulc, calib = ({label(cfg, k): v for k, v in d.items()} for d in (summary, seed_aulc, calib))
     return summary, seed_aulc, calib
@@ -89,9 +110,10 @@ def with_baseline(rep, sub: str, cfg) -> tuple[dict, dict, dict]:
     return summary, seed_aulc, calib
 
 
-def seconds_per_round(out: Path, sub: str, strategy: str, column: str | None = None) -> float:
-    """Mean seconds per round after the first: train + score + select, or one of those ``column``s."""
-    rows = [r for r in read_curves(out / sub / "curves.csv") if r["strategy"] == strategy and r["round"] > 0]
+def seconds_per_round(out: Path, sub: str, strategy: str, column: str | None = None, first: int = 1) -> float:
+    """Mean seconds per round from round ``first`` on (1: later rounds; 0: all rounds): train + score +
+    select, or one of those ``column``s."""
+    rows = [r for r in read_curves(out / sub / "curves.csv") if r["strategy"] == strategy and r["round"] >= first]
     cols = [column] if column else ["train_s", "score_s", "select_s"]
     return float(np.mean([sum(r[c] for c in cols) for r in rows])) if rows else float("nan")
 
@@ -110,7 +132,7 @@ def table(rep) -> tuple[str, dict]:
     dataset = next(iter(rep.cfgs.values())).dataset
     thresholds, at = THRESHOLDS[dataset], AT_LABELS[dataset]
     head = ["learner", "first labels", "strategy", *[f"labels to {float(t):.0%}" for t in thresholds],
-            *[f"acc. at {n}" for n in at], "AULC", "AULC − random [95 % CI]", "s / round", "test log-loss", "ECE"]
+            *[f"acc. at {n}" for n in at], "AULC", "AULC − random [95 % CI]", "s / round (all)", "s / later round", "test log-loss", "ECE"]
     body, everything = [], {}
     for sub, cfg in rep.cfgs.items():
         summary, seed_aulc, calib = load(rep.out, sub, cfg)
@@ -123,7 +145,8 @@ def table(rep) -> tuple[str, dict]:
             body.append([cfg.learner, cfg.initial_strategy, s,
                          *[_labels(n, mean, float(t)) for t in thresholds],
                          *[f"{accuracy_at(summary, s, k):.4f}" if k in n else "–" for k in at],
-                         f"{v['aulc_mean']:.4f}", _gap(gap), f"{seconds_per_round(rep.out, sub, strategy_of(s)):.1f}",
+                         f"{v['aulc_mean']:.4f}", _gap(gap), f"{seconds_per_round(rep.out, sub, strategy_of(s), first=0):.1f}",
+                         f"{seconds_per_round(rep.out, sub, strategy_of(s)):.1f}",
                          "–" if cal is None else f"{cal[0]:.3f}", "–" if cal is None else f"{cal[1]:.3f}"])
     return reporting.md_table(head, body), everything
 
@@ -168,19 +191,19 @@ def conclusions(rep, everything: dict) -> list[str]:
         for s in [s for s in gaps if s != strategy_of(s) and strategy_of(s) in seed_aulc]:  # SEALS against the full pool
             g = stats.paired_gap(seed_aulc, s, strategy_of(s))
             out.append(f"- {cfg.learner}, {cfg.initial_strategy} first labels: {s} against {strategy_of(s)} on the whole pool "
-                       f"(AULC {summary[strategy_of(s)]['aulc_mean']:.4f}): {tables.gap_words(g)}, 95 % interval "
+                       f"(AULC {summary[strategy_of(s)]['aulc_mean']:.4f}): {tables.gap_words(g, len(cfg.seeds))}, 95 % interval "
                        f"{_gap(g)}; scoring {seconds_per_round(rep.out, sub, strategy_of(s), 'score_s'):.2f} s per round against "
                        f"{_sibling_score_s(rep, cfg, strategy_of(s)):.2f} s.")
         for s in [s for s in gaps if s.startswith("gan-")]:  # generated queries against their pool acquisition too
             acq = s.split("-")[1]
             if acq in seed_aulc:
                 out.append(f"- {cfg.learner}, {cfg.initial_strategy} first labels: {s} against pool {acq} "
-                           f"(AULC {summary[acq]['aulc_mean']:.4f}): {tables.gap_words(stats.paired_gap(seed_aulc, s, acq))}.")
+                           f"(AULC {summary[acq]['aulc_mean']:.4f}): {tables.gap_words(stats.paired_gap(seed_aulc, s, acq), len(cfg.seeds))}.")
         above = [s for s, g in gaps.items() if stats.separated(g) and g["mean"] > 0]
         below = [s for s, g in gaps.items() if stats.separated(g) and g["mean"] < 0]
         if gaps:
             out.append(f"- {cfg.learner}, {cfg.initial_strategy} first labels: against random (AULC {summary['random']['aulc_mean']:.4f}), "
-                       + "; ".join(f"{s} {tables.gap_words(g)}" for s, g in gaps.items())
+                       + "; ".join(f"{s} {tables.gap_words(g, len(cfg.seeds))}" for s, g in gaps.items())
                        + f". Separated above random: {', '.join(above) or 'none'}; below: {', '.join(below) or 'none'}.")
         out += missing_classes(rep, sub, cfg)
     out += against_default(rep)
@@ -203,16 +226,17 @@ def against_default(rep) -> list[str]:
     if DEFAULT not in runs:
         return []
     dsub, dcfg = runs[DEFAULT]
-    base = load(rep.out, dsub, dcfg)[1].get("random", {})
     out = []
     for key, (sub, cfg) in runs.items():
         if key == DEFAULT or (cfg.seeds, cfg.schedule()) != (dcfg.seeds, dcfg.schedule()):
             continue
-        other = load(rep.out, sub, cfg)[1].get("random", {})
+        units = stats.merge_groups(first_label_units(rep.out, dcfg.initial_strategy), first_label_units(rep.out, cfg.initial_strategy))
+        base = load(rep.out, dsub, dcfg, units)[1].get("random", {})
+        other = load(rep.out, sub, cfg, units)[1].get("random", {})
         g = stats.paired_gap({"default": base, "other": other}, "default", "other")
         if g:
             out.append(f"- The default ({' / '.join(DEFAULT)}) against {' / '.join(key)}, both under random sampling, paired by "
-                       f"seed: {tables.gap_words(g)}, 95 % interval "
+                       f"first-label set: {tables.gap_words(g, len(cfg.seeds))}, 95 % interval "
                        + (f"[{g['ci'][0]:+.4f}, {g['ci'][1]:+.4f}]" if g["ci"] else "–")
                        + ("." if stats.separated(g) else " — not separated."))
     return out
@@ -264,7 +288,8 @@ def render(rep) -> str:
     cfg0 = max(rep.cfgs.values(), key=lambda c: len(c.schedule()))
     text, everything = table(rep)
     lines = [f"# Label efficiency on {dataset}" + (" (quick mode)" if rep.quick else ""), "",
-             f"Labels after each round: {', '.join(map(str, cfg0.schedule()))}; {len(cfg0.seeds)} seeds; first labels chosen "
+             f"Labels after each round: {', '.join(map(str, cfg0.schedule()))}; {len(cfg0.seeds)} seeds ({units_words(rep.out, rep.cfgs)}; "
+             "paired intervals count each distinct set once, averaging its seeds); first labels chosen "
              "without labels (random, or typical = TypiClust on the pool's embedding). Learners: `embedding` (label "
              "spreading over a k-NN graph of a PCA → UMAP embedding fit on the pool's images only; test images mapped with "
              "`transform`), `selftrain` (a CNN trained each round on every pool image against the spread labels, from the "
@@ -279,14 +304,15 @@ def render(rep) -> str:
              "15-bin expected calibration error of each unit's final learner), `learning_curves.png`.", "",
              "## Learner × first labels × strategy", "", text, "",
              "Labels to X: the first count after which the seed-mean accuracy stays ≥ X ('–': not within the budget). "
-             "AULC − random: paired by seed under the same learner and first labels (t interval over seeds). "
+             "AULC − random: paired by first-label set under the same learner (t interval over distinct sets). "
              + ROUND_NOTE, "", "## Aims", "", *aims(everything, dataset), "",
              "## What this shows", "", *conclusions(rep, everything), "", "## Curves", ""]
     lines += [f"![{sub}]({sub}/learning_curves.png)" for sub in rep.cfgs if (rep.out / sub / "learning_curves.png").exists()]
     return "\n".join(lines)
 
 
-ROUND_NOTE = ("s / round: train + score + select, mean over rounds, as timed inside each run — on a shared machine, and "
+ROUND_NOTE = ("s / round (all): train + score + select, mean over every round including round 0 (the first fit); "
+              "s / later round: the same from round 1 on, as timed inside each run — on a shared machine, and "
               "before 2026-12-01 16:00 UTC with worker processes that oversubscribed the cores (fixed since: "
               "`workers.limit_threads`); the default learner's round measured alone: [speed](../../speed/README.md), section (e).")
 
@@ -309,8 +335,9 @@ def front_page(results: Path, link_prefix: str = "") -> str | None:
         link = f"{link_prefix}label-efficiency/{dataset}/README.md"
         seeds = sorted({len(c.seeds) for c in cfgs.values()})
         parts += [f"### Label efficiency on {title} — [label-efficiency/{dataset}/]({link})", "",
-                  f"Test accuracy against labels, {' or '.join(map(str, seeds))} seeds, first labels chosen without labels; every "
-                  "strategy compared with random under the same learner and first labels, paired by seed.", "", text, "",
+                  f"Test accuracy against labels, {' or '.join(map(str, seeds))} seeds ({units_words(out, cfgs)}), first labels "
+                  "chosen without labels; every strategy compared with random under the same learner and first labels, paired "
+                  "by first-label set (each distinct set once).", "", text, "",
                   ROUND_NOTE.replace("../../", link_prefix), "",
                   *shorter_runs(rep, max(cfgs.values(), key=lambda c: len(c.schedule()))),
                   *against_default(rep), *aims(everything, dataset), ""]

@@ -92,7 +92,7 @@ def analyse(results: Path, cfg: ExperimentConfig, upto: int | None = None) -> di
     if upto is not None:
         rows = [r for r in rows if r["round"] <= upto]
     summary = summarize(rows, cfg.strategies) if rows else {}
-    seed_aulc = stats.per_seed_aulc(rows)
+    seed_aulc = stats.per_unit_aulc(rows)
     acq = [s for s in POSTER_STRATEGIES if s in summary]
     gaps = {s: stats.paired_gap(seed_aulc, s) for s in acq} if "random" in summary else {}
     # Per seed, the mean over the acquisition functions of their gap to random: one number per seed.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from activegan.loop import ExperimentConfig, GanOptions, TrainOptions
-from activegan.results import per_seed_aulc, read_curves, summarize
+from activegan.results import per_unit_aulc, read_curves, summarize
 from benchmarks import reporting
 
 # -- configs: the nested layout, and the flat one of the runs published before the redesign -------
@@ -94,7 +94,7 @@ def load_experiment(folder: Path):
     rows = complete_rows(read_curves(folder / "curves.csv"), cfg.strategies, cfg.seeds, cfg.rounds)
     if not rows:
         return None
-    return cfg, rows, summarize(rows, cfg.strategies), per_seed_aulc(rows)
+    return cfg, rows, summarize(rows, cfg.strategies), per_unit_aulc(rows)
 
 
 def trained_how(cfg) -> str:

@@ -16,9 +16,12 @@ from benchmarks import reporting
 from benchmarks.published import display_name
 
 
-def gap_words(gap: dict) -> str:
-    """'+0.0285 (3 of 3 seeds ahead, paired t-test p = 0.08)'."""
-    return f"{gap['mean']:+.4f} ({gap['wins']} of {gap['n']} seeds ahead, paired t-test {reporting.p_words(gap['p'])})"
+def gap_words(gap: dict, seeds: int | None = None) -> str:
+    """'+0.0285 (3 of 3 seeds ahead, paired t-test p = 0.08)'; where ``seeds`` collapsed into fewer
+    first-label sets, '(3 of 3 first-label sets ahead, 5 seeds, …)'."""
+    units = "seeds" if seeds is None or seeds == gap["n"] else "first-label sets"
+    extra = "" if units == "seeds" else f", {seeds} seeds"
+    return f"{gap['mean']:+.4f} ({gap['wins']} of {gap['n']} {units} ahead{extra}, paired t-test {reporting.p_words(gap['p'])})"
 
 
 def smoothness(summary: dict) -> dict[str, float]:

@@ -12,7 +12,7 @@ import numpy as np
 
 from activegan.io import atomic_write_text
 
-CURVE_COLUMNS = ["strategy", "seed", "round", "n_labeled", "accuracy", "train_s", "score_s", "select_s"]
+CURVE_COLUMNS = ["strategy", "seed", "round", "n_labeled", "accuracy", "train_s", "score_s", "select_s", "classes_labeled"]
 THRESHOLDS = (0.90, 0.95)
 # Seed-means are sums of floats: (0.958 + 0.954 + 0.938) / 3 is 0.94999…; a target within this is reached.
 TOLERANCE = 1e-9
@@ -46,7 +46,7 @@ def write_curves(rows: list[dict], path, strategies: list[str]) -> None:
     order = {s: i for i, s in enumerate(strategies)}
     rows = sorted(rows, key=lambda r: (order.get(r["strategy"], len(order)), r["seed"], r["round"]))
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CURVE_COLUMNS, lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=CURVE_COLUMNS, lineterminator="\n", restval="")  # older runs: no classes_labeled
     w.writeheader()
     for r in rows:
         w.writerow({**r, "accuracy": f"{r['accuracy']:.6f}", **{k: f"{r[k]:.4f}" for k in ("train_s", "score_s", "select_s")}})
@@ -222,27 +222,32 @@ def merge_groups(*groupings: list[list[int]]) -> list[list[int]]:
     return sorted(out.values())
 
 
-def paired_gap(seed_aulc: dict, strategy: str, base: str = "random", groups: list[list[int]] | None = None) -> dict | None:
-    """AULC of ``strategy`` − AULC of ``base``, paired by seed (same first labels and weights).
-
-    Seeds in one of ``groups`` (the same first labels) are one unit: their differences are
-    averaged before the test, so replicates do not narrow the interval. ``n`` counts units,
-    ``n_seeds`` seeds.
-    """
+def paired_gap(seed_aulc: dict, strategy: str, base: str = "random") -> dict | None:
+    """AULC of ``strategy`` − AULC of ``base``, paired by seed or unit (``per_unit_aulc``): the same
+    first labels and initial weights on both sides."""
     if strategy not in seed_aulc or base not in seed_aulc:
         return None
     seeds = [k for k in seed_aulc[strategy] if k in seed_aulc[base]]
-    diff = {k: seed_aulc[strategy][k] - seed_aulc[base][k] for k in seeds}
-    unit_of = {s: i for i, g in enumerate(groups or []) for s in g}
-    units: dict = {}
-    for k in seeds:
-        units.setdefault(unit_of.get(k, ("seed", k)), []).append(diff[k])
-    out = paired(float(np.mean(v)) for v in units.values())
-    out["n_seeds"] = len(seeds)
-    out["per_seed"] = [diff[k] for k in seeds]
+    out = paired(seed_aulc[strategy][k] - seed_aulc[base][k] for k in seeds)
+    out["per_seed"] = [seed_aulc[strategy][k] - seed_aulc[base][k] for k in seeds]
     return out
 
 
 def separated(gap: dict | None) -> bool:
     """True when the paired 95 % interval excludes 0."""
     return bool(gap and gap["ci"] and (gap["ci"][0] > 0 or gap["ci"][1] < 0))
+
+
+def per_unit_aulc(rows: list[dict], groups: list[list[int]] | None = None) -> dict[str, dict[int, float]]:
+    """``per_seed_aulc`` with the seeds of each group (the same first labels, ``first_label_groups``
+    of these rows by default) averaged into one unit, keyed by its first seed: paired gaps over
+    these count independent first-label sets, not replicates."""
+    groups = first_label_groups(rows) if groups is None else groups
+    unit_of = {s: g[0] for g in groups for s in g}
+    out: dict[str, dict[int, float]] = {}
+    for s, by_seed in per_seed_aulc(rows).items():
+        units: dict[int, list[float]] = {}
+        for seed, v in by_seed.items():
+            units.setdefault(unit_of.get(seed, seed), []).append(v)
+        out[s] = {u: float(np.mean(v)) if len(v) > 1 else v[0] for u, v in units.items()}
+    return out
