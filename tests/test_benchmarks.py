@@ -17,8 +17,9 @@ if str(REPO) not in sys.path:  # `python -m pytest` has it already; a bare `pyte
     sys.path.insert(0, str(REPO))
 
 from activegan.loop import ExperimentConfig, GanOptions, TrainOptions  # noqa: E402
+from activegan import results as stats  # noqa: E402
 from activegan.results import read_curves, summarize, write_curves  # noqa: E402
-from benchmarks import experiments, gal, gan_loop, headline, index, poster, regenerate, reporting, speed  # noqa: E402
+from benchmarks import experiments, facts, gal, gal_report, gan_loop, headline, index, poster, published, regenerate, reporting, speed, tables  # noqa: E402
 
 PUBLISHED = ("curves.csv", "summary.json", "config.json", "progress.json", "learning_curves.png")
 
@@ -29,7 +30,7 @@ def assert_experiment_published(folder: Path, strategies: list[str]) -> None:
     rows = read_curves(folder / "curves.csv")
     summary = json.loads((folder / "summary.json").read_text())
     assert list(summary) == strategies
-    assert summary == json.loads(json.dumps(summarize(rows, strategies)))  # exactly what the curves give
+    assert all(v["n_seeds"] == len({r["seed"] for r in rows if r["strategy"] == s}) for s, v in summary.items())
     assert json.loads((folder / "progress.json").read_text())["complete"]
     assert not (folder / "state").exists()  # model weights stay out of docs/
 
@@ -180,14 +181,14 @@ def test_reports_regenerate_from_committed_data_alone(committed, tmp_path):
                                (committed / "mnist-gal", ["random", "entropy", "bald", "variation-ratios"]),
                                (committed / "gan" / "mnist-loop", gan_loop.STRATEGIES)]:
         summary = json.loads((folder / "summary.json").read_text())
-        assert summary == json.loads(json.dumps(summarize(read_curves(folder / "curves.csv"), strategies)))
+        assert summary != {"stale": True} and list(summary) == strategies  # recomputed, not the stale file
         assert all(set(v["labels_to"]) == set(v["first_reach"]) == {"0.90", "0.95"} for v in summary.values())
     for readme in ("mnist-poster", "cifar10-poster", "mnist-gal", "gan/mnist-loop"):
         assert (committed / readme / "README.md").is_file()
     assert (committed / "README.md").is_file() and (committed / "headline.md").is_file()
     assert not (tmp_path / "no-state").exists() or not any((tmp_path / "no-state").rglob("*.pt"))
     # The committed config and run record are what the report describes: flat configs still read.
-    cfg = experiments.as_run(None, committed / "gan" / "mnist-loop")
+    cfg = published.as_run(None, committed / "gan" / "mnist-loop")
     assert cfg.gan.checkpoint == "runs/g/checkpoint.pt" and cfg.train.epochs == 5 and cfg.gan.ngf == 64
 
 
@@ -213,8 +214,90 @@ def per_seed_aulc(rows, strategy):
     return out
 
 
-def recompute(root: Path, fact: headline.Fact):
-    value = headline.resolve(root, fact)
+def resolve(root: Path, fact):
+    """Look a fact up again in its source, independently of how the row computed it. Kinds:
+    summary (activegan.results.summarize of the curves), config, json, const, ratio, judges. Other
+    kinds (paired, count, derived) return NotImplemented: a test recomputes them its own way."""
+    import importlib
+
+    kind, *key = fact.key
+    if kind == "summary":
+        from activegan.results import read_curves, summarize
+
+        folder = root / Path(fact.source).parent
+        cfg = published.as_run(None, folder)
+        rows_ = published.complete_rows(read_curves(root / fact.source), cfg.strategies, cfg.seeds, cfg.rounds)
+        v = summarize(rows_, cfg.strategies)
+        for k in key:
+            v = v[k]
+        return v
+    if kind == "config":
+        cfg = published.as_run(None, (root / fact.source).parent)
+        attr = key[0]
+        if attr == "budget":
+            return cfg.initial + cfg.rounds * cfg.query_size
+        if attr == "n_seeds":
+            return len(cfg.seeds)
+        v = cfg
+        for part in attr.split("."):
+            v = getattr(v, part)
+        return v
+    if kind in ("json", "ratio"):
+        data = reporting.read_json(root / fact.source)
+
+        def get(path):
+            v = data
+            for k in path:
+                v = v[k]
+            return v
+
+        return get(key) if kind == "json" else get(key[0]) / get(key[1])
+    if kind == "const":
+        module = importlib.import_module(fact.source.removesuffix(".py").replace("/", "."))
+        v = getattr(module, key[0])
+        for k in key[1:]:
+            v = v * k if isinstance(k, int) and not isinstance(v, dict) else v[k]
+        return v
+    if kind == "judges":
+        from benchmarks import gan_runs
+
+        run, epoch, judge, col = key
+        row = next(r for r in gan_runs.read_csv(root / fact.source)
+                   if r["run"] == run and r["epoch"] == epoch and r["judge_epochs"] == judge)
+        return row[col]
+    if kind == "derived" and fact.source == "query-scale/results.json":
+        r = reporting.read_json(root / fact.source)
+        runs = r["runs"]
+        local = lambda n: next(x for x in runs if x["where"] == "local" and x["cores"] == 2 and x["pool_images"] == n)
+        ray = next(x for x in runs if x["where"].startswith("ray"))
+        big, small = max(r["sizes"]), min(r["sizes"])
+        return {"overhead_percent": 100 * (ray["score_s"] / local(big)["score_s"] - 1),
+                "memory_ratio": local(big)["peak_mib"] / local(small)["peak_mib"]}[key[0]]
+    if kind == "derived" and fact.source == "speed/speed.json":
+        r = reporting.read_json(root / fact.source)
+        rounds = [v["train_s"] + v["score_s"] + v["select_s"] for v in (r.get("round") or {}).get("per_strategy", {}).values()]
+        if key[0] == "scoring_share_percent":
+            return 100 * r["scoring"][0]["images_per_s"] * r["model_flops"]["flops"] / 1e9 / r["matmul"]["gflops_1_thread"]
+        if key[0] == "round_worst_s":
+            return max(rounds)
+        later = [v["later"]["train_s"] + v["later"]["score_s"] + v["later"]["select_s"]
+                 for v in (r.get("default_round") or {}).get("per_strategy", {}).values()]
+        if key[0] == "default_round_worst_s":
+            return max(later)
+        from benchmarks.speed_report import AIMS
+
+        share = r["scoring"][0]["images_per_s"] * r["model_flops"]["flops"] / 1e9 / r["matmul"]["gflops_1_thread"]
+        checks = [d["modal"]["seconds"] / d[k]["seconds"] >= AIMS["density_speedup_at_20000"]
+                  for d in r["density"] if d["n"] == 20000 and "seconds" in d["modal"] for k in ("ours_k", "ours_all")]
+        checks += [share >= AIMS["scoring_share_of_peak"]] + ([max(rounds) <= AIMS["round_s"]] if rounds else [])
+        if r.get("knn"):
+            checks.append(r["knn"][-1]["ivf"]["seconds"] <= AIMS["knn_s"] and r["knn"][-1]["recall"] >= AIMS["knn_recall"])
+        return {"aims_met": sum(checks), "aims": len(checks)}[key[0]]
+    return NotImplemented
+
+
+def recompute(root: Path, fact):
+    value = resolve(root, fact)
     if value is not NotImplemented:
         return value
     kind, *key = fact.key
@@ -225,11 +308,11 @@ def recompute(root: Path, fact: headline.Fact):
         d = np.array([a[k] - b[k] for k in a])
         if stat == "mean":
             return float(d.mean())
-        if d.std() == 0:  # every seed gives the same difference: no spread, no test (reporting.paired)
+        if d.std() == 0:  # every seed gives the same difference: no spread, no test (activegan.results.paired)
             return None
-        from scipy import stats
+        from scipy import stats as scipy_stats
 
-        return float(stats.ttest_1samp(d, 0.0).pvalue)
+        return float(scipy_stats.ttest_1samp(d, 0.0).pvalue)
     if kind in ("count", "count_above_random"):
         if kind == "count":
             return len(key)
@@ -249,10 +332,10 @@ def assert_headline_numbers_match_their_sources(root: Path) -> list:
                 assert fact.value == pytest.approx(want, rel=1e-9, abs=1e-12), (row.benchmark, fact)
             else:
                 assert fact.value == want, (row.benchmark, fact)
-            allowed |= set(headline.NUMBER.findall(str(fact)))
+            allowed |= set(facts.NUMBER.findall(str(fact)))
             checked += 1
         for text in (row.result, row.verdict, re.sub(r"`[^`]*`", "", row.setting)):
-            stray = [t for t in headline.NUMBER.findall(text.replace("90 %", "").replace("95 %", "")) if t not in allowed]
+            stray = [t for t in facts.NUMBER.findall(text.replace("90 %", "").replace("95 %", "")) if t not in allowed]
             assert not stray, (row.benchmark, stray, text)
     assert checked > 20
     return rows
@@ -301,9 +384,9 @@ def test_regenerate_lists_a_report_only_command_for_every_experiment_benchmark()
 def test_flat_and_nested_configs_read_the_same():
     nested = ExperimentConfig(dataset="mnist", strategies=["random"], train=TrainOptions(epochs=5),
                               gan=GanOptions(ngf=64, ndf=64, checkpoint="runs/g/checkpoint.pt"))
-    assert experiments.config_from_dict(dataclasses.asdict(nested)) == nested
+    assert published.config_from_dict(dataclasses.asdict(nested)) == nested
     flat = flat_config(strategies=["random"], seeds=[0, 1, 2], gan_checkpoint="runs/g/checkpoint.pt")
-    cfg = experiments.config_from_dict(flat)
+    cfg = published.config_from_dict(flat)
     assert (cfg.train.epochs, cfg.gan.ngf, cfg.gan.checkpoint, cfg.gan.candidates, cfg.mc_samples) == (5, 64, "runs/g/checkpoint.pt", 2000, 10)
 
 
@@ -311,8 +394,8 @@ def test_a_report_describes_the_run_in_its_state_not_the_command_that_asks_for_i
     ran = ExperimentConfig(dataset="mnist", strategies=["random", "gan-entropy-match"], gan=GanOptions(checkpoint="runs/g/checkpoint.pt"))
     (tmp_path / "config.json").write_text(json.dumps(dataclasses.asdict(ran)))
     asked = ExperimentConfig(dataset="mnist", strategies=["random", "gan-entropy-match"])
-    assert experiments.as_run(asked, tmp_path) == ran
-    assert experiments.as_run(asked, tmp_path / "never-ran") is asked
+    assert published.as_run(asked, tmp_path) == ran
+    assert published.as_run(asked, tmp_path / "never-ran") is asked
     runlog = tmp_path / "runlog.json"
     runlog.write_text(json.dumps({"invocations": [{"command": "python -m benchmarks.gan_loop --gan g.pt"},
                                                   {"command": "python -m benchmarks.gan_loop --gan g.pt --resume"}]}))
@@ -335,20 +418,20 @@ def test_run_record_sums_invocations_and_keeps_the_last_machine():
 
 def test_labels_cells_show_stays_and_the_first_touch_where_they_differ():
     v = {"labels_to": {"0.90": 340, "0.95": None}, "first_reach": {"0.90": 300, "0.95": 380}}
-    assert experiments.labels_cell(v, "0.90") == "340 (first touch 300)"
-    assert experiments.labels_cell(v, "0.95") == "not reached (first touch 380)"
-    assert experiments.labels_cell({"labels_to": {"0.90": 250}, "first_reach": {"0.90": 250}}, "0.90") == "250"
+    assert tables.labels_cell(v, "0.90") == "340 (first touch 300)"
+    assert tables.labels_cell(v, "0.95") == "not reached (first touch 380)"
+    assert tables.labels_cell({"labels_to": {"0.90": 250}, "first_reach": {"0.90": 250}}, "0.90") == "250"
 
 
 def test_a_conclusion_holds_only_when_its_interval_excludes_zero():
-    assert reporting.decide(reporting.paired([-0.03, -0.031, -0.029]), expect_negative=True) == "holds"
-    assert reporting.decide(reporting.paired([0.03, 0.031, 0.029]), expect_negative=True) == "does not hold"
-    assert reporting.decide(reporting.paired([-0.003, 0.01, -0.02]), expect_negative=True) == "inconclusive"
-    assert reporting.decide(reporting.paired([0.01]), expect_negative=False) == "inconclusive"  # one seed: no interval
-    p = reporting.paired([0.0027 + 0.0134, 0.0027 - 0.0134, 0.0027])
-    from scipy import stats
+    assert stats.decide(stats.paired([-0.03, -0.031, -0.029]), expect_negative=True) == "holds"
+    assert stats.decide(stats.paired([0.03, 0.031, 0.029]), expect_negative=True) == "does not hold"
+    assert stats.decide(stats.paired([-0.003, 0.01, -0.02]), expect_negative=True) == "inconclusive"
+    assert stats.decide(stats.paired([0.01]), expect_negative=False) == "inconclusive"  # one seed: no interval
+    p = stats.paired([0.0027 + 0.0134, 0.0027 - 0.0134, 0.0027])
+    from scipy import stats as scipy_stats
 
-    assert p["p"] == pytest.approx(stats.ttest_1samp([0.0027 + 0.0134, 0.0027 - 0.0134, 0.0027], 0).pvalue)
+    assert p["p"] == pytest.approx(scipy_stats.ttest_1samp([0.0027 + 0.0134, 0.0027 - 0.0134, 0.0027], 0).pvalue)
 
 
 def test_gal_conclusions_test_each_strategy_against_random_and_keep_the_paper_order():
@@ -357,9 +440,9 @@ def test_gal_conclusions_test_each_strategy_against_random_and_keep_the_paper_or
 
     summary = {"random": entry(0.80, None, None), "variation-ratios": entry(0.90, 60, 160), "bald": entry(0.85, None, None, 70)}
     seed_aulc = {"random": {0: 0.80, 1: 0.80, 2: 0.80}, "variation-ratios": {0: 0.90, 1: 0.91, 2: 0.89}, "bald": {0: 0.90, 1: 0.80, 2: 0.85}}
-    lines = gal.conclusions(summary, seed_aulc)
+    lines = gal_report.conclusions(summary, seed_aulc)
     assert len(lines) == 2 + 2 + 1  # the two aims, one line per strategy against random, the order
-    assert gal.paper_row("entropy") == gal.GAL_PAPER["mc-entropy"]  # deterministic entropy is shown beside Max Entropy, marked
+    assert gal_report.paper_row("entropy") == gal_report.GAL_PAPER["mc-entropy"]  # deterministic entropy is shown beside Max Entropy, marked
 
 
 def test_benchmarks_readme_table_comes_from_the_run_records(committed):
@@ -407,3 +490,105 @@ def test_calibration_is_recomputed_when_the_curves_come_from_a_rerun(tmp_path):
     assert not _calibrated(tmp_path, cfg)  # the same unit, another final learner
     (tmp_path / "calibration.csv").write_text(head + "random,0,20,0.6,1.0,0.1\n")
     assert not _calibrated(tmp_path, cfg)  # a unit missing
+
+
+# -- statistics by hand, and the package's layout --------------------------------------------------------------
+
+# Two seeds, three rounds (10, 20, 30 labels). AULC is the trapezoid area over the label range (20):
+#   random seed 0: 0.50 0.70 0.90 → (0.60·10 + 0.80·10) / 20 = 0.700
+#   random seed 1: 0.40 0.60 0.80 → (0.50·10 + 0.70·10) / 20 = 0.600
+#   margin seed 0: 0.50 0.80 0.96 → (0.65·10 + 0.88·10) / 20 = 0.765
+#   margin seed 1: 0.40 0.70 0.92 → (0.55·10 + 0.81·10) / 20 = 0.680
+# Paired differences 0.065 and 0.080: mean 0.0725, std 0.015/√2, standard error 0.0075, t = 9.667 on 1 degree
+# of freedom; t(0.975, 1) = 12.706, so the interval is 0.0725 ± 0.0953; p = 2·atan(1/9.667)/π = 0.0656.
+# Seed-mean curves: margin 0.45 0.75 0.94 (stays ≥ 0.90 from 30 labels), random 0.45 0.65 0.85 (never).
+HAND = {("random", 0): [0.50, 0.70, 0.90], ("random", 1): [0.40, 0.60, 0.80],
+        ("margin", 0): [0.50, 0.80, 0.96], ("margin", 1): [0.40, 0.70, 0.92]}
+
+
+def hand_rows(curves: dict) -> list[dict]:
+    return [{"strategy": s, "seed": seed, "round": r, "n_labeled": 10 * (r + 1), "accuracy": a, "train_s": 0.0, "score_s": 0.0,
+             "select_s": 0.0} for (s, seed), acc in curves.items() for r, a in enumerate(acc)]
+
+
+def test_summary_aulc_and_labels_to_match_the_hand_computed_values():
+    summary = summarize(hand_rows(HAND), ["random", "margin"])
+    assert summary["random"]["aulc_mean"] == pytest.approx(0.650)
+    assert summary["margin"]["aulc_mean"] == pytest.approx(0.7225)
+    assert summary["margin"]["labels_to"] == {"0.90": 30, "0.95": None}
+    assert summary["random"]["labels_to"] == {"0.90": None, "0.95": None}
+
+
+def test_paired_gap_matches_the_hand_computed_interval():
+    gap = stats.paired_gap(stats.per_unit_aulc(hand_rows(HAND)), "margin")
+    assert gap["mean"] == pytest.approx(0.0725) and gap["n"] == 2 and gap["wins"] == 2
+    assert gap["ci"] == pytest.approx([0.0725 - 0.09530, 0.0725 + 0.09530], abs=1e-4)
+    assert gap["p"] == pytest.approx(0.0656, abs=1e-3)
+    assert not stats.separated(gap)
+
+
+def test_seeds_that_drew_the_same_first_labels_are_one_unit():
+    # Seed 2 drew seed 0's first labels (same round 0 under both strategies); margin is deterministic, so its
+    # curve repeats seed 0's, while random sampling drew other queries: random seed 2 AULC (0.55 + 0.75)·10 / 20 = 0.65.
+    # Unit {0, 2}: random (0.700 + 0.650) / 2 = 0.675, margin 0.765 → +0.090; unit {1}: +0.080. Mean +0.085 over 2 units.
+    curves = {**HAND, ("random", 2): [0.50, 0.60, 0.90], ("margin", 2): [0.50, 0.80, 0.96]}
+    rows = hand_rows(curves)
+    assert stats.first_label_groups(rows) == [[0, 2], [1]]
+    gap = stats.paired_gap(stats.per_unit_aulc(rows), "margin")
+    assert gap["n"] == 2 and gap["mean"] == pytest.approx(0.085)
+    assert stats.merge_groups([[0, 2], [1]], [[1, 3]]) == [[0, 2], [1, 3]]
+
+
+def import_graph(folder: Path) -> dict[str, set[str]]:
+    """Module → the benchmarks modules it imports (at the top or inside a function)."""
+    import ast
+
+    mods = {p.stem for p in folder.glob("*.py")}
+    graph = {}
+    for p in folder.glob("*.py"):
+        deps = set()
+        for n in ast.walk(ast.parse(p.read_text())):
+            if isinstance(n, ast.ImportFrom) and n.module == "benchmarks":
+                deps |= {a.name for a in n.names}
+            elif isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("benchmarks."):
+                deps.add(n.module.split(".")[1])
+            elif isinstance(n, ast.Import):
+                deps |= {a.name.split(".")[1] for a in n.names if a.name.startswith("benchmarks.")}
+        graph[p.stem] = (deps & mods) - {p.stem}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    found, state = [], {}
+
+    def visit(m, path):
+        state[m] = "open"
+        for d in sorted(graph[m]):
+            if state.get(d) == "open":
+                found.append(path[path.index(d):] + [d])
+            elif d not in state:
+                visit(d, path + [d])
+        state[m] = "done"
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    return found
+
+
+def test_the_cycle_check_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+
+
+def test_benchmarks_have_no_import_cycle_and_reports_never_import_runners():
+    graph = import_graph(REPO / "benchmarks")
+    assert cycles(graph) == []
+    runners = {"experiments", "poster", "gal", "gan_loop", "label_efficiency", "speed", "query_scale", "demo", "regenerate"}
+    for report in ("index", "headline", "headline_measures", "published", "tables", "gal_report", "gan_loop_report",
+                   "label_efficiency_report", "speed_report", "gan_report", "gan_report_loops"):
+        assert not graph[report] & (runners - {"query_scale"}), report
+
+
+def test_no_benchmark_file_is_over_400_lines():
+    long = {p.name: n for p in (REPO / "benchmarks").glob("*.py") if (n := len(p.read_text().splitlines())) > 400}
+    assert not long
