@@ -7,7 +7,13 @@ The learner is trained on the labeled set (pool learners also on a sample of the
 spread evenly over it), saved to ``out/model.pt``, then the pool is scored shard by shard with the
 strategy's own ``scores`` (the code ``run`` uses); each shard's scores are written to
 ``out/shards/`` as it finishes, so an interrupted query resumes where it stopped, and only the
-best ``n`` are kept in memory while merging. Unreadable pool images are skipped and listed.
+best ``n`` are kept in memory while merging. Unreadable pool images are skipped and listed; labeled
+images found in the pool are not ranked (their number is in the result and ``config.json``).
+
+A rerun into the same ``out`` resumes only the same query on the same data: ``out/query.json``
+records the options and a hash of the labeled set (labels and image bytes) and of the pool's listing
+(names, sizes, modification times). Other options are refused; a changed labeled set or pool is
+rescored: the stale shard scores and ``out/model.pt`` are discarded (never a file the user gave).
 """
 
 from __future__ import annotations
@@ -15,16 +21,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from activegan.data.user import ImageFormat, Labeled, Pool, decode, image_format, read_labeled
 from activegan.errors import ConfigError, DataError
 from activegan.io import atomic_torch_save, atomic_write_bytes, atomic_write_json, atomic_write_text
-from activegan.userdata import ImageFormat, Pool, decode, image_format, read_labeled
 
 FORMATS = ("csv", "label-studio")
+MIN_POOL_SAMPLE = 20  # readable pool images a pool learner needs (its embedding and graph); fewer: cnn
+_DATA_KEYS = ("labeled_set", "pool_listing")
 
 
 @dataclass
@@ -46,102 +56,134 @@ class QueryConfig:
     actors: int = 2  # Ray actors scoring shards, each holding the model once
 
     def validate(self) -> None:
+        from activegan.active.options import check_strategy
         from activegan.learners import LEARNERS
-        from activegan.strategies import STRATEGY_NAMES
 
-        if self.strategy not in STRATEGY_NAMES or self.strategy.startswith("density-"):
-            names = [s for s in STRATEGY_NAMES if not s.startswith("density-")]
-            raise ConfigError("strategy", f"{self.strategy!r} cannot score images one shard at a time; choose from {', '.join(names)}")
         if self.learner not in LEARNERS or self.learner == "ssl-gan":
             raise ConfigError("learner", f"unknown learner {self.learner!r} for query; choose from cnn, embedding, selftrain")
+        check_strategy(self.strategy, self.learner, shard_by_shard=True)  # MC strategies only with a learner that samples
         if self.format not in FORMATS:
             raise ConfigError("format", f"choose from {', '.join(FORMATS)}, got {self.format!r}")
         for name in ("n", "shard_size", "fit_pool", "epochs", "actors"):
             if getattr(self, name) < 1:
                 raise ConfigError(name, f"must be at least 1, got {getattr(self, name)}")
+        if self.image_size is not None and self.image_size < 1:
+            raise ConfigError("image_size", f"must be at least 1, got {self.image_size}")
 
 
-def run_query(cfg: QueryConfig, progress: bool = False, cache_dir=None, die_once: str | None = None) -> dict:
+def run_query(cfg: QueryConfig, progress: bool = False, cache_dir=None) -> dict:
     """Train (or load), score every shard not scored yet, merge the top ``n``, write the outputs."""
+    from activegan.active.strategies import make_strategy
+
     cfg.validate()
     if cfg.ray:
         from activegan.distributed import connect
 
         connect(cfg.ray)  # an unreachable cluster is refused before anything is trained
-    import time
-
     out, t0 = Path(cfg.out), time.perf_counter()
-    model, pool, strategy, classes, fmt = _context(cfg, cache_dir)
+    labeled, fmt, saved = _inputs(cfg)
+    pool = _pool(cfg, fmt, labeled)
+    rescored = _prepare_out(out, cfg, fmt, labeled, pool)
+    model, classes = _learner(cfg, labeled, fmt, pool, cache_dir, saved)
     t1 = time.perf_counter()
-    scored = _score_shards(cfg, model, pool, strategy, progress, cache_dir, die_once)
+    scored = _score_shards(cfg, model, pool, make_strategy(cfg.strategy), progress, cache_dir)
     t2 = time.perf_counter()
     top, skipped = _merge(out, pool.n_shards, cfg.n)
+    skipped = pool.unlisted + skipped
+    if not len(top["ids"]):
+        _write_skipped(out, skipped)
+        raise DataError(f"{cfg.pool}: none of its {len(skipped)} images can be read (the reasons: {out / 'skipped.csv'})")
     timing = {"model_s": t1 - t0, "score_s": t2 - t1, "merge_s": time.perf_counter() - t2, "shards_scored_now": scored}
-    _write_outputs(cfg, out, pool, top, skipped, classes, fmt, timing)
-    return {"scored": scored, "queries": len(top["ids"]), "skipped": len(skipped), "out": str(out), **timing}
+    sheet = _write_outputs(cfg, out, pool, top, skipped, classes, fmt, timing, rescored)
+    return {"scored": scored, "queries": len(top["ids"]), "skipped": len(skipped), "excluded": pool.excluded,
+            "rescored": rescored, "contact_sheet": sheet, "out": str(out), **timing}
 
 
-def _context(cfg: QueryConfig, cache_dir):
-    """(model, pool, strategy, class names, image format) of a query: trained now, or loaded from
-    ``--model`` / ``out/model.pt`` (what a resumed query and every Ray actor do)."""
-    from activegan.strategies import make_strategy
-
-    out = Path(cfg.out)
+def _inputs(cfg: QueryConfig) -> tuple[Labeled, ImageFormat, dict | None]:
+    """The labeled set, the image format, and the saved model given as ``model`` (checked against the
+    labeled set before anything is trained or scored)."""
     labeled = read_labeled(cfg.labeled)
-    fmt = _format(cfg, labeled)
-    pool = Pool(cfg.pool, fmt, cfg.shard_size)
+    if not cfg.model:
+        return labeled, image_format(labeled, cfg.image_size), None
+    saved = _load_model_file(Path(cfg.model))
+    _check_saved(Path(cfg.model), saved, cfg, labeled)
+    return labeled, ImageFormat(saved["mode"], int(saved["side"])), saved
+
+
+def _check_saved(path: Path, saved: dict, cfg: QueryConfig, labeled: Labeled) -> None:
+    if saved["learner"] != cfg.learner:
+        raise ConfigError("model", f"{path} holds a {saved['learner']} learner, not {cfg.learner}")
+    unknown = sorted(set(labeled.classes) - set(saved["classes"]))
+    if unknown:
+        raise ConfigError("model", f"{path} was trained on classes {', '.join(map(str, saved['classes']))}; the labeled "
+                                   f"set's {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not among them")
+
+
+def _pool(cfg: QueryConfig, fmt: ImageFormat, labeled: Labeled) -> Pool:
+    pool = Pool(cfg.pool, fmt, cfg.shard_size, labeled)
     if cfg.format == "label-studio" and pool.is_arrays:
         raise ConfigError("format", "label-studio tasks point at image files; this pool is .npy arrays")
-    _check_resumable(out, cfg, fmt)
-    model, classes = _learner(cfg, labeled, fmt, pool, out, cache_dir)
-    return model, pool, make_strategy(cfg.strategy), classes, fmt
+    return pool
 
 
-def _format(cfg: QueryConfig, labeled) -> ImageFormat:
-    if cfg.model:
-        saved = _load_model_file(Path(cfg.model))
-        return ImageFormat(saved["mode"], int(saved["side"]))
-    return image_format(labeled, cfg.image_size)
-
-
-def _check_resumable(out: Path, cfg: QueryConfig, fmt: ImageFormat) -> None:
-    """Scores already in ``out`` must come from the same query; otherwise refuse instead of mixing."""
+def _prepare_out(out: Path, cfg: QueryConfig, fmt: ImageFormat, labeled: Labeled, pool: Pool) -> str | None:
+    """Scores already in ``out`` must come from the same query (else refuse) on the same data (else
+    discard them: rescore). Returns what changed, or None."""
     path = out / "query.json"
     want = {k: v for k, v in asdict(cfg).items() if k not in ("out", "n", "format", "ray", "actors")} | \
         {"mode": fmt.mode, "side": fmt.side}
+    data = {"labeled_set": labeled.fingerprint(), "pool_listing": pool.fingerprint()}
+    changed = None
     if path.exists():
-        have = json.loads(path.read_text())
-        if have != want:
-            diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
+        try:
+            have = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise DataError(f"{path}: unreadable ({e}); choose a new out directory") from None
+        options = {k: v for k, v in have.items() if k not in _DATA_KEYS}
+        if options != want:
+            diff = sorted(k for k in set(options) | set(want) if options.get(k) != want.get(k))
             raise ConfigError("out", f"{out} holds scores of another query (differs in {', '.join(diff)}); "
-                                     "choose a new --out")
-    else:
-        atomic_write_json(path, want)
+                                     "choose a new out directory")
+        stale = [k for k in _DATA_KEYS if have.get(k) != data[k]]
+        if not stale:
+            return None
+        changed = " and ".join({"labeled_set": "the labeled set", "pool_listing": "the pool"}[k] for k in stale) + " changed"
+        _discard_scores(out, cfg)
+    atomic_write_json(path, want | data)
+    return changed
 
 
-def _learner(cfg: QueryConfig, labeled, fmt: ImageFormat, pool: Pool, out: Path, cache_dir):
-    """The trained learner and its class names: from ``--model``, from ``out/model.pt`` (a resumed
-    query), or trained now on the labeled images (and the pool sample) and saved."""
-    from activegan.learners import make_learner
-    from activegan.loop import TrainOptions
+def _discard_scores(out: Path, cfg: QueryConfig) -> None:
+    """The stale shard scores and model this query wrote in ``out``; never a path the user gave."""
+    given = [os.path.realpath(p) for p in (cfg.labeled, cfg.pool, cfg.model) if p]
+    ours = [*sorted((out / "shards").glob("[0-9][0-9][0-9][0-9][0-9][0-9].npz")), out / "model.pt"]
+    for f in ours:
+        real = os.path.realpath(f)
+        if f.is_file() and not any(real == g or real.startswith(g + os.sep) for g in given):
+            f.unlink()
 
-    saved_path = Path(cfg.model) if cfg.model else out / "model.pt"
-    classes = labeled.classes
-    sample = _pool_sample(pool, cfg) if cfg.learner != "cnn" else None
+
+def _learner(cfg: QueryConfig, labeled: Labeled, fmt: ImageFormat, pool: Pool, cache_dir, saved: dict | None):
+    """The trained learner and its class names: from ``model``, from ``out/model.pt`` (a resumed query,
+    a Ray actor), or trained now on the labeled images (and the pool sample) and saved."""
+    from activegan.learners import LEARNERS, make_learner
+    from activegan.learners.cnn import TrainOptions
+
+    saved_path = Path(cfg.model) if cfg.model else Path(cfg.out) / "model.pt"
+    if saved is None and saved_path.exists():
+        saved = _load_model_file(saved_path)
+        _check_saved(saved_path, saved, cfg, labeled)
+    classes = list(saved["classes"]) if saved else labeled.classes
+    sample = _pool_sample(pool, cfg) if LEARNERS[cfg.learner].learns_from_pool else None
     model = make_learner(cfg.learner, pool=sample, n_classes=len(classes), random_state=cfg.seed, cache_dir=cache_dir,
                          train=TrainOptions(epochs=cfg.epochs))
-    if saved_path.exists():
-        saved = _load_model_file(saved_path)
-        if saved["learner"] != cfg.learner:
-            raise ConfigError("model", f"{saved_path} holds a {saved['learner']} learner, not {cfg.learner}")
-        classes = saved["classes"]
-        if hasattr(model, "load_state") and saved["state"]:
-            return model.load_state(fmt.shape, len(classes), saved["state"]), classes
-        return model.fit(_labeled_images(labeled, fmt), labeled.y()), classes  # no weights (embedding): refit
-    model.fit(_labeled_images(labeled, fmt), labeled.y())
-    state = model.state_dict() if hasattr(model, "state_dict") else {}
-    atomic_torch_save({"learner": cfg.learner, "classes": classes, "mode": fmt.mode, "side": fmt.side, "state": state},
-                      saved_path)
+    if saved and hasattr(model, "load_state") and saved["state"]:
+        return model.load_state(fmt.shape, len(classes), saved["state"]), classes
+    model.fit(_labeled_images(labeled, fmt), labeled.y(classes))  # a learner without weights (embedding) is refitted
+    if not saved:
+        state = model.state_dict() if hasattr(model, "state_dict") else {}
+        atomic_torch_save({"learner": cfg.learner, "classes": classes, "mode": fmt.mode, "side": fmt.side, "state": state},
+                          saved_path)
     return model, classes
 
 
@@ -157,29 +199,39 @@ def _load_model_file(path: Path) -> dict:
     return saved
 
 
-def _labeled_images(labeled, fmt: ImageFormat) -> np.ndarray:
+def _labeled_images(labeled: Labeled, fmt: ImageFormat) -> np.ndarray:
     images = []
     for path in labeled.paths:
         try:
             images.append(decode(path, fmt))
-        except (OSError, ValueError, SyntaxError) as e:
-            raise DataError(f"{path}: a labeled image cannot be read ({' '.join(str(e).split())})") from None
+        except DataError as e:
+            raise DataError(f"{path}: a labeled image cannot be read ({str(e).removeprefix(f'{path}: ')})") from None
     return np.stack(images)
 
 
 def _pool_sample(pool: Pool, cfg: QueryConfig) -> np.ndarray:
     """Whole shards spread evenly over the pool, about ``fit_pool`` images (the same on every resume)."""
     k = min(pool.n_shards, max(1, -(-cfg.fit_pool // cfg.shard_size)))
-    shards = np.unique(np.linspace(0, pool.n_shards - 1, k).round().astype(int))
-    return np.concatenate([pool.shard(int(i))[1] for i in shards])
+    shards = np.unique(np.linspace(0, pool.n_shards - 1, k).round().astype(int)) if pool.n_shards else []
+    parts = [pool.shard(int(i)) for i in shards]
+    sample = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, *pool.fmt.shape), np.float32)
+    if len(sample) == 0 and len(shards) == pool.n_shards:
+        reasons = [r for p in parts for r in p[2]] + pool.unlisted
+        raise DataError(f"{cfg.pool}: none of its {len(reasons)} images can be read"
+                        + (f" ({reasons[0][0]}: {reasons[0][1]})" if reasons else ""))
+    if len(sample) < MIN_POOL_SAMPLE:
+        raise ConfigError("learner", f"the {cfg.learner} learner learns from the pool and needs at least {MIN_POOL_SAMPLE} "
+                                     f"readable pool images, got {len(sample)}; rank a pool this small with the cnn learner")
+    return sample
 
 
 def _shard_path(out: Path, i: int) -> Path:
     return out / "shards" / f"{i:06d}.npz"
 
 
-def _score_shards(cfg: QueryConfig, model, pool: Pool, strategy, progress: bool, cache_dir, die_once=None) -> int:
+def _score_shards(cfg: QueryConfig, model, pool: Pool, strategy, progress: bool, cache_dir) -> int:
     """Score every shard without a file yet, here or on Ray actors; returns how many were scored now."""
+    import torch
     from tqdm import tqdm
 
     out = Path(cfg.out)
@@ -189,8 +241,9 @@ def _score_shards(cfg: QueryConfig, model, pool: Pool, strategy, progress: bool,
     if cfg.ray:
         from activegan.distributed import map_over_actors
 
-        map_over_actors(cfg.ray, ShardScorer, {"cfg": asdict(cfg), "cache_dir": None if cache_dir is None else str(cache_dir),
-                                               "die_once": die_once}, todo, cfg.actors, lambda n: bar.update(int(n)))
+        kwargs = {"cfg": asdict(cfg), "cache_dir": None if cache_dir is None else str(cache_dir),
+                  "threads": torch.get_num_threads()}
+        map_over_actors(cfg.ray, ShardScorer, kwargs, todo, cfg.actors, lambda n: bar.update(int(n)))
     else:
         for i in todo:
             bar.update(score_shard(cfg, model, pool, strategy, i))
@@ -213,25 +266,26 @@ class _Known:
 
 class ShardScorer:
     """A Ray Data actor (``query --ray``): loads the query's saved model once, then scores the shards
-    it is given exactly as a local query does."""
+    it is given exactly as a local query does. It computes with the driver's thread count: BLAS, faiss
+    and torch sum in a thread-dependent order, and another order can swap near-tied scores. Nothing in
+    ``out`` is written here but shard scores, so a restarted actor rebuilds the same context."""
 
-    def __init__(self, cfg: dict, cache_dir, die_once: str | None = None):
+    def __init__(self, cfg: dict, cache_dir, threads: int):
+        from activegan.active.strategies import make_strategy
         from activegan.workers import limit_threads
 
-        limit_threads(1)
+        limit_threads(threads)
         self.cfg = QueryConfig(**cfg)
-        self.model, self.pool, self.strategy, _, _ = _context(self.cfg, cache_dir)
-        self.die_once = die_once  # tests: the first actor to find this file missing creates it and dies
+        labeled = read_labeled(self.cfg.labeled)
+        saved_path = Path(self.cfg.model) if self.cfg.model else Path(self.cfg.out) / "model.pt"
+        saved = _load_model_file(saved_path)  # written by the driver before any actor starts
+        fmt = ImageFormat(saved["mode"], int(saved["side"]))
+        self.pool = _pool(self.cfg, fmt, labeled)
+        self.model, _ = _learner(self.cfg, labeled, fmt, self.pool, cache_dir, saved)
+        self.strategy = make_strategy(self.cfg.strategy)
 
     def __call__(self, batch: dict) -> dict:
-        import os
-
-        done = []
-        for i in batch["item"].tolist():
-            if self.die_once and not os.path.exists(self.die_once):
-                open(self.die_once, "w").close()
-                os._exit(1)  # an actor killed mid-scoring
-            done.append(score_shard(self.cfg, self.model, self.pool, self.strategy, int(i)))
+        done = [score_shard(self.cfg, self.model, self.pool, self.strategy, int(i)) for i in batch["item"].tolist()]
         return {"result": np.asarray(done)}
 
 
@@ -272,48 +326,39 @@ def _merge(out: Path, n_shards: int, n: int) -> tuple[dict, list[tuple[str, str]
 
 
 def _write_outputs(cfg: QueryConfig, out: Path, pool: Pool, top: dict, skipped, classes, fmt: ImageFormat,
-                   timing: dict) -> None:
+                   timing: dict, rescored: str | None) -> str | None:
+    """queries.csv, skipped.csv, config.json, the contact sheet (its path, or None when it could not be
+    drawn) and, for label-studio, its import files."""
+    from activegan.data.labelstudio import write_import
     from activegan.plots import save_image_grid
 
     rows = ["rank,id,score,predicted,probability"]
     rows += [",".join([str(r + 1), _csv_cell(i), f"{s:.6g}", _csv_cell(classes[p]), f"{q:.4f}"])
              for r, (i, s, p, q) in enumerate(zip(top["ids"], top["scores"], top["pred"], top["prob"]))]
     atomic_write_text(out / "queries.csv", "\n".join(rows) + "\n")
-    atomic_write_text(out / "skipped.csv", "id,reason\n" + "".join(f"{_csv_cell(i)},{_csv_cell(r)}\n" for i, r in skipped))
-    sheet = [pool.image(i) for i in top["ids"][:64]]
-    if sheet:
-        save_image_grid(np.stack(sheet), out / "contact_sheet.png", nrow=8)
+    _write_skipped(out, skipped)
+    sheet = None
+    try:
+        images = np.stack([pool.image(i) for i in top["ids"][:64]])
+    except DataError:  # an image changed since it was scored: the ranking stands, without its picture
+        images = None
+    if images is not None:
+        sheet = out / "contact_sheet.png"
+        save_image_grid(images, sheet, nrow=8)
     atomic_write_json(out / "config.json", {**asdict(cfg), "classes": classes, "image_mode": fmt.mode, "image_side": fmt.side,
-                                            "pool_images": len(pool), "skipped": len(skipped), "timing": timing})
+                                            "pool_images": len(pool) + len(pool.unlisted) + pool.excluded, "skipped": len(skipped),
+                                            "excluded_labeled": pool.excluded, "rescored": rescored, "timing": timing})
     if cfg.format == "label-studio":
-        _write_label_studio(cfg, out, pool, top, classes)
+        write_import(out, pool.root, top["ids"], top["scores"], [classes[int(p)] for p in top["pred"]], classes,
+                     f"activegan-{cfg.learner}-{cfg.strategy}")
+    return None if sheet is None else str(sheet)
+
+
+def _write_skipped(out: Path, skipped) -> None:
+    atomic_write_text(out / "skipped.csv", "id,reason\n" + "".join(f"{_csv_cell(i)},{_csv_cell(r)}\n" for i, r in skipped))
 
 
 def _csv_cell(value) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="").writerow([value])
     return buf.getvalue()
-
-
-def _write_label_studio(cfg: QueryConfig, out: Path, pool: Pool, top: dict, classes) -> None:
-    """Tasks for Label Studio's import: images served from the pool's folder (its local-files document
-    root), one prediction each. Label Studio serves the lowest prediction score first, so its score is
-    the negated acquisition score (low = most informative); our rank is kept in the task data."""
-    from urllib.parse import quote
-
-    import os
-
-    files = [Path(i).resolve() for i in top["ids"]]
-    root = Path(os.path.commonpath([f.parent for f in files])) if files else pool.root().resolve()
-    tasks = []
-    for r, (i, s, p) in enumerate(zip(top["ids"], top["scores"], top["pred"])):
-        rel = files[r].relative_to(root).as_posix()
-        tasks.append({"data": {"image": f"/data/local-files/?d={quote(rel)}", "rank": r + 1, "path": str(i)},
-                      "predictions": [{"model_version": f"activegan-{cfg.learner}-{cfg.strategy}", "score": -float(s),
-                                       "result": [{"from_name": "label", "to_name": "image", "type": "choices",
-                                                   "value": {"choices": [classes[int(p)]]}}]}]})
-    atomic_write_json(out / "label-studio.json", tasks)
-    atomic_write_text(out / "label-studio-root.txt", f"{root}\n")  # LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT
-    choices = "".join(f'<Choice value="{c}"/>' for c in classes)
-    atomic_write_text(out / "label-studio-config.xml", f'<View><Image name="image" value="$image"/>'
-                                                        f'<Choices name="label" toName="image">{choices}</Choices></View>\n')

@@ -9,7 +9,6 @@ Every problem with a file raises :class:`~activegan.errors.DataError` naming it
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import warnings
@@ -21,13 +20,13 @@ from typing import Iterator
 import numpy as np
 
 from activegan.data._common import Dataset, atomic_file, one_line, to_float
+from activegan.data.images import read_image
 from activegan.errors import DataError
 
 logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-_GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: EXIF orientation, alpha on white, 16-bit scaled (data/images.py)
 
 
 class _FolderSource:
@@ -120,25 +119,10 @@ class _FolderSource:
 
 
 def _decode(blob: bytes, suffix: str, where: str):
-    """-> (uint8 array (H, W) for grayscale or (H, W, 3), is_gray)."""
-    from PIL import Image, UnidentifiedImageError
-
-    # Naming the expected format skips Pillow's trial of every plugin (the dominant cost on
-    # tiny images); a mislabelled file still opens through the general path.
-    fmt = ["PNG"] if suffix == ".png" else ["JPEG"]
-    try:
-        try:
-            im = Image.open(io.BytesIO(blob), formats=fmt)
-        except UnidentifiedImageError:
-            im = Image.open(io.BytesIO(blob))
-        with im:
-            im.load()
-            gray = im.mode in _GRAY_MODES
-            if im.mode not in ("L", "RGB"):
-                im = im.convert("L" if gray else "RGB")
-            return np.asarray(im), gray
-    except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, struct.error, ...
-        raise DataError(f"{where}: not a readable image ({one_line(e)})") from None
+    """-> (uint8 array (H, W) for grayscale or (H, W, 3), is_gray), through the package's one decoder."""
+    a = read_image(blob, where=where, suffix=suffix)
+    u8 = (a * 255).round().astype(np.uint8)
+    return (u8[0], True) if len(a) == 1 else (u8.transpose(1, 2, 0), False)
 
 
 def _classes(src: _FolderSource, label: str) -> list[str]:
