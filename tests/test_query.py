@@ -148,3 +148,96 @@ def test_the_default_learner_ranks_a_pool_of_arrays(query_folders, all_digits, t
     rows = _rows(tmp_path / "o" / "queries.csv")
     assert len(rows) == 10 and all(r["id"].split(":")[0] in {"s0.npy", "s1.npy", "s2.npy"} for r in rows)
     assert json.loads((tmp_path / "o" / "config.json").read_text())["learner"] == "selftrain"
+
+
+def _gray(path: Path, value: int) -> None:
+    rng = np.random.default_rng(value)
+    _png(path, np.clip(value + rng.integers(-20, 20, (1, 8, 8)), 0, 255) / 255)
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """labeled/{dark,bright}/ (4 each) and pool/ (12 images): a cnn learns it in a few epochs."""
+    for k in range(4):
+        _gray(tmp_path / "labeled" / "dark" / f"{k}.png", 30 + k)
+        _gray(tmp_path / "labeled" / "bright" / f"{k}.png", 220 - k)
+    for k in range(12):
+        _gray(tmp_path / "pool" / f"p{k:02d}.png", 20 * k + 5)
+    return tmp_path
+
+
+def _tiny_query(root: Path, *extra: str, out: str = "out") -> int:
+    return main(["query", "--labeled", str(root / "labeled"), "--pool", str(root / "pool"), "--out", str(root / out),
+                 "--learner", "cnn", "--epochs", "3", "--shard-size", "4", "--no-progress", *extra])
+
+
+def test_a_rerun_after_more_labels_rescores_and_a_shrunk_pool_works(tiny, capsys):
+    assert _tiny_query(tiny, "-n", "12") == 0
+    before = _rows(tiny / "out" / "queries.csv")
+    for k in range(4, 7):  # three more labeled images: the model and every score are stale
+        _gray(tiny / "labeled" / "dark" / f"{k}.png", 90 + 5 * k)
+    assert _tiny_query(tiny, "-n", "12") == 0
+    assert "the labeled set changed" in capsys.readouterr().err
+    after = _rows(tiny / "out" / "queries.csv")
+    assert [r["score"] for r in after] != [r["score"] for r in before]
+    (tiny / "pool" / "p03.png").rename(tiny / "moved.png")  # out of the pool: its shard position shifts the rest
+    assert _tiny_query(tiny, "-n", "12") == 0
+    assert "the pool changed" in capsys.readouterr().err
+    ids = [Path(r["id"]).name for r in _rows(tiny / "out" / "queries.csv")]
+    assert len(ids) == 11 and "p03.png" not in ids
+    assert _all_scores(tiny / "out").keys() == {str(p) for p in (tiny / "pool").glob("*.png")}
+
+
+def test_a_rescore_never_deletes_the_model_the_user_gave(tiny):
+    assert _tiny_query(tiny, "-n", "3") == 0
+    given = tiny / "again" / "model.pt"  # the user keeps the model to score with where ours would be
+    given.parent.mkdir()
+    given.write_bytes((tiny / "out" / "model.pt").read_bytes())
+    assert _tiny_query(tiny, "-n", "3", "--model", str(given), out="again") == 0
+    (tiny / "pool" / "p00.png").unlink()
+    assert _tiny_query(tiny, "-n", "3", "--model", str(given), out="again") == 0
+    assert given.is_file() and len(_all_scores(tiny / "again")) == 11
+
+
+def test_a_model_for_other_classes_is_refused_before_scoring(tiny, tmp_path, capsys):
+    assert _tiny_query(tiny, "-n", "3") == 0
+    other = tmp_path / "other"
+    for k in range(3):
+        _gray(other / "cats" / f"{k}.png", 40 + k)
+        _gray(other / "dogs" / f"{k}.png", 200 - k)
+    code = main(["query", "--labeled", str(other), "--pool", str(tiny / "pool"), "--out", str(tmp_path / "o"),
+                 "--learner", "cnn", "--model", str(tiny / "out" / "model.pt"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--model" in err and "cats" in err and err.count("\n") == 1
+    assert not (tmp_path / "o" / "shards").exists()  # nothing was scored
+
+
+def test_an_mc_strategy_with_a_learner_that_cannot_sample_is_refused_before_anything_is_written(tiny, capsys):
+    t0 = time.perf_counter()
+    code = main(["query", "--labeled", str(tiny / "labeled"), "--pool", str(tiny / "pool"), "--out", str(tiny / "out"),
+                 "--learner", "embedding", "--strategy", "bald", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--strategy" in err and err.count("\n") == 1
+    assert time.perf_counter() - t0 < 10 and not (tiny / "out").exists()
+    assert _tiny_query(tiny, "--strategy", "bald", "-n", "3") == 0  # the corrected rerun
+
+
+def test_a_pool_with_no_readable_image_is_one_line_and_exit_2(tiny, capsys):
+    for f in (tiny / "pool").glob("*.png"):
+        f.write_bytes(b"not a png")
+    for learner in ("cnn", "embedding"):
+        assert _tiny_query(tiny, "--learner", learner, out=learner) == 2
+        err = capsys.readouterr().err
+        assert "can be read" in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_pool_of_two_images_is_ranked_by_the_cnn_and_refused_by_a_pool_learner(tiny, capsys):
+    for f in sorted((tiny / "pool").glob("*.png"))[2:]:
+        f.unlink()
+    assert _tiny_query(tiny, "-n", "5") == 0
+    assert len(_rows(tiny / "out" / "queries.csv")) == 2
+    assert f"contact sheet {tiny / 'out' / 'contact_sheet.png'}" in capsys.readouterr().out
+    assert (tiny / "out" / "contact_sheet.png").is_file()
+    assert _tiny_query(tiny, "--learner", "embedding", out="emb") == 2
+    err = capsys.readouterr().err
+    assert "--learner" in err and "cnn" in err and err.count("\n") == 1
