@@ -506,6 +506,19 @@ def test_folder_jpeg_and_mixed_gray_rgb_become_rgb(tmp_path):
     np.testing.assert_array_equal(gray[0], gray[2])
 
 
+def test_folder_images_go_through_the_one_decoder(tmp_path):
+    """Image folders decode as a query does: transparency on white, 16-bit by its range (a zip too)."""
+    for split in ("train", "test"):
+        (tmp_path / "src" / split / "a").mkdir(parents=True)
+        Image.new("RGBA", (4, 4), (0, 0, 0, 0)).save(tmp_path / "src" / split / "a" / "clear.png")
+        (tmp_path / "src" / split / "b").mkdir(parents=True)
+        Image.fromarray(np.full((4, 4), 32896, np.uint16)).save(tmp_path / "src" / split / "b" / "deep.png")  # 128 * 257
+    for source in (tmp_path / "src", zip_dir(tmp_path / "src", tmp_path / "set.zip", "")):
+        ds = read_image_folder(source)
+        assert ds.x_pool[0].min() > 0.99  # was black: the alpha channel dropped
+        np.testing.assert_allclose(ds.x_pool[1], 128 / 255, atol=1e-6)  # was 1.0: clipped to 8 bits
+
+
 def test_folder_mixed_sizes_rejected(tmp_path):
     write_folder(tmp_path, {"train": {"a": 2}, "test": {"a": 1}}, size=(6, 5))
     write_folder(tmp_path, {"train": {"b": 1}}, size=(7, 5))
