@@ -125,8 +125,9 @@ def speed_section(root: Path) -> list[str]:
     flops = r["model_flops"]["flops"]
     s1 = r["scoring"][0]
     rows = [
-        ["float32 matmul peak, 1 / 2 threads", f"{r['matmul']['gflops_1_thread']:.1f} / {r['matmul']['gflops_2_threads']:.1f} GFLOP/s", ""],
-        ["pool scoring, MNIST CNN, 1 thread", f"{s1['images_per_s']:,.0f} images/s = {s1['images_per_s'] * flops / 1e9 / r['matmul']['gflops_1_thread']:.0%} of the 1-thread peak", "≥ 60 %"],
+        ["float32 matmul rate (measured; no peak), 1 / 2 threads", f"{r['matmul']['gflops_1_thread']:.1f} / {r['matmul']['gflops_2_threads']:.1f} GFLOP/s", ""],
+        ["pool scoring, MNIST CNN, 1 thread", f"{s1['images_per_s']:,.0f} images/s = {s1['images_per_s'] * flops / 1e9 / r['matmul']['gflops_1_thread']:.0%} of the 1-thread matmul rate",
+         "≥ 60 % of that rate: retired (the rate is no peak)"],
     ]
     for d in r["density"]:
         m = d["modal"]
@@ -135,7 +136,7 @@ def speed_section(root: Path) -> list[str]:
                          f"time {fr(m['seconds'] / d['ours_all']['seconds'])} / {fr(m['seconds'] / d['ours_k']['seconds'])}; "
                          f"memory {mem(extra(m, d['base_modal']), extra(d['ours_all'], d['base_ours']))} / "
                          f"{mem(extra(m, d['base_modal']), extra(d['ours_k'], d['base_ours']))}",
-                         "≥ 100× at 20 000" if d["n"] == 20000 else ""])
+                         f"≥ 100× at 20 000, k = {r['density_k']} (the default)" if d["n"] == 20000 else ""])
         else:
             rows.append([f"density, N = {d['n']:,}", f"ours {d['ours_all']['seconds']:.2f} s (k = all), {d['ours_k']['seconds']:.1f} s (k = {r['density_k']}); modAL not run", ""])
     if r.get("round"):

@@ -276,20 +276,29 @@ def resolve(root: Path, fact):
     if kind == "derived" and fact.source == "speed/speed.json":
         r = reporting.read_json(root / fact.source)
         rounds = [v["train_s"] + v["score_s"] + v["select_s"] for v in (r.get("round") or {}).get("per_strategy", {}).values()]
+        gflops = r["scoring"][0]["images_per_s"] * r["model_flops"]["flops"] / 1e9
         if key[0] == "scoring_share_percent":
-            return 100 * r["scoring"][0]["images_per_s"] * r["model_flops"]["flops"] / 1e9 / r["matmul"]["gflops_1_thread"]
+            return 100 * gflops / r["matmul"]["gflops_1_thread"]
+        if key[0] == "scoring_gflops":
+            return gflops
+        from benchmarks.speed_report import AIMS, CPU_PEAK
+
+        peak = CPU_PEAK["base_ghz"] * CPU_PEAK["flops_per_cycle"]  # one core at the assumed base clock
+        if key[0] == "peak_per_core_base":
+            return peak
+        if key[0] == "scoring_share_of_cpu_peak_percent":
+            return 100 * gflops / peak
         if key[0] == "round_worst_s":
             return max(rounds)
         later = [v["later"]["train_s"] + v["later"]["score_s"] + v["later"]["select_s"]
                  for v in (r.get("default_round") or {}).get("per_strategy", {}).values()]
         if key[0] == "default_round_worst_s":
             return max(later)
-        from benchmarks.speed_report import AIMS
-
-        share = r["scoring"][0]["images_per_s"] * r["model_flops"]["flops"] / 1e9 / r["matmul"]["gflops_1_thread"]
-        checks = [d["modal"]["seconds"] / d[k]["seconds"] >= AIMS["density_speedup_at_20000"]
-                  for d in r["density"] if d["n"] == 20000 and "seconds" in d["modal"] for k in ("ours_k", "ours_all")]
-        checks += [share >= AIMS["scoring_share_of_peak"]] + ([max(rounds) <= AIMS["round_s"]] if rounds else [])
+        # Counted: aims at the settings a user gets by default (density at the default k, not k = all); the
+        # scoring aim is retired.
+        checks = [d["modal"]["seconds"] / d["ours_k"]["seconds"] >= AIMS["density_speedup_at_20000"]
+                  for d in r["density"] if d["n"] == 20000 and "seconds" in d["modal"]]
+        checks += [max(rounds) <= AIMS["round_s"]] if rounds else []
         if r.get("knn"):
             checks.append(r["knn"][-1]["ivf"]["seconds"] <= AIMS["knn_s"] and r["knn"][-1]["recall"] >= AIMS["knn_recall"])
         return {"aims_met": sum(checks), "aims": len(checks)}[key[0]]
