@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import hashlib
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,6 @@ import scipy.sparse as sp
 
 from activegan.acquisition import without_self
 from activegan.errors import ConfigError
-from activegan.io import atomic_write_bytes
 
 
 @dataclass(frozen=True)
@@ -44,50 +42,56 @@ def content_hash(X) -> str:
 
 class PoolEmbedding:
     """PCA → UMAP of a pool's images. ``fit(pool)`` reads the disk cache when it can; ``coords`` are
-    the pool's own embedded points, ``transform(X)`` maps other images into the same space."""
+    the pool's own embedded points, ``transform(X)`` maps other images into the same space: each image
+    at the weighted mean of its nearest pool images' points, neighbours found in the PCA space (UMAP's
+    own initialisation of new points, without its further optimisation — so the cache holds arrays,
+    not a pickled model)."""
 
     def __init__(self, config: EmbeddingConfig = EmbeddingConfig(), cache_dir=None):
         self.config = config
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
 
     def fit(self, pool) -> "PoolEmbedding":
+        from activegan.cache import cached_arrays, content_key
+
         flat = _flat(pool)
-        path = None
-        if self.cache_dir is not None:
-            key = hashlib.sha1(f"{content_hash(flat)}{self.config}".encode()).hexdigest()[:16]
-            path = self.cache_dir / f"embedding-{key}.pkl"
-            if path.is_file():
-                try:
-                    self.pca_, self.umap_, self.coords = pickle.loads(path.read_bytes())
-                    return self
-                except Exception:  # noqa: BLE001 - a damaged cache entry is refitted
-                    pass
-        self._fit(flat)
-        if path is not None:
-            atomic_write_bytes(path, pickle.dumps((self.pca_, self.umap_, self.coords)))
+        fitted = cached_arrays(self.cache_dir, "embedding", content_key(flat, str(self.config)), lambda: self._fit(flat))
+        self.components_, self.mean_, self.coords = fitted["components"], fitted["mean"], fitted["coords"]
+        self.projected_ = self._project(flat)
         return self
 
-    def _fit(self, flat: np.ndarray) -> None:
+    def _fit(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         import warnings
 
         import umap
         from sklearn.decomposition import PCA
 
         c = self.config
-        self.pca_ = PCA(min(c.pca, flat.shape[1], len(flat) - 1), random_state=c.seed).fit(flat)
+        pca = PCA(min(c.pca, flat.shape[1], len(flat) - 1), random_state=c.seed).fit(flat)
         with warnings.catch_warnings():  # a fixed random_state makes UMAP single-threaded, and says so
             warnings.simplefilter("ignore", UserWarning)
-            self.umap_ = umap.UMAP(n_components=c.dims, n_neighbors=min(c.neighbors, len(flat) - 1), min_dist=c.min_dist,
-                                   random_state=c.seed, low_memory=True).fit(self.pca_.transform(flat))
-        self.coords = np.ascontiguousarray(self.umap_.embedding_, dtype=np.float32)
+            fitted = umap.UMAP(n_components=c.dims, n_neighbors=min(c.neighbors, len(flat) - 1), min_dist=c.min_dist,
+                               random_state=c.seed, low_memory=True).fit(pca.transform(flat))
+        return {"components": pca.components_.astype(np.float32), "mean": pca.mean_.astype(np.float32),
+                "coords": np.ascontiguousarray(fitted.embedding_, dtype=np.float32)}
+
+    def _project(self, flat: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray((flat - self.mean_) @ self.components_.T, dtype=np.float32)
 
     def transform(self, X) -> np.ndarray:
         """Images that are not in the pool, in the pool's embedding (the fit is not changed)."""
-        import warnings
+        import faiss
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return np.ascontiguousarray(self.umap_.transform(self.pca_.transform(_flat(X))), dtype=np.float32)
+        if not hasattr(self, "index_"):
+            self.index_ = faiss.IndexFlatL2(self.projected_.shape[1])
+            self.index_.add(self.projected_)
+        k = min(self.config.neighbors, len(self.coords))
+        d2, nn = self.index_.search(self._project(_flat(X)), k)
+        d = np.sqrt(np.maximum(d2, 0))
+        scale = np.maximum(d.mean(axis=1, keepdims=True) - d[:, :1], 1e-12)
+        w = np.exp(-(d - d[:, :1]) / scale)  # the nearest weighs 1
+        return np.ascontiguousarray((w[:, :, None] * self.coords[nn]).sum(axis=1) / w.sum(axis=1, keepdims=True),
+                                    dtype=np.float32)
 
 
 def knn_graph(points, k: int = 10) -> sp.csr_matrix:

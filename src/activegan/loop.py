@@ -202,7 +202,8 @@ def active_round(cfg: ExperimentConfig, data, name: str, seed: int, cache_dir=No
                               train=cfg.train, representation=representation, cache_dir=cache_dir)
     return ActiveRound(data.x_pool, cfg.strategy(name, cache_dir), learner, seed=seed, stream=name,
                        candidates=Candidates(candidates.parse(cfg.candidates), cfg.subset), first=cfg.initial_strategy,
-                       representation=representation, generated=gan, y_pool=data.y_pool)
+                       representation=representation, generated=gan,
+                       y_pool=data.y_pool if cfg.initial_strategy == "balanced" else None)  # only balanced reads labels
 
 
 def _restore(al: ActiveRound, cfg: ExperimentConfig, data, round_: int, state: dict):

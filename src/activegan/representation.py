@@ -44,4 +44,4 @@ class PoolRepresentation:
     def neighbour_index(self):
         from activegan.active.candidates import NeighbourIndex
 
-        return NeighbourIndex(self.coords, self.cache_dir)
+        return NeighbourIndex(self.coords)

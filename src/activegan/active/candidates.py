@@ -2,14 +2,12 @@
 Coleman et al. 2022) only the k nearest unlabeled neighbours of each labeled image, so a round's
 scoring cost follows the labeled set, not the pool.
 
-The neighbours are found in the pool's unsupervised embedding (``embedding.PoolEmbedding``) with a
-faiss index built once per pool and saved beside the embedding in the cache.
+The neighbours are found in the pool's representation (``representation.PoolRepresentation``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -47,27 +45,15 @@ class Candidates:
 
 
 class NeighbourIndex:
-    """k-nearest-neighbour search over a pool's embedded points; ``candidates(labeled, unlabeled, k)``."""
+    """k-nearest-neighbour search over a pool's embedded points; ``candidates(labeled, unlabeled, k)``.
+    An exact flat index: building it is a copy of the points, so it is not cached on disk."""
 
-    def __init__(self, coords: np.ndarray, cache_dir=None):
+    def __init__(self, coords: np.ndarray):
         import faiss
 
-        from activegan.embedding import content_hash
-
         self.coords = np.ascontiguousarray(coords, dtype=np.float32)
-        path = None if cache_dir is None else Path(cache_dir) / f"knn-index-{content_hash(self.coords)}.faiss"
-        if path is not None and path.is_file():
-            try:
-                self.index = faiss.read_index(str(path))
-                return
-            except RuntimeError:  # a damaged cache file is rebuilt
-                pass
         self.index = faiss.IndexFlatL2(self.coords.shape[1])
         self.index.add(self.coords)
-        if path is not None:
-            from activegan.io import atomic_write_bytes
-
-            atomic_write_bytes(path, faiss.serialize_index(self.index).tobytes())
 
     def candidates(self, labeled, unlabeled, k: int) -> np.ndarray:
         """Sorted unlabeled pool indices among the k nearest neighbours of any labeled image."""

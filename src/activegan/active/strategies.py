@@ -18,8 +18,6 @@ adding a strategy is one module and one line there.
 
 from __future__ import annotations
 
-import hashlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -222,23 +220,11 @@ class DensityWeighted(Strategy):
 
 def _cached_density(X, k: int | None, cache_dir: Path | None, search: str = "auto") -> np.ndarray:
     """Pixel density of a pool, computed once per pool content, k and search, then read from the cache."""
-    from activegan.io import atomic_write_bytes
+    from activegan.cache import cached_arrays, content_key
 
-    if cache_dir is None:
-        return acquisition.density(X, k, search)
-    digest = hashlib.sha1(np.ascontiguousarray(X).view(np.uint8)).hexdigest()[:16]
     approximate = k is not None and acquisition.resolve_search(search, len(X)) == "ivf"
-    path = cache_dir / f"density-{digest}-k{k}{'-ivf' if approximate else ''}.npy"
-    if path.exists():
-        try:
-            return np.load(path)
-        except (OSError, ValueError):
-            pass  # a damaged cache entry is recomputed
-    dens = acquisition.density(X, k, search)
-    buf = io.BytesIO()
-    np.save(buf, dens)
-    atomic_write_bytes(path, buf.getvalue())
-    return dens
+    key = content_key(np.asarray(X), k, approximate)
+    return cached_arrays(cache_dir, "density", key, lambda: {"density": acquisition.density(X, k, search)})["density"]
 
 
 DENSITY_FEATURES = ("pixels", "penultimate")
@@ -270,14 +256,14 @@ STRATEGIES: dict[str, Callable[[dict], Strategy]] = {
     "mc-entropy": lambda o: MeanEntropy(o["mc_samples"]),
     "typiclust": _typiclust,
 }
-STRATEGY_NAMES = tuple(STRATEGIES)
+STRATEGY_NAMES = tuple(STRATEGIES)  # the built-in ones; the registry is STRATEGIES
 
 
 def make_strategy(name: str, *, density_k: int | None = 10, density_features: str = "pixels",
                   mc_samples: int = 20, cache_dir=None, density_search: str = "auto") -> Strategy:
     """The pool strategy called ``name`` with its parameters; parameters it does not use are ignored."""
     if name not in STRATEGIES:
-        raise ConfigError("strategy", f"unknown strategy {name!r}; choose from {', '.join(STRATEGY_NAMES)}")
+        raise ConfigError("strategy", f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
     return STRATEGIES[name](dict(density_k=density_k, density_features=density_features, mc_samples=mc_samples,
                                  cache_dir=cache_dir, density_search=density_search))
 
@@ -305,20 +291,24 @@ def parse_name(name: str) -> tuple[str, str | None]:
     '@<learner>' ('margin@cnn': margin, with that learner instead of the experiment's): ignored here."""
     name = name.partition("@")[0]
     if not name.startswith("gan-"):
-        if name not in STRATEGY_NAMES:
-            raise ConfigError("strategies", f"unknown strategy {name!r}; choose from {', '.join(STRATEGY_NAMES)} "
+        if name not in STRATEGIES:
+            raise ConfigError("strategies", f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)} "
                               "or gan-<acquisition>-<match|model>")
         return name, None
     acq, _, oracle = name[len("gan-"):].rpartition("-")
-    if acq not in STRATEGY_NAMES or oracle not in GAN_ORACLES:
+    if acq not in STRATEGIES or oracle not in GAN_ORACLES:
         raise ConfigError("strategies", f"unknown strategy {name!r}: GAN strategies are gan-<acquisition>-<oracle> with "
-                          f"an acquisition from {', '.join(STRATEGY_NAMES)} and an oracle from {', '.join(GAN_ORACLES)}")
+                          f"an acquisition from {', '.join(STRATEGIES)} and an oracle from {', '.join(GAN_ORACLES)}")
     return acq, oracle
 
 
 def query(strategy: Strategy, model, X, candidates, n: int, rng: np.random.Generator, labeled=(),
           representation=None) -> np.ndarray:
     """The n pool rows ``candidates`` (indices into X) the strategy selects, best first."""
+    if strategy.needs_representation and representation is None:
+        from activegan.representation import PoolRepresentation
+
+        representation = PoolRepresentation(X)
     view = RoundView(model, X, np.asarray(candidates, dtype=np.int64), np.asarray(labeled, dtype=np.int64), rng,
                      representation)
     return strategy.select(view, n)
