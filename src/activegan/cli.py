@@ -13,6 +13,8 @@ from pathlib import Path
 
 from activegan.errors import ConfigError
 from activegan.gan import cli as gan_cli
+from activegan.active.strategies import STRATEGIES
+from activegan.learners import LEARNERS
 from activegan.label import cli as label_cli
 
 
@@ -58,15 +60,15 @@ def _strategies(text: str) -> list[str]:
 RUN_OPTIONS = [
     ("--dataset", "dataset", str, "digits (embedded), mnist, fashion-mnist, cifar10, or folder:PATH"),
     ("--data-dir", "data_dir", str, "directory (or archive) holding the dataset's files"),
-    ("--strategies", "strategies", _strategies, "comma list of strategies: pool ones, or gan-<acquisition>-<match|model>"),
+    ("--strategies", "strategies", _strategies, "comma list of strategies: " + ", ".join(STRATEGIES) + ", or "
+     "gan-<acquisition>-<match|model> for generated images; <strategy>@<learner> trains another learner"),
     ("--seeds", "seeds", _seeds, "number of seeds (0..S-1) or a comma list"),
     ("--initial", "initial", int, "size of the initial labeled set"),
     ("--initial-strategy", "initial_strategy", str, "typical (TypiClust: densest point of each cluster of the pool's "
      "embedding; reads no label), random, or balanced (reads the labels: only to reproduce the poster and Gal et al.)"),
-    ("--learner", "learner", str, "selftrain (default: a CNN taught by label spreading over the pool's UMAP graph, on "
-     "the whole pool), embedding (the label spreading alone: faster), cnn (the poster's supervised CNN) or ssl-gan "
-     "(the DCGAN as a semi-supervised classifier: far below selftrain at a CPU's schedule). On colour photographs "
-     "(CIFAR-10) selftrain is no better than embedding and badly calibrated: prefer embedding there"),
+    ("--learner", "learner", str, "what is trained each round: " + "; ".join(
+        f"{name}: {spec.help}" for name, spec in LEARNERS.items()) + ". On colour photographs (CIFAR-10) selftrain "
+     "is no better than embedding and badly calibrated: prefer embedding there"),
     ("--budgets", "budgets", _ints, "label counts after each round, e.g. 10,20,30,50 (instead of --initial/--rounds/--query-size)"),
     ("--query-size", "query_size", int, "labels queried per round (n)"),
     ("--rounds", "rounds", int, "number of query rounds (R)"),
