@@ -231,7 +231,7 @@ def markdown(root: Path, link_prefix: str = "") -> str:
     rs = rows(root)
     body = reporting.md_table(["benchmark", "setting", "result", "verdict"],
                               [[f"[{r.benchmark}]({posixpath.normpath(link_prefix + r.link)})", r.setting, r.result, r.verdict] for r in rs])
-    from benchmarks.label_efficiency_report import front_page
+    from benchmarks.front_page import front_page
 
     lead = front_page(root, link_prefix)
     return "\n".join([

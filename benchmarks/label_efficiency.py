@@ -28,6 +28,7 @@ import numpy as np
 from activegan.loop import ExperimentConfig, GanOptions, TrainOptions
 from benchmarks import experiments, published, reporting
 from benchmarks.label_efficiency_report import EXPERIMENTS, render
+from benchmarks.label_efficiency_sources import CALIBRATION_TOLERANCE
 
 BUDGETS = {"mnist": [*range(10, 101, 10), 150, 200, 250, 300], "cifar10": list(range(10, 251, 20)), "digits": [5, 10, 15, 20]}
 OPTIONS = {"embedding-seals": {"candidates": "knn:100"}}
@@ -107,7 +108,7 @@ def _calibrated(folder: Path, cfg: ExperimentConfig) -> bool:
     finished = {(r["strategy"], r["seed"]): r["accuracy"] for r in read_curves(folder / "curves.csv") if r["round"] == last}
     # A refit final learner may differ from the run's by a test image or two (the embedding's transform):
     # not a rerun. A rerun's final learners differ by far more.
-    return all(unit in have and abs(have[unit] - acc) <= 1e-3 for unit, acc in finished.items())
+    return all(unit in have and abs(have[unit] - acc) <= CALIBRATION_TOLERANCE for unit, acc in finished.items())
 
 
 def after_publish(state: Path, out: Path) -> None:

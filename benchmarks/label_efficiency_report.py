@@ -11,6 +11,7 @@ import numpy as np
 from activegan import results as stats
 from activegan.results import labels_to, read_curves, summarize
 from benchmarks import published, reporting, tables
+from benchmarks.label_efficiency_sources import TEST_IMAGES, calibration_cells, read_calibration, tuning_words
 
 THRESHOLDS = {"mnist": ("0.90", "0.95", "0.98", "0.99"), "cifar10": ("0.30", "0.40", "0.50"), "digits": ("0.90", "0.95")}
 
@@ -74,17 +75,45 @@ def load(out: Path, sub: str, cfg, groups: list[list[int]] | None = None) -> tup
     if not path.exists():
         return {}, {}, {}
     rows = published.complete_rows(read_curves(path), cfg.strategies, cfg.seeds, cfg.rounds)
-    calib: dict = {}
-    if (out / sub / "calibration.csv").exists():
-        with open(out / sub / "calibration.csv", newline="") as f:
-            for r in csv.DictReader(f):
-                calib.setdefault(r["strategy"], []).append((float(r["log_loss"]), float(r["ece"]),
-                                                            float(r.get("classes_labeled") or "nan"),
-                                                            float(r.get("classes") or "nan")))
+    calib = read_calibration(out / sub / "calibration.csv", rows)
     summary, seed_aulc = (summarize(rows, cfg.strategies) if rows else {}), stats.per_unit_aulc(rows, groups if groups is not None else first_label_units(out, cfg.initial_strategy))
     if cfg.candidates:  # the same strategy on a restricted candidate set: its own name beside the full-pool one
         summary, seed_aulc, calib = ({label(cfg, k): v for k, v in d.items()} for d in (summary, seed_aulc, calib))
     return summary, seed_aulc, calib
+
+
+def calibration_notes(rep) -> list[str]:
+    """One line per calibration row left out of the means, with how far its learner is from the curve's."""
+    out = []
+    for sub, cfg in rep.cfgs.items():
+        for s, v in load(rep.out, sub, cfg)[2].items():
+            for c in (c for c in v if c["off_curve"]):
+                d = abs(c["accuracy"] - c["curve_accuracy"])
+                n = TEST_IMAGES.get(cfg.dataset)
+                out.append(f"† {cfg.learner} / {cfg.initial_strategy} / {s}: test log-loss and ECE over "
+                           f"{len(v) - 1} of {len(v)} seeds. Seed {c['seed']}'s row of `{sub}/calibration.csv` comes from a "
+                           f"refit final learner whose test accuracy ({c['accuracy']:.4f}) is "
+                           + (f"{round(d * n)} test images" if n else f"{d:.4f}")
+                           + f" away from the curve's ({c['curve_accuracy']:.4f}): not the run's learner, so it is left out "
+                           "of the mean (its row stays in the file).")
+    return out
+
+
+def classes_at_first_budget(rep) -> list[str]:
+    """Classes among each seed's first labels, from curves.csv's classes_labeled (runs before that column: not
+    recorded). The first labels are the same for every strategy of an experiment."""
+    out = []
+    for sub, cfg in rep.cfgs.items():
+        path = rep.out / sub / "curves.csv"
+        if not path.exists():
+            continue
+        first = {r["seed"]: r.get("classes_labeled") for r in read_curves(path) if r["round"] == 0}
+        recorded = [first[s] for s in sorted(first) if first[s] not in (None, "")]
+        what = (", ".join(str(int(float(x))) for x in recorded) if len(recorded) == len(first) and first
+                else "not recorded by this run (its curves.csv has no classes_labeled column)")
+        what = f"classes labeled at {cfg.schedule()[0]} labels, per seed: {what}"
+        out.append(f"- {cfg.learner} / {cfg.initial_strategy} (`{sub}`): {what}.")
+    return out
 
 
 def label(cfg, strategy: str) -> str:
@@ -141,13 +170,12 @@ def table(rep) -> tuple[str, dict]:
             everything[(cfg.learner, cfg.initial_strategy, s)] = v
             gap = stats.paired_gap(seed_aulc, s) if s != "random" else None
             n, mean = v["n_labeled"], v["accuracy_mean"]
-            cal = np.mean(calib[s], axis=0) if s in calib else None
             body.append([cfg.learner, cfg.initial_strategy, s,
                          *[_labels(n, mean, float(t)) for t in thresholds],
                          *[f"{accuracy_at(summary, s, k):.4f}" if k in n else "–" for k in at],
                          f"{v['aulc_mean']:.4f}", _gap(gap), f"{seconds_per_round(rep.out, sub, strategy_of(s), first=0):.1f}",
                          f"{seconds_per_round(rep.out, sub, strategy_of(s)):.1f}",
-                         "–" if cal is None else f"{cal[0]:.3f}", "–" if cal is None else f"{cal[1]:.3f}"])
+                         *calibration_cells(calib, s)])
     return reporting.md_table(head, body), everything
 
 
@@ -261,10 +289,10 @@ def missing_classes(rep, sub: str, cfg) -> list[str]:
     _, _, calib = load(rep.out, sub, cfg)
     out = []
     for s, v in calib.items():
-        short = [c for c in v if c[2] < c[3]]  # (False for the nan of files written before these columns)
+        short = [c for c in v if c["classes_labeled"] < c["classes"]]  # (False for the nan of files written before these columns)
         if short:
             out.append(f"  - {s}: {len(short)} of {len(v)} seeds end with classes never labeled (labeled classes per seed: "
-                       f"{', '.join(f'{c[2]:.0f}' for c in v)} of {v[0][3]:.0f}): a class without a label gets no spread mass, so the learner never predicts it"
+                       f"{', '.join(format(c['classes_labeled'], '.0f') for c in v)} of {v[0]['classes']:.0f}): a class without a label gets no spread mass, so the learner never predicts it"
                        + ("." if s == "random" else " and no uncertainty score points at its images."))
     return out
 
@@ -297,15 +325,16 @@ def render(rep) -> str:
              "warm-started; classifies test images itself), `cnn` (the poster's supervised CNN, 50 epochs per round, 2 000 "
              "candidates scored per round) and `ssl-gan` (the DCGAN's discriminator as a K+1-class semi-supervised "
              "classifier trained on labeled, pool and generated images, feature matching; warm-started). "
-             "Hyperparameters from the validation sweeps in [tuning.md](tuning.md) and its neighbours (`tuning-*.md`); the "
-             "test set gives only these numbers.",
+             + tuning_words(rep.out, dataset),
              "", *tables.run_bullets(rep), *separate_runs(rep), *shorter_runs(rep, cfg0), "",
              "- Raw data: each sub-folder's `curves.csv`, `summary.json`, `config.json`, `calibration.csv` (test log-loss and "
              "15-bin expected calibration error of each unit's final learner), `learning_curves.png`.", "",
              "## Learner × first labels × strategy", "", text, "",
              "Labels to X: the first count after which the seed-mean accuracy stays ≥ X ('–': not within the budget). "
              "AULC − random: paired by first-label set under the same learner (t interval over distinct sets). "
-             + ROUND_NOTE, "", "## Aims", "", *aims(everything, dataset), "",
+             + ROUND_NOTE, "", *sum(([n, ""] for n in calibration_notes(rep)), []),
+             "## First labels", "", *classes_at_first_budget(rep), "",
+             "## Aims", "", *aims(everything, dataset), "",
              "## What this shows", "", *conclusions(rep, everything), "", "## Curves", ""]
     lines += [f"![{sub}]({sub}/learning_curves.png)" for sub in rep.cfgs if (rep.out / sub / "learning_curves.png").exists()]
     return "\n".join(lines)
@@ -315,30 +344,3 @@ ROUND_NOTE = ("s / round (all): train + score + select, mean over every round in
               "s / later round: the same from round 1 on, as timed inside each run — on a shared machine, and "
               "before 2026-12-01 16:00 UTC with worker processes that oversubscribed the cores (fixed since: "
               "`workers.limit_threads`); the default learner's round measured alone: [speed](../../speed/README.md), section (e).")
-
-
-def front_page(results: Path, link_prefix: str = "") -> str | None:
-    """The README's lead: each dataset's learner × first labels × strategy table and its aims, from the committed data."""
-    parts = []
-    for dataset, title in (("mnist", "MNIST"), ("cifar10", "CIFAR-10")):
-        out = results / "label-efficiency" / dataset
-        cfgs = {sub: published.as_run(None, out / sub) for sub, *_ in EXPERIMENTS if (out / sub / "config.json").exists()}
-        if not cfgs:
-            continue
-
-        class _Rep:  # what table() reads of a Report
-            pass
-
-        rep = _Rep()
-        rep.out, rep.cfgs = out, cfgs
-        text, everything = table(rep)
-        link = f"{link_prefix}label-efficiency/{dataset}/README.md"
-        seeds = sorted({len(c.seeds) for c in cfgs.values()})
-        parts += [f"### Label efficiency on {title} — [label-efficiency/{dataset}/]({link})", "",
-                  f"Test accuracy against labels, {' or '.join(map(str, seeds))} seeds ({units_words(out, cfgs)}), first labels "
-                  "chosen without labels; every strategy compared with random under the same learner and first labels, paired "
-                  "by first-label set (each distinct set once).", "", text, "",
-                  ROUND_NOTE.replace("../../", link_prefix), "",
-                  *shorter_runs(rep, max(cfgs.values(), key=lambda c: len(c.schedule()))),
-                  *against_default(rep), *aims(everything, dataset), ""]
-    return "\n".join(parts) if parts else None

@@ -501,6 +501,41 @@ def test_calibration_is_recomputed_when_the_curves_come_from_a_rerun(tmp_path):
     assert not _calibrated(tmp_path, cfg)  # a unit missing
 
 
+def test_a_calibration_row_from_another_learner_than_the_curves_is_left_out_of_the_means(tmp_path):
+    from benchmarks.label_efficiency_sources import calibration_cells, read_calibration
+
+    (tmp_path / "curves.csv").write_text("strategy,seed,round,n_labeled,accuracy,train_s,score_s,select_s\n"
+                                         "margin,0,0,10,0.5,1,0,0\nmargin,0,1,20,0.6,1,0,0\n"
+                                         "margin,1,0,10,0.5,1,0,0\nmargin,1,1,20,0.7,1,0,0\n")
+    (tmp_path / "calibration.csv").write_text("strategy,seed,n_labeled,accuracy,log_loss,ece\n"
+                                              "margin,0,20,0.6002,1.0,0.1\n"  # 2 test images off: a refit of the same learner
+                                              "margin,1,20,0.7014,3.0,0.5\n")  # 14 off: another learner
+    calib = read_calibration(tmp_path / "calibration.csv", read_curves(tmp_path / "curves.csv"))
+    assert [c["off_curve"] for c in calib["margin"]] == [False, True]
+    assert calibration_cells(calib, "margin") == ["1.000†", "0.100†"]  # seed 0 alone, marked
+
+
+def first_labels_line(tmp_path, header: str, rows: list[str]) -> str:
+    from types import SimpleNamespace
+
+    from benchmarks.label_efficiency_report import classes_at_first_budget
+
+    (tmp_path / "e").mkdir(exist_ok=True)
+    (tmp_path / "e" / "curves.csv").write_text("\n".join([header, *rows]) + "\n")
+    cfg = ExperimentConfig(strategies=["random"], seeds=[0, 1], budgets=[10, 20], learner="embedding", initial_strategy="typical")
+    [line] = classes_at_first_budget(SimpleNamespace(out=tmp_path, cfgs={"e": cfg}))
+    return line
+
+
+def test_classes_labeled_at_the_first_budget_are_listed_per_seed_when_the_run_recorded_them(tmp_path):
+    head = "strategy,seed,round,n_labeled,accuracy,train_s,score_s,select_s"
+    rows = ["random,0,0,10,0.5,1,0,0", "random,0,1,20,0.6,1,0,0", "random,1,0,10,0.5,1,0,0", "random,1,1,20,0.7,1,0,0"]
+    recorded = first_labels_line(tmp_path, head + ",classes_labeled", [r + c for r, c in zip(rows, [",10", ",10", ",8", ",9"])])
+    assert recorded.endswith("classes labeled at 10 labels, per seed: 10, 8.")
+    assert "not recorded by this run" in first_labels_line(tmp_path, head, rows)
+    assert "not recorded by this run" in first_labels_line(tmp_path, head + ",classes_labeled", [r + "," for r in rows])
+
+
 # -- statistics by hand, and the package's layout --------------------------------------------------------------
 
 # Two seeds, three rounds (10, 20, 30 labels). AULC is the trapezoid area over the label range (20):
@@ -594,7 +629,8 @@ def test_benchmarks_have_no_import_cycle_and_reports_never_import_runners():
     assert cycles(graph) == []
     runners = {"experiments", "poster", "gal", "gan_loop", "label_efficiency", "speed", "query_scale", "demo", "regenerate"}
     for report in ("index", "headline", "headline_measures", "published", "tables", "gal_report", "gan_loop_report",
-                   "label_efficiency_report", "speed_report", "gan_report", "gan_report_loops"):
+                   "label_efficiency_report", "label_efficiency_sources", "front_page", "speed_report", "gan_report",
+                   "gan_report_loops"):
         assert not graph[report] & (runners - {"query_scale"}), report
 
 
