@@ -22,7 +22,7 @@ import numpy as np
 from activegan.active.candidates import Candidates
 from activegan.active.first_labels import first_labels
 from activegan.active.pool import Pool
-from activegan.active.strategies import RoundView, Strategy
+from activegan.active.base import RoundView, Strategy
 from activegan.seeds import classifier_seed, initial_rng, round_rng
 
 

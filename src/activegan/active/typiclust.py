@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from activegan.active.strategies import RoundView, Strategy
+from activegan.active.base import RoundView, Strategy
 from activegan.embedding import typical_indices
 
 

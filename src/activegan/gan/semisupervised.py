@@ -181,7 +181,7 @@ def build(*, pool, n_classes, train, random_state: int, representation, shared=N
     return learner
 
 
-from activegan.learners import LearnerSpec  # noqa: E402 - the registry imports this module
+from activegan.learners.spec import LearnerSpec  # noqa: E402
 
 SPEC = LearnerSpec("ssl-gan", "the DCGAN as a semi-supervised classifier (experimental; far below selftrain on a CPU)",
                    build, learns_from_pool=True)

@@ -27,6 +27,6 @@ def build(*, pool, n_classes, train: TrainOptions, random_state: int, representa
     return CNNClassifier(n_classes=n_classes, random_state=random_state, **asdict(train))
 
 
-from activegan.learners import LearnerSpec  # noqa: E402 - the registry imports this module
+from activegan.learners.spec import LearnerSpec  # noqa: E402
 
 SPEC = LearnerSpec("cnn", "the poster's supervised CNN (labeled images only)", build, samples=True, torch_model=True)

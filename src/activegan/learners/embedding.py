@@ -141,7 +141,7 @@ def build(*, pool, n_classes, train=None, random_state: int = 0, representation,
     return learner
 
 
-from activegan.learners import LearnerSpec  # noqa: E402 - the registry imports this module
+from activegan.learners.spec import LearnerSpec  # noqa: E402
 
 SPEC = LearnerSpec("embedding", "label spreading over the pool's PCA → UMAP graph alone (fast; no CNN)", build,
                    learns_from_pool=True)

@@ -183,7 +183,7 @@ def build(*, pool, n_classes, train, random_state: int, representation, shared=N
     return learner
 
 
-from activegan.learners import LearnerSpec  # noqa: E402 - the registry imports this module
+from activegan.learners.spec import LearnerSpec  # noqa: E402
 
 SPEC = LearnerSpec("selftrain", "a CNN taught by label spreading over the pool, on the whole pool (default)", build,
                    learns_from_pool=True, torch_model=True)
