@@ -226,14 +226,24 @@ def table(root: Path) -> str:
     return reporting.md_table(["benchmark", "setting", "result", "verdict"], [r.cells() for r in rs])
 
 
-def markdown(root: Path, link_prefix: str = "") -> str:
-    """The headline as a Markdown block; ``link_prefix`` makes its links work from another folder."""
+def markdown(root: Path, link_prefix: str = "", compact: bool = False) -> str:
+    """The headline as a Markdown block; ``link_prefix`` makes its links work from another folder. ``compact`` (the
+    README's front page): each benchmark's verdict only, the full rows in headline.md."""
     rs = rows(root)
-    body = reporting.md_table(["benchmark", "setting", "result", "verdict"],
-                              [[f"[{r.benchmark}]({posixpath.normpath(link_prefix + r.link)})", r.setting, r.result, r.verdict] for r in rs])
+    link = lambda r: f"[{r.benchmark}]({posixpath.normpath(link_prefix + r.link)})"
     from benchmarks.front_page import front_page
 
-    lead = front_page(root, link_prefix)
+    lead = front_page(root, link_prefix, compact)
+    if compact:
+        return "\n".join([
+            *([lead, "### Every benchmark", ""] if lead else []),
+            f"Each benchmark's verdict; its numbers, setting and definitions: [headline.md]({link_prefix}headline.md).",
+            "`gan-*-model` is labelled by a *privileged oracle* (a CNN trained on the labels of the whole pool — an upper",
+            "bound a real user does not have).",
+            "",
+            reporting.md_table(["benchmark", "setting", "verdict"], [[link(r), r.setting, r.verdict] for r in rs]),
+        ])
+    body = reporting.md_table(["benchmark", "setting", "result", "verdict"], [[link(r), r.setting, r.result, r.verdict] for r in rs])
     return "\n".join([
         *([lead, "### Every benchmark", ""] if lead else []),
         "Every benchmark's headline, generated from `docs/results/` by `python -m benchmarks.headline` (no number typed by hand).",
@@ -259,7 +269,7 @@ def splice(readme: Path, root: Path = reporting.RESULTS) -> None:
     import os
 
     rel = Path(os.path.relpath(Path(root).resolve(), readme.resolve().parent)).as_posix()
-    block = f"{BEGIN}\n## Results\n\n{markdown(root, link_prefix=rel + '/')}\n{END}"
+    block = f"{BEGIN}\n## Results\n\n{markdown(root, link_prefix=rel + '/', compact=True)}\n{END}"
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
         _, tail = rest.split(END, 1)

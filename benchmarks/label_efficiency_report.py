@@ -157,7 +157,8 @@ def _sibling_score_s(rep, cfg, strategy: str) -> float:
     return float("nan")
 
 
-def table(rep) -> tuple[str, dict]:
+def table(rep, compact: bool = False) -> tuple[str, dict]:
+    """The learner × first labels × strategy table; ``compact`` keeps accuracy, AULC and the gap to random only."""
     dataset = next(iter(rep.cfgs.values())).dataset
     thresholds, at = THRESHOLDS[dataset], AT_LABELS[dataset]
     head = ["learner", "first labels", "strategy", *[f"labels to {float(t):.0%}" for t in thresholds],
@@ -176,6 +177,9 @@ def table(rep) -> tuple[str, dict]:
                          f"{v['aulc_mean']:.4f}", _gap(gap), f"{seconds_per_round(rep.out, sub, strategy_of(s), first=0):.1f}",
                          f"{seconds_per_round(rep.out, sub, strategy_of(s)):.1f}",
                          *calibration_cells(calib, s)])
+    if compact:
+        keep = [i for i, h in enumerate(head) if not h.startswith(("labels to", "s / ", "test log-loss", "ECE"))]
+        head, body = [head[i] for i in keep], [[row[i] for i in keep] for row in body]
     return reporting.md_table(head, body), everything
 
 

@@ -637,3 +637,12 @@ def test_benchmarks_have_no_import_cycle_and_reports_never_import_runners():
 def test_no_benchmark_file_is_over_400_lines():
     long = {p.name: n for p in (REPO / "benchmarks").glob("*.py") if (n := len(p.read_text().splitlines())) > 400}
     assert not long
+
+
+def test_every_relative_link_in_the_readme_and_docs_points_to_a_file():
+    link = re.compile(r"\]\(([^)\s]+)\)")
+    pages = [REPO / "README.md", REPO / "benchmarks" / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+    broken = [(str(page.relative_to(REPO)), target) for page in pages for target in link.findall(page.read_text())
+              if not re.match(r"[a-z]+:", target) and not target.startswith("#")
+              and not (page.parent / target.split("#")[0]).exists()]
+    assert not broken
