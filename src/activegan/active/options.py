@@ -14,7 +14,10 @@ def check_strategy(name: str, learner: str, *, param: str = "strategy", refine_s
     (its own ``@learner`` or ``learner``), with GAN refinement, or scored one shard at a time."""
     from activegan.learners import LEARNERS, learner_spec
 
-    parsed = parse(name)
+    try:
+        parsed = parse(name)
+    except ConfigError as e:  # named after the front end's own parameter
+        raise ConfigError(param, e.message) from None
     spec = learner_spec(parsed.learner or learner)
     strategy = make_strategy(parsed.acquisition)
     if parsed.acquisition in MC_STRATEGIES and not spec.samples:

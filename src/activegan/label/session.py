@@ -25,7 +25,7 @@ from typing import Self
 import numpy as np
 
 from activegan import seeds
-from activegan.active import ActiveRound, Candidates, Pool, check_strategy, learner_factory, make_strategy
+from activegan.active import STRATEGIES, ActiveRound, Candidates, Pool, check_strategy, learner_factory, make_strategy
 from activegan.errors import ConfigError, DataError
 from activegan.label.generated import GeneratedBatches, acquisition_of
 from activegan.label.store import DB_NAME, SCHEMA_VERSION, SKIP, Item, LabelStore
@@ -58,6 +58,9 @@ class LabelConfig:
 
     def validate(self, pool_size: int) -> None:
         """Raise ``ConfigError`` (naming the parameter) for a value this pool cannot work with."""
+        if (acquisition_of(self.strategy) or self.strategy) not in STRATEGIES:
+            raise ConfigError("strategy", f"unknown strategy {self.strategy!r}; choose from "
+                              f"{', '.join(STRATEGIES)}, or gan-<one of them> for generated images")
         check_strategy(acquisition_of(self.strategy) or self.strategy, self.learner)
         if self.initial_strategy not in ("random", "typical"):
             raise ConfigError("initial_strategy", f"must be random or typical (no labels exist yet), got {self.initial_strategy!r}")
