@@ -25,6 +25,7 @@ import numpy as np
 
 from activegan import acquisition
 from activegan.active.base import RoundView, Strategy
+from activegan.active.typiclust import TypiClust
 from activegan.errors import ConfigError
 
 
@@ -184,12 +185,6 @@ MC_STRATEGIES = ("bald", "variation-ratios", "mc-entropy")  # need a learner tha
 GAN_ORACLES = ("match", "model")
 
 
-def _typiclust(o: dict) -> Strategy:
-    from activegan.active.typiclust import TypiClust
-
-    return TypiClust()
-
-
 def _density(base: type[Strategy]) -> Callable[[dict], Strategy]:
     return lambda o: DensityWeighted(base(), o["density_k"], o["density_features"], o["cache_dir"], o["density_search"])
 
@@ -205,7 +200,7 @@ STRATEGIES: dict[str, Callable[[dict], Strategy]] = {
     "bald": lambda o: BALD(o["mc_samples"]),
     "variation-ratios": lambda o: VariationRatios(o["mc_samples"]),
     "mc-entropy": lambda o: MeanEntropy(o["mc_samples"]),
-    "typiclust": _typiclust,
+    "typiclust": lambda o: TypiClust(),
 }
 STRATEGY_NAMES = tuple(STRATEGIES)  # the built-in ones; the registry is STRATEGIES
 
