@@ -57,7 +57,7 @@ def configs(args) -> dict[str, ExperimentConfig]:
             list(range(args.seeds)), budgets=[b for b in BUDGETS[dataset] if last is None or b <= last], learner=learner, initial_strategy=start,
             subset=2000 if learner == "cnn" else None, density_features="penultimate",
             train=TrainOptions(epochs=1 if args.quick else 50),
-            gan=GanOptions(checkpoint=str(args.gan) if uses_gan else None), **OPTIONS.get(sub, {}))
+            gan=GanOptions(checkpoint=str(args.gan) if uses_gan else None), **OPTIONS.get(sub, {})).resolved()
     return out
 
 

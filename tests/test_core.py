@@ -211,3 +211,12 @@ def test_the_cache_never_unpickles_what_it_finds(tmp_path):
     got = cached_arrays(tmp_path, "thing", "k", lambda: {"x": np.arange(3)})
     assert got["x"].tolist() == [0, 1, 2] and not marker.exists()
     assert cached_arrays(tmp_path, "thing", "k", lambda: pytest.fail("recomputed"))["x"].tolist() == [0, 1, 2]
+
+
+def test_validate_leaves_the_callers_config_as_it_is():
+    from activegan.loop import ExperimentConfig
+
+    cfg = ExperimentConfig(strategies=["random"], budgets=[10, 15, 30])
+    cfg.validate(300)
+    assert (cfg.initial, cfg.rounds, cfg.query_size) == (20, 8, 10)  # the defaults, untouched
+    assert (lambda c: (c.initial, c.rounds, c.query_size))(cfg.resolved()) == (10, 2, 15)

@@ -231,7 +231,7 @@ def cmd_run(args) -> int:
 
     values = load_toml(args.config) if args.config else {}
     values.update({field: getattr(args, field) for field in FLAGS if getattr(args, field, None) is not None})
-    cfg = experiment_config(values)
+    cfg = experiment_config(values).resolved()
     cache_dir = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     data = load_dataset(cfg.dataset, cfg.data_dir, download=args.download, cache_dir=cache_dir)
     out = Path(args.out) if args.out else default_out_dir(cfg.dataset)

@@ -10,6 +10,7 @@ and seeds, resume and workers: ``activegan.experiment``.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -85,8 +86,17 @@ class ExperimentConfig:
         return make_strategy(parse(name).acquisition, density_k=self.density_k, density_features=self.density_features,
                              mc_samples=self.mc_samples, cache_dir=cache_dir, density_search=self.density_search)
 
+    def resolved(self) -> "ExperimentConfig":
+        """A copy whose ``initial``, ``rounds`` and ``query_size`` describe the schedule: with ``budgets``, its
+        first count, its number of steps and its largest step. The caller's config is left as it is."""
+        c = copy.deepcopy(self)
+        if c.budgets:
+            steps = [b - a for a, b in zip(c.budgets, c.budgets[1:])]
+            c.initial, c.rounds, c.query_size = c.budgets[0], len(c.budgets) - 1, max(steps, default=c.query_size)
+        return c
+
     def validate(self, pool_size: int) -> None:
-        """ConfigError naming the parameter, before anything is trained."""
+        """ConfigError naming the parameter, before anything is trained (the config is not changed)."""
         if not self.strategies:
             raise ConfigError("strategies", "give at least one strategy")
         if not self.seeds:
@@ -98,9 +108,9 @@ class ExperimentConfig:
         if self.budgets is not None:
             if not self.budgets or self.budgets[0] < 1 or any(b <= a for a, b in zip(self.budgets, self.budgets[1:])):
                 raise ConfigError("budgets", f"must be increasing label counts from 1 on, got {self.budgets}")
-            # initial, rounds and query_size then describe the schedule (query_size: its largest step)
-            self.initial, self.rounds, self.query_size = self.budgets[0], len(self.budgets) - 1, \
-                max([b - a for a, b in zip(self.budgets, self.budgets[1:])], default=self.query_size)
+        self.resolved()._validate_sizes(pool_size)
+
+    def _validate_sizes(self, pool_size: int) -> None:
         _at_least(1, initial=self.initial, query_size=self.query_size, mc_samples=self.mc_samples)
         _at_least(1, **{"train.epochs": self.train.epochs, "train.batch_size": self.train.batch_size})
         _at_least(0, rounds=self.rounds, **{"gan.refine_steps": self.gan.refine_steps})
