@@ -1,14 +1,18 @@
 """Ray as the engine, on a real local cluster: two nodes on 127.0.0.1 (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0
 keeps every Ray process on loopback), dashboard off, torn down after. ``query --ray`` ranks as a local
-query does, also when an actor is killed mid-scoring; ``run --ray`` gives a local run's curves."""
+query does, also when an actor is killed mid-scoring (a test-only scorer that dies once); ``run --ray``
+gives a local run's curves."""
 
 import csv
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
 from activegan.cli import main
 
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # read when ray is imported: before it
 ray = pytest.importorskip("ray", reason="Ray is not installed here (pip install 'activegan[ray]'); CI installs it")
 
 
@@ -36,8 +40,22 @@ def _query(folders, out, *extra):
                  "--learner", "cnn", "--epochs", "30", "--shard-size", "40", "-n", "30", "--no-progress", *extra])
 
 
-def test_query_on_ray_ranks_as_a_local_query_even_when_an_actor_dies(cluster, query_folders, tmp_path):
-    from activegan.query import QueryConfig, run_query
+class _DiesOnce:
+    """Mixed into query.ShardScorer by the test: the first actor to find ``marker`` missing creates it
+    and dies mid-scoring, as a node's out-of-memory kill would."""
+
+    marker = ""
+
+    def __call__(self, batch):
+        if not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            os._exit(1)
+        return super().__call__(batch)
+
+
+def test_query_on_ray_ranks_as_a_local_query_even_when_an_actor_dies(cluster, query_folders, tmp_path, monkeypatch):
+    import activegan.query
+    from activegan.query import QueryConfig, ShardScorer, run_query
 
     assert _query(query_folders, tmp_path / "local") == 0
     assert _query(query_folders, tmp_path / "ray", "--ray", cluster) == 0
@@ -46,11 +64,41 @@ def test_query_on_ray_ranks_as_a_local_query_even_when_an_actor_dies(cluster, qu
     assert _rows(tmp_path / "ray" / "queries.csv") == local
     assert _rows(tmp_path / "ray" / "skipped.csv") == _rows(tmp_path / "local" / "skipped.csv")
     died = tmp_path / "died"
+    dies_once = type("DiesOnce", (_DiesOnce, ShardScorer), {"marker": str(died)})
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the actors cannot import this test module
+    monkeypatch.setattr(activegan.query, "ShardScorer", dies_once)
     cfg = QueryConfig(labeled=str(query_folders / "labeled"), pool=str(query_folders / "pool"), out=str(tmp_path / "killed"),
                       learner="cnn", epochs=30, shard_size=40, n=30, ray=cluster)
-    run_query(cfg, die_once=str(died))
+    run_query(cfg)
     assert died.exists()  # an actor was killed mid-scoring, restarted, and its shard scored again
     assert _rows(tmp_path / "killed" / "queries.csv") == local
+
+
+def test_an_actor_scores_with_the_drivers_thread_count(query_folders, tmp_path, monkeypatch):
+    """BLAS, faiss and torch sum in a thread-dependent order: an actor (first or restarted) computes as
+    the driver does, not with one thread."""
+    import torch
+
+    import activegan.workers
+    from activegan.query import QueryConfig, ShardScorer, run_query, scorer_args
+
+    cfg = QueryConfig(labeled=str(query_folders / "labeled"), pool=str(query_folders / "pool"), out=str(tmp_path / "o"),
+                      learner="cnn", epochs=30, shard_size=40, n=30)
+    run_query(cfg)
+    before = torch.get_num_threads()
+    threads = []
+    monkeypatch.setattr(activegan.workers, "limit_threads", threads.append)  # this process's pools stay as they are
+    try:
+        torch.set_num_threads(3)
+        ShardScorer(**scorer_args(cfg, None))
+    finally:
+        torch.set_num_threads(before)
+    assert threads == [3]
+
+
+def test_no_test_hook_kills_a_process_in_the_library():
+    src = Path(__file__).parents[1] / "src" / "activegan"
+    assert not [p for p in src.rglob("*.py") if "os._exit" in p.read_text(encoding="utf-8")]
 
 
 def test_run_on_ray_gives_the_curves_of_a_local_run(cluster, tmp_path):

@@ -5,7 +5,9 @@
 - ``map_over_actors``: ``query --ray``. The pool's shard numbers become a Ray Dataset; ``map_batches``
   sends them to a pool of CPU actors (``query.ShardScorer``), each holding the model once, scoring a
   shard with the same code as a local query and writing its scores file (so a resumed query skips
-  finished shards). A killed actor is restarted and its shard retried.
+  finished shards). A killed actor is restarted and its shard retried; an actor loads the model the
+  driver saved (never trains one) and computes with the driver's thread count, so a restarted actor
+  scores exactly as the first did, and as a local query does.
 - ``run_units``: ``run --ray``. Each (strategy, seed) unit is a Ray task running the same
   ``experiment.run_unit`` as a local worker, with the same per-round state files.
 

@@ -231,7 +231,6 @@ def _shard_path(out: Path, i: int) -> Path:
 
 def _score_shards(cfg: QueryConfig, model, pool: Pool, strategy, progress: bool, cache_dir) -> int:
     """Score every shard without a file yet, here or on Ray actors; returns how many were scored now."""
-    import torch
     from tqdm import tqdm
 
     out = Path(cfg.out)
@@ -241,14 +240,19 @@ def _score_shards(cfg: QueryConfig, model, pool: Pool, strategy, progress: bool,
     if cfg.ray:
         from activegan.distributed import map_over_actors
 
-        kwargs = {"cfg": asdict(cfg), "cache_dir": None if cache_dir is None else str(cache_dir),
-                  "threads": torch.get_num_threads()}
-        map_over_actors(cfg.ray, ShardScorer, kwargs, todo, cfg.actors, lambda n: bar.update(int(n)))
+        map_over_actors(cfg.ray, ShardScorer, scorer_args(cfg, cache_dir), todo, cfg.actors, lambda n: bar.update(int(n)))
     else:
         for i in todo:
             bar.update(score_shard(cfg, model, pool, strategy, i))
     bar.close()
     return len(todo)
+
+
+def scorer_args(cfg: QueryConfig, cache_dir) -> dict:
+    """What each ``ShardScorer`` is built from: the query, the cache, and this process's thread count."""
+    import torch
+
+    return {"cfg": asdict(cfg), "cache_dir": None if cache_dir is None else str(cache_dir), "threads": torch.get_num_threads()}
 
 
 class _Known:
