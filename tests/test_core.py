@@ -220,3 +220,17 @@ def test_validate_leaves_the_callers_config_as_it_is():
     cfg.validate(300)
     assert (cfg.initial, cfg.rounds, cfg.query_size) == (20, 8, 10)  # the defaults, untouched
     assert (lambda c: (c.initial, c.rounds, c.query_size))(cfg.resolved()) == (10, 2, 15)
+
+
+def test_streaming_top_n_is_the_top_n_of_all_parts_with_random_keys_breaking_ties():
+    from activegan.active.selection import StreamingTop
+
+    top = StreamingTop(3)
+    top.add([0.5, 0.9, 0.5], keys=[0.7, 0.1, 0.2], ids=["a", "b", "c"])
+    top.add([0.5, 0.1], keys=[0.05, 0.0], ids=["d", "e"])
+    # by hand: b (0.9), then the 0.5s by key: d (0.05), c (0.2), a (0.7) — n = 3 keeps b, d, c
+    assert top.top["ids"].tolist() == ["b", "d", "c"]
+    again = StreamingTop(3)  # the parts in the other order: the same
+    again.add([0.5, 0.1], keys=[0.05, 0.0], ids=["d", "e"])
+    again.add([0.5, 0.9, 0.5], keys=[0.7, 0.1, 0.2], ids=["a", "b", "c"])
+    assert again.top["ids"].tolist() == ["b", "d", "c"]
