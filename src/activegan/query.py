@@ -88,7 +88,7 @@ def run_query(cfg: QueryConfig, progress: bool = False, cache_dir=None) -> dict:
     t1 = time.perf_counter()
     scored = _score_shards(cfg, model, pool, make_strategy(cfg.strategy), progress, cache_dir)
     t2 = time.perf_counter()
-    top, skipped = _merge(out, pool.n_shards, cfg.n)
+    top, skipped = _merge(out, pool.n_shards, cfg.n, cfg.seed)
     skipped = pool.unlisted + skipped
     if not len(top["ids"]):
         _write_skipped(out, skipped)
@@ -309,24 +309,23 @@ def score_shard(cfg: QueryConfig, model, pool: Pool, strategy, i: int) -> int:
     return len(ids) + len(skipped)
 
 
-def _merge(out: Path, n_shards: int, n: int) -> tuple[dict, list[tuple[str, str]]]:
-    """The ``n`` highest scores over all shards (ties: pool order), keeping at most n + one shard in memory."""
-    keys = ("ids", "scores", "pred", "prob")
-    top = {"ids": np.empty(0, str), "scores": np.empty(0), "pred": np.empty(0, int), "prob": np.empty(0), "order": np.empty(0, int)}
-    skipped, seen = [], 0
+def _merge(out: Path, n_shards: int, n: int, seed: int) -> tuple[dict, list[tuple[str, str]]]:
+    """The ``n`` highest scores over all shards, ties broken by a random key per image (``select_top``'s
+    rule; shard i's keys come from its own stream, so they do not depend on the merge), keeping at most
+    n + one shard in memory."""
+    from activegan.active.selection import StreamingTop
+
+    top, skipped = StreamingTop(n), []
     for i in range(n_shards):
         try:
             with np.load(_shard_path(out, i)) as z:
-                part = {k: z[k] for k in keys}
+                part = {k: z[k] for k in ("ids", "scores", "pred", "prob")}
                 skipped += list(zip(z["skipped"].tolist(), z["reasons"].tolist()))
         except (OSError, ValueError, KeyError) as e:
             raise DataError(f"{_shard_path(out, i)}: unreadable scores ({e}); delete it and rerun to rescore that shard") from None
-        part["order"] = seen + np.arange(len(part["ids"]))
-        seen += len(part["ids"])
-        both = {k: np.concatenate([top[k], part[k]]) for k in top}
-        keep = np.lexsort((both["order"], -both["scores"]))[:n]
-        top = {k: v[keep] for k, v in both.items()}
-    return top, skipped
+        top.add(part.pop("scores"), np.random.default_rng([seed, i, 1]).random(len(part["ids"])), **part)
+    empty = {"ids": np.empty(0, str), "scores": np.empty(0), "pred": np.empty(0, int), "prob": np.empty(0)}
+    return top.top or empty, skipped
 
 
 def _write_outputs(cfg: QueryConfig, out: Path, pool: Pool, top: dict, skipped, classes, fmt: ImageFormat,
