@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from activegan.cli import main
-from activegan.data.user import ImageFormat, Pool, decode, read_labeled
+from activegan.data.user import ImageFormat, ImagePool, decode, read_labeled
 from activegan.errors import DataError
 
 
@@ -118,7 +118,7 @@ def test_a_file_name_that_is_not_utf8_is_listed_and_the_rest_ranked(tiny):
 
 def test_pool_arrays_of_uint16_are_scaled_by_their_range(tmp_path):
     np.save(tmp_path / "deep.npy", np.full((3, 8, 8), 32768, np.uint16))
-    _, images, _ = Pool(tmp_path / "deep.npy", ImageFormat("L", 8)).shard(0)
+    _, images, _ = ImagePool(tmp_path / "deep.npy", ImageFormat("L", 8)).shard(0)
     assert images.max() == pytest.approx(0.5, abs=1e-3)
 
 
@@ -126,13 +126,13 @@ def test_pool_arrays_of_uint16_are_scaled_by_their_range(tmp_path):
 def test_pool_arrays_of_other_integers_are_refused_with_one_line(tmp_path, dtype):
     np.save(tmp_path / "ints.npy", np.full((3, 8, 8), 200, dtype))
     with pytest.raises(DataError, match="uint8"):
-        Pool(tmp_path / "ints.npy", ImageFormat("L", 8)).shard(0)
+        ImagePool(tmp_path / "ints.npy", ImageFormat("L", 8)).shard(0)
 
 
 def test_pool_arrays_of_floats_outside_0_1_are_refused(tmp_path):
     np.save(tmp_path / "f.npy", np.full((3, 8, 8), 200.0, np.float32))
     with pytest.raises(DataError, match=r"\[0, 1\]"):
-        Pool(tmp_path / "f.npy", ImageFormat("L", 8)).shard(0)
+        ImagePool(tmp_path / "f.npy", ImageFormat("L", 8)).shard(0)
 
 
 def test_a_labeled_csv_with_a_byte_order_mark_is_read(tiny):

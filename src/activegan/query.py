@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from activegan.data.user import ImageFormat, Labeled, Pool, decode, image_format, read_labeled
+from activegan.data.user import ImageFormat, Labeled, ImagePool, decode, image_format, read_labeled
 from activegan.errors import ConfigError, DataError
 from activegan.io import atomic_torch_save, atomic_write_bytes, atomic_write_json, atomic_write_text
 
@@ -119,14 +119,14 @@ def _check_saved(path: Path, saved: dict, cfg: QueryConfig, labeled: Labeled) ->
                                    f"set's {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not among them")
 
 
-def _pool(cfg: QueryConfig, fmt: ImageFormat, labeled: Labeled) -> Pool:
-    pool = Pool(cfg.pool, fmt, cfg.shard_size, labeled)
+def _pool(cfg: QueryConfig, fmt: ImageFormat, labeled: Labeled) -> ImagePool:
+    pool = ImagePool(cfg.pool, fmt, cfg.shard_size, labeled)
     if cfg.format == "label-studio" and pool.is_arrays:
         raise ConfigError("format", "label-studio tasks point at image files; this pool is .npy arrays")
     return pool
 
 
-def _prepare_out(out: Path, cfg: QueryConfig, fmt: ImageFormat, labeled: Labeled, pool: Pool) -> str | None:
+def _prepare_out(out: Path, cfg: QueryConfig, fmt: ImageFormat, labeled: Labeled, pool: ImagePool) -> str | None:
     """Scores already in ``out`` must come from the same query (else refuse) on the same data (else
     discard them: rescore). Returns what changed, or None."""
     path = out / "query.json"
@@ -163,7 +163,7 @@ def _discard_scores(out: Path, cfg: QueryConfig) -> None:
             f.unlink()
 
 
-def _learner(cfg: QueryConfig, labeled: Labeled, fmt: ImageFormat, pool: Pool, cache_dir, saved: dict | None):
+def _learner(cfg: QueryConfig, labeled: Labeled, fmt: ImageFormat, pool: ImagePool, cache_dir, saved: dict | None):
     """The trained learner and its class names: from ``model``, from ``out/model.pt`` (a resumed query,
     a Ray actor), or trained now on the labeled images (and the pool sample) and saved."""
     from activegan.learners import LEARNERS, make_learner
@@ -209,7 +209,7 @@ def _labeled_images(labeled: Labeled, fmt: ImageFormat) -> np.ndarray:
     return np.stack(images)
 
 
-def _pool_sample(pool: Pool, cfg: QueryConfig) -> np.ndarray:
+def _pool_sample(pool: ImagePool, cfg: QueryConfig) -> np.ndarray:
     """Whole shards spread evenly over the pool, about ``fit_pool`` images (the same on every resume)."""
     k = min(pool.n_shards, max(1, -(-cfg.fit_pool // cfg.shard_size)))
     shards = np.unique(np.linspace(0, pool.n_shards - 1, k).round().astype(int)) if pool.n_shards else []
@@ -229,7 +229,7 @@ def _shard_path(out: Path, i: int) -> Path:
     return out / "shards" / f"{i:06d}.npz"
 
 
-def _score_shards(cfg: QueryConfig, model, pool: Pool, strategy, progress: bool, cache_dir) -> int:
+def _score_shards(cfg: QueryConfig, model, pool: ImagePool, strategy, progress: bool, cache_dir) -> int:
     """Score every shard without a file yet, here or on Ray actors; returns how many were scored now."""
     from tqdm import tqdm
 
@@ -293,7 +293,7 @@ class ShardScorer:
         return {"result": np.asarray(done)}
 
 
-def score_shard(cfg: QueryConfig, model, pool: Pool, strategy, i: int) -> int:
+def score_shard(cfg: QueryConfig, model, pool: ImagePool, strategy, i: int) -> int:
     """Score shard i with the strategy's own scores (run's code) and write them; returns its image count."""
     ids, images, skipped = pool.shard(i)
     if len(images):
@@ -328,7 +328,7 @@ def _merge(out: Path, n_shards: int, n: int, seed: int) -> tuple[dict, list[tupl
     return top.top or empty, skipped
 
 
-def _write_outputs(cfg: QueryConfig, out: Path, pool: Pool, top: dict, skipped, classes, fmt: ImageFormat,
+def _write_outputs(cfg: QueryConfig, out: Path, pool: ImagePool, top: dict, skipped, classes, fmt: ImageFormat,
                    timing: dict, rescored: str | None) -> str | None:
     """queries.csv, skipped.csv, config.json, the contact sheet (its path, or None when it could not be
     drawn) and, for label-studio, its import files."""

@@ -4,7 +4,7 @@ Labeled set: an image folder ``<class>/*`` (searched recursively inside each cla
 ``path,label`` rows (paths relative to the CSV; a header row and a byte-order mark are allowed), or a
 Label Studio JSON export (:mod:`.labelstudio`).
 
-Pool: a folder of images (recursive), a text file of image paths (one per line), or ``.npy`` arrays
+ImagePool: a folder of images (recursive), a text file of image paths (one per line), or ``.npy`` arrays
 (one file, or a folder of shard files) of shape (N, H, W), (N, C, H, W) or (N, H, W, C): uint8
 (0–255), uint16 (0–65535) or floats in [0, 1]. The pool is cut into shards of a fixed number of
 images; a shard is read only when it is scored, so memory does not grow with the pool. An image that
@@ -153,7 +153,7 @@ def _utf8(path: Path) -> bool:
         return False
 
 
-class Pool:
+class ImagePool:
     """The unlabeled pool as shards: ``shard(i)`` → (ids, images, skipped) where ``skipped`` is a list
     of (id, reason) for images that could not be read; ``unlisted`` are (id, reason) of files left out
     before sharding, ``excluded`` the number of labeled images found in it and left out."""

@@ -253,12 +253,10 @@ class LabelSession:
         """(C, H, W) floats in [0, 1] for a pool index or a generated image in the state dir."""
         if item.pool_index is not None:
             return self.data.x_pool[item.pool_index]
-        from PIL import Image
+        from activegan.data.images import read_image
 
-        with Image.open(self.store.generated_path(item)) as img:
-            c = self.data.image_shape[0]
-            arr = np.asarray(img.convert("L" if c == 1 else "RGB"), dtype=np.float32) / 255.0
-        arr = arr[None] if c == 1 else arr.transpose(2, 0, 1)
+        c = self.data.image_shape[0]
+        arr = read_image(self.store.generated_path(item), "L" if c == 1 else "RGB")
         if arr.shape != tuple(self.data.image_shape):
             raise ValueError(f"generated image {item.file} is {arr.shape}, not {self.data.image_shape}")
         return arr
