@@ -5,13 +5,16 @@ or writable cache directory can hand back wrong numbers at worst, never run code
 from __future__ import annotations
 
 import hashlib
-import io
+import logging
+import warnings
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from activegan.io import atomic_write_bytes
+from activegan.io import atomic_file
+
+logger = logging.getLogger("activegan")
 
 
 def content_key(*parts) -> str:
@@ -35,10 +38,12 @@ def cached_arrays(cache_dir, name: str, key: str, compute: Callable[[], dict[str
         try:
             with np.load(path, allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}
-        except (OSError, ValueError, KeyError):  # a damaged entry is recomputed
-            pass
+        except Exception as e:  # noqa: BLE001 - a damaged or planted entry is recomputed, never fatal
+            logger.warning("ignoring unreadable cache %s: %s", path, " ".join(str(e).split())[:200])
     arrays = compute()
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
+    try:
+        with atomic_file(path) as f:  # streamed: a decoded dataset is not held in memory twice
+            np.savez(f, **arrays)
+    except OSError as e:  # a read-only cache slows the next run down but must not fail this one
+        warnings.warn(f"could not cache {name} in {path}: {e}", RuntimeWarning, stacklevel=2)
     return arrays

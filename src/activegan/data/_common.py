@@ -6,12 +6,7 @@ none of them, so no reader needs another and the package has no import cycles.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Iterator
 
 import numpy as np
 
@@ -75,21 +70,3 @@ def one_line(obj: object) -> str:
     return " ".join(str(obj).split()) or type(obj).__name__
 
 
-@contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[IO[bytes]]:
-    """Stream into a temp file next to ``path``; fsync and rename into place only on success.
-
-    The streaming counterpart of :func:`activegan.io.atomic_write_bytes`, for files (downloads,
-    caches) too large to hold in memory twice.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

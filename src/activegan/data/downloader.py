@@ -17,7 +17,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from activegan.data._common import atomic_file, one_line
+from activegan.data._common import one_line
+from activegan.io import atomic_file
 from activegan.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -19,7 +18,8 @@ from typing import Iterator
 
 import numpy as np
 
-from activegan.data._common import Dataset, atomic_file, one_line, to_float
+from activegan.data._common import Dataset, one_line, to_float
+from activegan.cache import cached_arrays
 from activegan.data.images import read_image
 from activegan.errors import DataError
 
@@ -199,43 +199,15 @@ def read_image_folder(
     if path.is_file() and not zipfile.is_zipfile(path):
         raise DataError(f"{label}: {path} is not a directory or a .zip archive")
     with _FolderSource(path) as src:
-        cache_file = None
-        if cache_dir is not None:
-            stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in path.stem)[:40]
-            cache_file = Path(cache_dir) / f"{stem}-{src.fingerprint()}.npz"
-            arrays = _read_cache(cache_file)
-            if arrays is not None:
-                return _dataset_from_uint8(label, *arrays)
-        arrays = _decode_folder(src, label)
-    if cache_file is not None:
-        _write_cache(cache_file, *arrays)
-    return _dataset_from_uint8(label, *arrays)
+        stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in path.stem)[:40]
+        z = cached_arrays(cache_dir, stem, src.fingerprint(), lambda: dict(zip(_ARRAYS, _decode_folder(src, label))))
+    return _dataset_from_uint8(label, *(z[k] for k in _ARRAYS[:4]), tuple(str(c) for c in z["classes"]))
+
+
+_ARRAYS = ("x_pool", "y_pool", "x_test", "y_test", "classes")
 
 
 def _dataset_from_uint8(name, x_pool, y_pool, x_test, y_test, classes) -> Dataset:
     return Dataset(name, to_float(x_pool), y_pool, to_float(x_test), y_test, tuple(classes))
 
 
-def _read_cache(path: Path):
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if int(z["version"]) != _CACHE_VERSION:
-                return None
-            return z["x_pool"], z["y_pool"], z["x_test"], z["y_test"], tuple(str(c) for c in z["classes"])
-    except Exception as e:  # an unreadable cache is rebuilt, never fatal
-        logger.warning("ignoring unreadable cache %s: %s", path, one_line(e))
-        return None
-
-
-def _write_cache(path: Path, x_pool, y_pool, x_test, y_test, classes) -> None:
-    try:
-        with atomic_file(path) as f:
-            # Uncompressed: decoded images barely compress, and loading an uncompressed .npz is fastest.
-            np.savez(
-                f, version=_CACHE_VERSION, classes=np.array(classes, dtype=str),
-                x_pool=x_pool, y_pool=y_pool, x_test=x_test, y_test=y_test,
-            )  # fmt: skip
-    except OSError as e:  # a read-only cache slows the next load down but must not fail this one
-        warnings.warn(f"could not cache decoded images in {path}: {one_line(e)}", RuntimeWarning, stacklevel=3)
