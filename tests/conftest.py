@@ -9,6 +9,10 @@ from pathlib import Path
 # Subprocesses inherit it; test_data's own tests still point it elsewhere with monkeypatch.
 SESSION_CACHE = tempfile.mkdtemp(prefix="activegan-test-cache-")
 os.environ["ACTIVEGAN_CACHE"] = SESSION_CACHE
+# UMAP's numba threads (OpenMP layer) set torch's pool back to one thread per core: every CNN trained
+# after an embedding in the same process ran on two threads, 5-10x slower on 2 busy cores. The
+# embeddings are the same with one thread (checked on digits: coordinates bit for bit).
+os.environ["NUMBA_NUM_THREADS"] = "1"
 
 import numpy as np
 import pytest
@@ -29,6 +33,19 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread_in_each_test(one_torch_thread):
+    """Again before each test: a command run in-process that sets its own count (``activegan gan``,
+    ``activegan label``) must not leave it to the tests after it."""
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def session_cache() -> Path:
+    """The session's cache: a pool's embedding is fitted once for every test that passes it as cache_dir."""
+    return Path(SESSION_CACHE)
 
 
 @pytest.fixture(scope="session")
