@@ -120,8 +120,9 @@ def test_end_to_end_digits_run_in_a_subprocess(tmp_path):
     out = tmp_path / "run"
     res = subprocess.run(
         [sys.executable, "-m", "activegan", "run", "--strategies", "random,entropy,density-least-confidence",
-         "--seeds", "2", "--initial", "20", "--query-size", "10", "--rounds", "3", "--epochs", "20", "--out", str(out)],
-        capture_output=True, text=True, env={**__import__("os").environ, "ACTIVEGAN_CACHE": str(tmp_path / "cache")},
+         "--seeds", "2", "--initial", "20", "--query-size", "10", "--rounds", "3", "--learner", "cnn",
+         "--initial-strategy", "random", "--steps", "150", "--out", str(out)],
+        capture_output=True, text=True,  # the CNN: no embedding to fit, a third of the default learner's time
     )
     assert res.returncode == 0, res.stderr
     for name in ["random", "entropy", "density-least-confidence"]:
@@ -130,7 +131,7 @@ def test_end_to_end_digits_run_in_a_subprocess(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary) == {"random", "entropy", "density-least-confidence"}
     for s in summary.values():
-        assert 0.2 < s["aulc_mean"] <= 1.0  # it learned something on digits
+        assert 0.5 < s["aulc_mean"] <= 1.0  # it learned: measured 0.73-0.76, chance is 0.1
         assert s["n_labeled"] == [20, 30, 40, 50]
 
 

@@ -33,13 +33,18 @@ def digits(small_digits):
     return small_digits
 
 
+# What these tests check does not depend on the learner: a CNN of 10 steps from a random first batch
+# retrains in a fraction of a second and needs no embedding. One test keeps the app's defaults.
+QUICK = {"query_size": 4, "steps": 10, "budget": 12, "learner": "cnn", "initial_strategy": "random"}
+
+
 @pytest.fixture
 def open_app(tmp_path, digits):
     """open_app(**config) → (session, client) on tmp_path/state; closed after the test."""
     sessions = []
 
     def make(strategy="entropy", state=None, **kw):
-        cfg = LabelConfig("digits", strategy, **{"query_size": 4, "steps": 10, "budget": 12, **kw})
+        cfg = LabelConfig("digits", strategy, **{**QUICK, **kw})
         session = LabelSession(state or tmp_path / "state", digits, cfg).open()
         sessions.append(session)
         return session, TestClient(create_app(session, TOKEN), raise_server_exceptions=False)
@@ -290,8 +295,9 @@ def test_undo_after_the_round_closed_is_refused(open_app, digits):
 # -- rounds --------------------------------------------------------------------------------------
 
 
-def test_a_completed_batch_retrains_and_the_next_batch_appears(open_app, digits):
-    _, client = open_app()
+def test_a_completed_batch_retrains_and_the_next_batch_appears(open_app, digits, session_cache):
+    # the app's own defaults: the default learner and first batch
+    _, client = open_app(learner=LabelConfig.learner, initial_strategy=LabelConfig.initial_strategy, cache_dir=session_cache)
     first = label_batch_truthfully(client, digits)
     nxt = wait_for(client, lambda b: b["round"] == 2)
     assert nxt["training"] is False and len(nxt["items"]) == 4
@@ -344,13 +350,13 @@ def test_a_correction_of_an_earlier_round_is_kept(open_app, digits):
 
 @pytest.mark.slow
 def test_accuracy_rises_over_three_truthfully_labeled_rounds(open_app, digits):
-    _, client = open_app(query_size=10, steps=150, budget=30, learner="cnn", initial_strategy="random")  # a learner that needs labels
+    _, client = open_app(query_size=20, steps=150, budget=60)  # the CNN: a learner that needs labels
     for r in (1, 2, 3):
         label_batch_truthfully(client, digits)
         b = wait_for(client, lambda b, r=r: len(b["curve"]) == r)
     acc = [p["accuracy"] for p in b["curve"]]
-    assert [p["n_labeled"] for p in b["curve"]] == [10, 20, 30]
-    assert acc[2] > acc[0] + 0.1, acc
+    assert [p["n_labeled"] for p in b["curve"]] == [20, 40, 60]
+    assert acc[2] > acc[0] + 0.08, acc  # measured 0.73 → 0.91 (+0.19); 10 → 30 labels rose by 0.13, too near 0.1
 
 
 def test_two_tabs_labeling_at_once_lose_no_label(open_app):
@@ -478,7 +484,8 @@ def test_the_session_imports_and_opens_without_fastapi(tmp_path):
         data = SimpleNamespace(x_pool=rng.random((20, 1, 8, 8), dtype=np.float32), y_pool=np.arange(20) % 2,
                                x_test=rng.random((6, 1, 8, 8), dtype=np.float32), y_test=np.arange(6) % 2,
                                classes=["a", "b"], n_classes=2, image_shape=(1, 8, 8))
-        with LabelSession(sys.argv[1], data, LabelConfig("toy", "entropy", query_size=4, subset=None)) as session:
+        cfg = LabelConfig("toy", "entropy", query_size=4, subset=None, learner="cnn", initial_strategy="random")
+        with LabelSession(sys.argv[1], data, cfg) as session:  # no embedding: no numba compile in this process
             status = session.status()
             print(status.round, len(status.batch), session.image(status.batch[0].id).shape)
     """)

@@ -27,8 +27,11 @@ class Server:
 
     def __init__(self, state, query_size=8):
         env = {**os.environ, "ACTIVEGAN_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"}
+        # the CNN from a random first batch: what is checked here does not depend on the learner, and the
+        # server starts and retrains without an embedding (no numba compile in each server process)
         cmd = [sys.executable, "-m", "activegan", "label", "--dataset", "digits", "--strategy", "entropy",
-               "--query-size", str(query_size), "--steps", "20", "--state", str(state), "--port", "0"]
+               "--query-size", str(query_size), "--steps", "20", "--learner", "cnn", "--initial-strategy", "random",
+               "--state", str(state), "--port", "0"]
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=lambda: [lines.put(line) for line in self.proc.stdout], daemon=True).start()
