@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from activegan.gan.networks import GanConfig, build_discriminator, build_generator, default_image_size, resize_images
+from activegan.learners.spec import LearnerSpec
 from activegan.models import ClassifierMixin
 
 
@@ -181,7 +182,6 @@ def build(*, pool, n_classes, train, random_state: int, representation, shared=N
     return learner
 
 
-from activegan.learners.spec import LearnerSpec  # noqa: E402
 
 SPEC = LearnerSpec("ssl-gan", "the DCGAN as a semi-supervised classifier (experimental; far below selftrain on a CPU)",
                    build, learns_from_pool=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from activegan.learners.spec import LearnerSpec
+
 
 @dataclass
 class TrainOptions:
@@ -27,6 +29,5 @@ def build(*, pool, n_classes, train: TrainOptions, random_state: int, representa
     return CNNClassifier(n_classes=n_classes, random_state=random_state, **asdict(train))
 
 
-from activegan.learners.spec import LearnerSpec  # noqa: E402
 
 SPEC = LearnerSpec("cnn", "the poster's supervised CNN (labeled images only)", build, samples=True, torch_model=True)

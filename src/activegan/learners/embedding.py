@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from activegan.embedding import EmbeddingConfig, PoolEmbedding, RowIndex, row_key, knn_graph, label_spreading
+from activegan.learners.spec import LearnerSpec
 from activegan.models import ClassifierMixin
 
 
@@ -141,7 +142,6 @@ def build(*, pool, n_classes, train=None, random_state: int = 0, representation,
     return learner
 
 
-from activegan.learners.spec import LearnerSpec  # noqa: E402
 
 SPEC = LearnerSpec("embedding", "label spreading over the pool's PCA → UMAP graph alone (fast; no CNN)", build,
                    learns_from_pool=True)

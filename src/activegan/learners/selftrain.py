@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from activegan.embedding import RowIndex
+from activegan.learners.spec import LearnerSpec
 from activegan.models import ClassifierMixin, augment_batch, channels_last, nhwc
 
 
@@ -183,7 +184,6 @@ def build(*, pool, n_classes, train, random_state: int, representation, shared=N
     return learner
 
 
-from activegan.learners.spec import LearnerSpec  # noqa: E402
 
 SPEC = LearnerSpec("selftrain", "a CNN taught by label spreading over the pool, on the whole pool (default)", build,
                    learns_from_pool=True, torch_model=True)
