@@ -172,7 +172,6 @@ class SSLGanLearner(ClassifierMixin):
         return self._outputs(X)[1]
 
 
-
 def build(*, pool, n_classes, train, random_state: int, representation, shared=None) -> SSLGanLearner:
     steps = train.steps  # --steps: exactly this many per round, as for the CNN
     options = SSLGanOptions() if steps is None else SSLGanOptions(first_epochs=0, epochs=0, first_steps=steps, steps=steps)
@@ -180,7 +179,6 @@ def build(*, pool, n_classes, train, random_state: int, representation, shared=N
     if isinstance(shared, SSLGanLearner) and shared.pool is representation.pool:
         learner.adopt(shared)
     return learner
-
 
 
 SPEC = LearnerSpec("ssl-gan", "the DCGAN as a semi-supervised classifier (experimental; far below selftrain on a CPU)",

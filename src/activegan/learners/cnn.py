@@ -29,5 +29,4 @@ def build(*, pool, n_classes, train: TrainOptions, random_state: int, representa
     return CNNClassifier(n_classes=n_classes, random_state=random_state, **asdict(train))
 
 
-
 SPEC = LearnerSpec("cnn", "the poster's supervised CNN (labeled images only)", build, samples=True, torch_model=True)

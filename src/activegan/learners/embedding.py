@@ -142,6 +142,5 @@ def build(*, pool, n_classes, train=None, random_state: int = 0, representation,
     return learner
 
 
-
 SPEC = LearnerSpec("embedding", "label spreading over the pool's PCA → UMAP graph alone (fast; no CNN)", build,
                    learns_from_pool=True)

@@ -184,6 +184,5 @@ def build(*, pool, n_classes, train, random_state: int, representation, shared=N
     return learner
 
 
-
 SPEC = LearnerSpec("selftrain", "a CNN taught by label spreading over the pool, on the whole pool (default)", build,
                    learns_from_pool=True, torch_model=True)
