@@ -135,8 +135,10 @@ def test_model_oracle_rejects_labels_below_the_threshold():
 # --- the loop ----------------------------------------------------------------------------------
 
 def tiny(strategies, **gan):
-    return ExperimentConfig(strategies=strategies, seeds=[0], initial=10, query_size=5, rounds=3,
-                            train=TrainOptions(steps=15, batch_size=16), gan=GanOptions(candidates=200, **gan))
+    # the CNN from random first labels: these tests check the GAN's queries and oracles, not the learner
+    return ExperimentConfig(strategies=strategies, seeds=[0], initial=10, query_size=5, rounds=3, learner="cnn",
+                            initial_strategy="random", train=TrainOptions(steps=15, batch_size=16),
+                            gan=GanOptions(candidates=200, **gan))
 
 
 def source(G, oracle, reference=None, **kw):
