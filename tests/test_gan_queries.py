@@ -18,7 +18,7 @@ from activegan.gan.judge import class_coverage, frechet_distance, recognisabilit
 from activegan.gan.queries import GanQueries, QueryOptions, generate_queries, label_by_model, match_to_pool, refine
 from activegan.loop import ExperimentConfig, GanOptions, TrainOptions, run_strategy
 from activegan.models import CNNClassifier
-from activegan.strategies import Entropy, Margin, make_strategy
+from activegan.active.strategies import Entropy, Margin, make_strategy
 
 
 def opts(m, dedup=0.98, refine_steps=0):

@@ -11,9 +11,9 @@ import scipy.sparse as sp
 from activegan.embedding import PoolEmbedding, label_spreading, typical_indices
 from activegan.errors import ConfigError
 from activegan.learners import LEARNERS, EmbeddingLearner, make_learner
-from activegan.loop import ExperimentConfig, TrainOptions, first_labels, run_strategy
-from activegan.selftrain import SelfTrainLearner
-from activegan.strategies import STRATEGY_NAMES, make_strategy, query
+from activegan.loop import ExperimentConfig, TrainOptions, active_round, run_strategy
+from activegan.learners.selftrain import SelfTrainLearner
+from activegan.active.strategies import STRATEGY_NAMES, make_strategy, query
 
 
 def test_label_spreading_on_a_path_graph_matches_the_closed_form():
@@ -83,7 +83,7 @@ class NoLabels:
 
 def test_typical_cold_start_never_reads_a_label(small_digits, session_cache):
     cfg = ExperimentConfig(initial=10, initial_strategy="typical")
-    first = first_labels(cfg, NoLabels(small_digits), seed=0, cache_dir=session_cache)
+    first = active_round(cfg, NoLabels(small_digits), "random", seed=0, cache_dir=session_cache).ask(10, round_=0)
     assert len(set(first.tolist())) == 10
     classes = set(small_digits.y_pool[first].tolist())
     assert len(classes) >= 7  # one per dense cluster covers most digits without looking (measured: all 10)
@@ -129,7 +129,7 @@ def test_embedding_learner_learns_from_30_labels_and_the_pool(embedding_learner,
 
 @pytest.fixture(scope="module")
 def selftrain_learner(small_digits, session_cache):
-    from activegan.selftrain import SelfTrainLearner, SelfTrainOptions
+    from activegan.learners.selftrain import SelfTrainLearner, SelfTrainOptions
 
     d = small_digits
     spread = EmbeddingLearner(d.x_pool, 10, cache_dir=session_cache)
@@ -185,7 +185,7 @@ class _UnsureSpread:
 def test_selftrain_does_not_vote_for_itself_when_the_spread_labels_are_unsure(small_digits):
     # CIFAR-10 pixels: spreading's mean top probability is 0.17–0.41 (docs/results/label-efficiency/cifar10/
     # tuning-spread-confidence.md); averaged with the CNN's confident votes, the first round's errors stay.
-    from activegan.selftrain import SelfTrainLearner, SelfTrainOptions
+    from activegan.learners.selftrain import SelfTrainLearner, SelfTrainOptions
 
     d = small_digits
     learner = SelfTrainLearner(d.x_pool, _UnsureSpread(d.y_pool), 10, SelfTrainOptions(first_images=300))
