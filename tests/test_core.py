@@ -234,3 +234,25 @@ def test_streaming_top_n_is_the_top_n_of_all_parts_with_random_keys_breaking_tie
     again.add([0.5, 0.1], keys=[0.05, 0.0], ids=["d", "e"])
     again.add([0.5, 0.9, 0.5], keys=[0.7, 0.1, 0.2], ids=["a", "b", "c"])
     assert again.top["ids"].tolist() == ["b", "d", "c"]
+
+
+def test_fitting_the_embedding_leaves_torch_at_its_thread_count(small_digits, tmp_path, monkeypatch):
+    import torch
+    import umap
+
+    from activegan.embedding import PoolEmbedding
+
+    real_fit = umap.UMAP.fit
+
+    def fit_like_numba(self, *args, **kwargs):  # numba's OpenMP start-up resets the shared runtime (measured here)
+        torch.set_num_threads(2)
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(umap.UMAP, "fit", fit_like_numba)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        PoolEmbedding(cache_dir=tmp_path / "fresh").fit(small_digits.x_pool[:200])  # a real fit, not a cache read
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

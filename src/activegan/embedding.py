@@ -66,12 +66,18 @@ class PoolEmbedding:
         import umap
         from sklearn.decomposition import PCA
 
+        import torch
+
         c = self.config
         pca = PCA(min(c.pca, flat.shape[1], len(flat) - 1), random_state=c.seed).fit(flat)
-        with warnings.catch_warnings():  # a fixed random_state makes UMAP single-threaded, and says so
-            warnings.simplefilter("ignore", UserWarning)
-            fitted = umap.UMAP(n_components=c.dims, n_neighbors=min(c.neighbors, len(flat) - 1), min_dist=c.min_dist,
-                               random_state=c.seed, low_memory=True).fit(pca.transform(flat))
+        threads = torch.get_num_threads()  # numba's OpenMP start-up resets the shared runtime to one thread per core
+        try:
+            with warnings.catch_warnings():  # a fixed random_state makes UMAP single-threaded, and says so
+                warnings.simplefilter("ignore", UserWarning)
+                fitted = umap.UMAP(n_components=c.dims, n_neighbors=min(c.neighbors, len(flat) - 1),
+                                   min_dist=c.min_dist, random_state=c.seed, low_memory=True).fit(pca.transform(flat))
+        finally:
+            torch.set_num_threads(threads)
         return {"components": pca.components_.astype(np.float32), "mean": pca.mean_.astype(np.float32),
                 "coords": np.ascontiguousarray(fitted.embedding_, dtype=np.float32)}
 
