@@ -136,7 +136,6 @@ def run_experiment(cfg: ExperimentConfig, out, *, data=None, resume: bool = Fals
         bar.set_postfix_str(f"{row['strategy']} s{row['seed']} n={row['n_labeled']} acc={row['accuracy']:.3f}")
         bar.update(1)
 
-    jobs = max(1, min(jobs, len(units)))
     cache = Path(cache_dir) if cache_dir is not None else out / "cache"
     job = Job(cfg, data, out, None if cache_dir is None else Path(cache_dir), _prepare_gans(cfg, data, jobs, cache, progress))
     if ray:

@@ -14,8 +14,10 @@ import queue as queue_mod
 
 
 def run_in_processes(fn, common, items, jobs: int, on_report) -> None:
+    """With ``jobs`` > 1, every item runs in a worker with cores ÷ ``jobs`` threads — also when fewer items
+    are left than jobs (a resume), so an item computes with the same thread count whatever else remains."""
     items = list(items)
-    if jobs <= 1 or len(items) <= 1:
+    if jobs <= 1 or not items:
         for item in items:
             fn(common, item, on_report)
         return
@@ -23,11 +25,11 @@ def run_in_processes(fn, common, items, jobs: int, on_report) -> None:
     tasks, reports = ctx.Queue(), ctx.Queue()
     for item in items:
         tasks.put(item)
-    jobs = min(jobs, len(items))
-    for _ in range(jobs):
-        tasks.put(None)
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    procs = [ctx.Process(target=_worker, args=(fn, common, tasks, reports, threads), daemon=True) for _ in range(jobs)]
+    workers = min(jobs, len(items))
+    for _ in range(workers):
+        tasks.put(None)
+    procs = [ctx.Process(target=_worker, args=(fn, common, tasks, reports, threads), daemon=True) for _ in range(workers)]
     for p in procs:
         p.start()
     try:
