@@ -91,6 +91,23 @@ def png(path: Path, image: np.ndarray) -> None:
     Image.fromarray((image[0] * 255).round().astype(np.uint8), mode="L").save(path)
 
 
+def gray(path: Path, value: int, side: int = 8) -> None:
+    """A noisy grayscale PNG around ``value`` (0–255), the same for the same value."""
+    rng = np.random.default_rng(value)
+    png(path, np.clip(value + rng.integers(-20, 20, (1, side, side)), 0, 255) / 255)
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """labeled/{dark,bright}/ (4 each) and pool/ (12 images): a cnn learns it in a few epochs."""
+    for k in range(4):
+        gray(tmp_path / "labeled" / "dark" / f"{k}.png", 30 + k)
+        gray(tmp_path / "labeled" / "bright" / f"{k}.png", 220 - k)
+    for k in range(12):
+        gray(tmp_path / "pool" / f"p{k:02d}.png", 20 * k + 5)
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def query_folders(tmp_path_factory, all_digits):
     """labeled/<digit>/*.png (5 per class), pool/ (240 PNGs in nested folders, one corrupt, one truncated)."""

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from activegan.cli import main
-from conftest import png as _png
+from conftest import gray, png as _png
 
 
 def _query(root: Path, out: str, *extra: str) -> int:
@@ -150,22 +150,6 @@ def test_the_default_learner_ranks_a_pool_of_arrays(query_folders, all_digits, t
     assert json.loads((tmp_path / "o" / "config.json").read_text())["learner"] == "selftrain"
 
 
-def _gray(path: Path, value: int) -> None:
-    rng = np.random.default_rng(value)
-    _png(path, np.clip(value + rng.integers(-20, 20, (1, 8, 8)), 0, 255) / 255)
-
-
-@pytest.fixture
-def tiny(tmp_path):
-    """labeled/{dark,bright}/ (4 each) and pool/ (12 images): a cnn learns it in a few epochs."""
-    for k in range(4):
-        _gray(tmp_path / "labeled" / "dark" / f"{k}.png", 30 + k)
-        _gray(tmp_path / "labeled" / "bright" / f"{k}.png", 220 - k)
-    for k in range(12):
-        _gray(tmp_path / "pool" / f"p{k:02d}.png", 20 * k + 5)
-    return tmp_path
-
-
 def _tiny_query(root: Path, *extra: str, out: str = "out") -> int:
     return main(["query", "--labeled", str(root / "labeled"), "--pool", str(root / "pool"), "--out", str(root / out),
                  "--learner", "cnn", "--epochs", "3", "--shard-size", "4", "--no-progress", *extra])
@@ -175,7 +159,7 @@ def test_a_rerun_after_more_labels_rescores_and_a_shrunk_pool_works(tiny, capsys
     assert _tiny_query(tiny, "-n", "12") == 0
     before = _rows(tiny / "out" / "queries.csv")
     for k in range(4, 7):  # three more labeled images: the model and every score are stale
-        _gray(tiny / "labeled" / "dark" / f"{k}.png", 90 + 5 * k)
+        gray(tiny / "labeled" / "dark" / f"{k}.png", 90 + 5 * k)
     assert _tiny_query(tiny, "-n", "12") == 0
     assert "the labeled set changed" in capsys.readouterr().err
     after = _rows(tiny / "out" / "queries.csv")
@@ -203,8 +187,8 @@ def test_a_model_for_other_classes_is_refused_before_scoring(tiny, tmp_path, cap
     assert _tiny_query(tiny, "-n", "3") == 0
     other = tmp_path / "other"
     for k in range(3):
-        _gray(other / "cats" / f"{k}.png", 40 + k)
-        _gray(other / "dogs" / f"{k}.png", 200 - k)
+        gray(other / "cats" / f"{k}.png", 40 + k)
+        gray(other / "dogs" / f"{k}.png", 200 - k)
     code = main(["query", "--labeled", str(other), "--pool", str(tiny / "pool"), "--out", str(tmp_path / "o"),
                  "--learner", "cnn", "--model", str(tiny / "out" / "model.pt"), "--no-progress"])
     err = capsys.readouterr().err

@@ -17,23 +17,6 @@ from activegan.data.user import ImageFormat, ImagePool, decode, read_labeled
 from activegan.errors import DataError
 
 
-def _gray(path: Path, value: int, side: int = 8) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(value)
-    Image.fromarray(np.clip(value + rng.integers(-20, 20, (side, side)), 0, 255).astype(np.uint8), mode="L").save(path)
-
-
-@pytest.fixture
-def tiny(tmp_path):
-    """labeled/{dark,bright}/ (4 each) and pool/ (12 images): a cnn learns it in a few epochs."""
-    for k in range(4):
-        _gray(tmp_path / "labeled" / "dark" / f"{k}.png", 30 + k)
-        _gray(tmp_path / "labeled" / "bright" / f"{k}.png", 220 - k)
-    for k in range(12):
-        _gray(tmp_path / "pool" / f"p{k:02d}.png", 20 * k + 5)
-    return tmp_path
-
-
 def _query(root: Path, *extra: str, labeled: str = "labeled", pool: str = "pool") -> int:
     return main(["query", "--labeled", str(root / labeled), "--pool", str(root / pool), "--out", str(root / "out"),
                  "--learner", "cnn", "--epochs", "3", "--no-progress", *extra])
