@@ -67,8 +67,11 @@ def calibration(cfg: ExperimentConfig, data, state: Path) -> list[dict]:
     import torch
 
     from activegan.experiment import state_path
+    from activegan.data import default_cache_dir
     from activegan.loop import final_learner
+    from activegan.representation import PoolRepresentation
 
+    representation = PoolRepresentation(data.x_pool, default_cache_dir())  # one embedding and graph for every unit
     rows = []
     for strategy in cfg.strategies:
         for seed in cfg.seeds:
@@ -78,7 +81,7 @@ def calibration(cfg: ExperimentConfig, data, state: Path) -> list[dict]:
             saved = torch.load(path, map_location="cpu", weights_only=True)
             if len(saved["rows"]) != cfg.rounds + 1:
                 continue
-            p = final_learner(cfg, data, seed, saved, name=strategy).predict_proba(data.x_test)
+            p = final_learner(cfg, data, seed, saved, name=strategy, representation=representation).predict_proba(data.x_test)
             rows.append({"strategy": strategy, "seed": seed, "n_labeled": saved["rows"][-1]["n_labeled"],
                          "classes_labeled": len(set(np.asarray(data.y_pool)[saved["labeled"]].tolist())),
                          "classes": data.n_classes,

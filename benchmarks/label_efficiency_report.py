@@ -48,24 +48,33 @@ def accuracy_at(summary: dict, strategy: str, n: int) -> float | None:
     return v["accuracy_mean"][v["n_labeled"].index(n)] if n in v["n_labeled"] else None
 
 
-def first_label_units(out: Path, initial_strategy: str) -> list[list[int]]:
-    """Seeds that drew the same first labels in any experiment of this folder with this cold start: the
-    first labels are chosen before a learner sees them, so one deterministic learner reveals them for all."""
-    groupings = [stats.first_label_groups(read_curves(p)) for p in sorted(out.glob("*/curves.csv"))
-                 if published.as_run(None, p.parent).initial_strategy == initial_strategy]
-    return stats.merge_groups(*groupings)
+def first_label_units(out: Path, initial_strategy: str, sub: str | None = None) -> list[list[int]]:
+    """Seeds that drew the same first labels. An experiment that recorded its first labels (``sub``) is
+    grouped by them alone. Runs that did not (before 2026-12-06) are grouped together: their first labels
+    were chosen before a learner saw them, one deterministic typical pick per seed, so one deterministic
+    learner reveals them for all."""
+    runs = {p.parent.name: read_curves(p) for p in sorted(out.glob("*/curves.csv"))
+            if published.as_run(None, p.parent).initial_strategy == initial_strategy}
+    if sub is not None and stats.recorded_first_labels(runs.get(sub, [])):
+        return stats.first_label_groups(runs[sub])
+    return stats.merge_groups(*[stats.first_label_groups(r) for r in runs.values() if not stats.recorded_first_labels(r)])
 
 
 def units_words(out: Path, cfgs: dict) -> str:
     """'typical first labels: 3 distinct sets over 5 seeds (seeds 0, 3, 4 drew the same)'; one part per cold start."""
     parts = []
     for start in dict.fromkeys(c.initial_strategy for c in cfgs.values()):
-        groups = first_label_units(out, start)
-        if not groups:
-            continue
-        seeds = sum(len(g) for g in groups)
-        same = "; ".join("seeds " + ", ".join(map(str, g)) for g in groups if len(g) > 1)
-        parts.append(f"{start} first labels: {len(groups)} distinct sets over {seeds} seeds" + (f" ({same} drew the same)" if same else ""))
+        recorded = [sub for sub, c in cfgs.items() if c.initial_strategy == start
+                    and (out / sub / "curves.csv").exists() and stats.recorded_first_labels(read_curves(out / sub / "curves.csv"))]
+        for who, groups in [*((f"`{sub}`", first_label_units(out, start, sub)) for sub in recorded),
+                            ("the runs that did not record them" if recorded else "", first_label_units(out, start))]:
+            if not groups:
+                continue
+            seeds = sum(len(g) for g in groups)
+            same = "; ".join("seeds " + ", ".join(map(str, g)) for g in groups if len(g) > 1)
+            how = "recorded" if who.startswith("`") else "inferred from equal round-0 accuracies"
+            parts.append(f"{start} first labels{' in ' + who if who else ''}: {len(groups)} distinct sets over {seeds} seeds "
+                         f"({how}" + (f"; {same} drew the same)" if same else ")"))
     return "; ".join(parts)
 
 
@@ -76,7 +85,7 @@ def load(out: Path, sub: str, cfg, groups: list[list[int]] | None = None) -> tup
         return {}, {}, {}
     rows = published.complete_rows(read_curves(path), cfg.strategies, cfg.seeds, cfg.rounds)
     calib = read_calibration(out / sub / "calibration.csv", rows)
-    summary, seed_aulc = (summarize(rows, cfg.strategies) if rows else {}), stats.per_unit_aulc(rows, groups if groups is not None else first_label_units(out, cfg.initial_strategy))
+    summary, seed_aulc = (summarize(rows, cfg.strategies) if rows else {}), stats.per_unit_aulc(rows, groups if groups is not None else first_label_units(out, cfg.initial_strategy, sub))
     if cfg.candidates:  # the same strategy on a restricted candidate set: its own name beside the full-pool one
         summary, seed_aulc, calib = ({label(cfg, k): v for k, v in d.items()} for d in (summary, seed_aulc, calib))
     return summary, seed_aulc, calib
@@ -262,7 +271,7 @@ def against_default(rep) -> list[str]:
     for key, (sub, cfg) in runs.items():
         if key == DEFAULT or (cfg.seeds, cfg.schedule()) != (dcfg.seeds, dcfg.schedule()):
             continue
-        units = stats.merge_groups(first_label_units(rep.out, dcfg.initial_strategy), first_label_units(rep.out, cfg.initial_strategy))
+        units = stats.merge_groups(first_label_units(rep.out, dcfg.initial_strategy, dsub), first_label_units(rep.out, cfg.initial_strategy, sub))
         base = load(rep.out, dsub, dcfg, units)[1].get("random", {})
         other = load(rep.out, sub, cfg, units)[1].get("random", {})
         g = stats.paired_gap({"default": base, "other": other}, "default", "other")

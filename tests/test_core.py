@@ -256,3 +256,13 @@ def test_fitting_the_embedding_leaves_torch_at_its_thread_count(small_digits, tm
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_seeds_are_grouped_by_the_first_labels_they_recorded_not_by_equal_accuracies():
+    from activegan.results import first_label_groups
+
+    rows = [{"seed": s, "round": 0, "strategy": "random", "accuracy": 0.9, "first_labels": key}
+            for s, key in enumerate(["a1", "b2", "a1"])]
+    assert first_label_groups(rows) == [[0, 2], [1]]  # equal accuracies, but seed 1 drew other labels
+    unrecorded = [{**r, "first_labels": ""} for r in rows]
+    assert first_label_groups(unrecorded) == [[0, 1, 2]]  # the old inference: equal round-0 rows, one unit

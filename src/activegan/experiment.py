@@ -55,9 +55,16 @@ def load_state(out: Path, strategy: str, seed: int) -> dict | None:
     if not path.exists():
         return None
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable state is reported the same way
         raise DataError(f"cannot read resume state {path}: {exc.__class__.__name__}; delete it to redo that run") from None
+    if state["rows"] and "first_labels" not in state:  # saved before runs recorded it: the first labeled indices
+        from activegan.loop import labels_key
+
+        state["first_labels"] = labels_key(state["labeled"][: state["rows"][0]["n_labeled"]])
+        for row in state["rows"]:
+            row["first_labels"] = state["first_labels"]
+    return state
 
 
 def check_resumable(out: Path, cfg: ExperimentConfig, resume: bool) -> None:

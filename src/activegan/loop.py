@@ -187,10 +187,12 @@ def run_strategy(data, name: str, seed: int, cfg: ExperimentConfig, *, saved: di
         t2 = time.perf_counter()
         model = al.fit(r)
         spent = len(al.labeled) + (len(al.asked_generated) if via == "model" else 0)
+        if r == 0:
+            state["first_labels"] = labels_key(chosen)
         row = {"strategy": name, "seed": int(seed), "round": r, "n_labeled": spent,
                "accuracy": model.score(data.x_test, data.y_test), "train_s": time.perf_counter() - t2,
                "score_s": (t1 - t0) if r else 0.0, "select_s": (t2 - t1) if r else 0.0,
-               "classes_labeled": len(np.unique(al.labeled.labels))}
+               "classes_labeled": len(np.unique(al.labeled.labels)), "first_labels": state["first_labels"]}
         state["rows"].append(row)
         state["labeled"] = al.labeled.labeled.tolist()
         state["model"] = model.state_dict() if hasattr(model, "state_dict") else {}  # what resume needs
@@ -199,6 +201,13 @@ def run_strategy(data, name: str, seed: int, cfg: ExperimentConfig, *, saved: di
         if on_round is not None:
             on_round(state, row)
     return state
+
+
+def labels_key(indices) -> str:
+    """A short name of a set of pool indices (its sorted members' hash): which first labels a unit drew."""
+    import hashlib
+
+    return hashlib.sha1(np.sort(np.asarray(indices, dtype=np.int64)).tobytes()).hexdigest()[:12]
 
 
 def active_round(cfg: ExperimentConfig, data, name: str, seed: int, cache_dir=None, representation=None,
@@ -225,9 +234,11 @@ def _restore(al: ActiveRound, cfg: ExperimentConfig, data, round_: int, state: d
     return model.fit(*al.training_set())
 
 
-def final_learner(cfg: ExperimentConfig, data, seed: int, state: dict, cache_dir=None, name: str = ""):
-    """The learner of a saved state's last round (for measures beyond accuracy, e.g. calibration)."""
-    al = active_round(cfg, data, name or cfg.strategies[0], seed, cache_dir)
+def final_learner(cfg: ExperimentConfig, data, seed: int, state: dict, cache_dir=None, name: str = "",
+                  representation=None):
+    """The learner of a saved state's last round (for measures beyond accuracy, e.g. calibration); pass one
+    ``representation`` of ``data.x_pool`` to share its embedding and graphs between calls."""
+    al = active_round(cfg, data, name or cfg.strategies[0], seed, cache_dir, representation)
     al.tell(state["labeled"], np.asarray(data.y_pool)[state["labeled"]])
     _restore_generated(al, state)
     return _restore(al, cfg, data, len(state["rows"]) - 1, state)

@@ -12,7 +12,8 @@ import numpy as np
 
 from activegan.io import atomic_write_text
 
-CURVE_COLUMNS = ["strategy", "seed", "round", "n_labeled", "accuracy", "train_s", "score_s", "select_s", "classes_labeled"]
+CURVE_COLUMNS = ["strategy", "seed", "round", "n_labeled", "accuracy", "train_s", "score_s", "select_s", "classes_labeled",
+                 "first_labels"]
 THRESHOLDS = (0.90, 0.95)
 # Seed-means are sums of floats: (0.958 + 0.954 + 0.938) / 3 is 0.94999…; a target within this is reached.
 TOLERANCE = 1e-9
@@ -186,21 +187,29 @@ def decide(test: dict, expect_negative: bool) -> str:
 
 
 def first_label_groups(rows: list[dict]) -> list[list[int]]:
-    """Seeds grouped by their round-0 accuracy under every strategy, in seed order.
+    """Seeds grouped by the first labels they drew, in seed order: by the ``first_labels`` column where
+    the run recorded it, else by their round-0 accuracy under every strategy.
 
     Round 0 is trained on the first labels only; a learner that is deterministic given its labels
-    scores equal first labels equally, so seeds with equal round-0 rows drew the same first labels
-    and are one unit, not several. (Under a learner with per-seed initial weights shared first
-    labels do not show: pass the groups of a sibling experiment with the same first labels.)
+    scores equal first labels equally, so seeds with equal round-0 rows are taken to have drawn the same
+    first labels (an inference: different first labels that the learner scores alike look the same).
+    (Under a learner with per-seed initial weights shared first labels do not show: pass the groups of
+    a sibling experiment with the same first labels.)
     """
-    first: dict[int, dict[str, float]] = {}
+    first: dict[int, dict[str, object]] = {}
+    recorded = all(r.get("first_labels") for r in rows if r["round"] == 0)
     for r in rows:
         if r["round"] == 0:
-            first.setdefault(r["seed"], {})[r["strategy"]] = r["accuracy"]
+            first.setdefault(r["seed"], {})[r["strategy"]] = r["first_labels"] if recorded else r["accuracy"]
     groups: dict[tuple, list[int]] = {}
     for seed in sorted(first):
         groups.setdefault(tuple(sorted(first[seed].items())), []).append(seed)
     return list(groups.values())
+
+
+def recorded_first_labels(rows: list[dict]) -> bool:
+    """Whether a run's curves name each unit's first labels (``first_labels``), not only its accuracy."""
+    return bool(rows) and all(r.get("first_labels") for r in rows if r["round"] == 0)
 
 
 def merge_groups(*groupings: list[list[int]]) -> list[list[int]]:
