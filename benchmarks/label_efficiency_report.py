@@ -134,6 +134,17 @@ def strategy_of(name: str) -> str:
     return name.split(" (")[0]
 
 
+def same_first_labels(out: Path, a: str, b: str) -> bool:
+    """Whether two experiments' seeds drew the same first labels, so that they pair by seed: both recorded
+    and equal, or neither recorded (the runs before 2026-12-06, one deterministic typical pick per seed)."""
+    rows = [read_curves(out / x / "curves.csv") if (out / x / "curves.csv").exists() else [] for x in (a, b)]
+    recorded = [stats.recorded_first_labels(r) for r in rows]
+    if not all(recorded):
+        return not any(recorded)
+    first = [{(r["seed"], r["first_labels"]) for r in rr if r["round"] == 0} for rr in rows]
+    return first[0] == first[1]
+
+
 def with_baseline(rep, sub: str, cfg) -> tuple[dict, dict, dict]:
     """``load``, with random and the pool strategies of the sibling experiment of the same learner and
     first labels added to the per-seed AULC when this one has no random of its own (the GAN experiment)."""
@@ -142,7 +153,7 @@ def with_baseline(rep, sub: str, cfg) -> tuple[dict, dict, dict]:
         return summary, seed_aulc, calib
     for other, ocfg in rep.cfgs.items():
         if other != sub and "random" in ocfg.strategies and (ocfg.learner, ocfg.initial_strategy, ocfg.seeds, ocfg.budgets) \
-                == (cfg.learner, cfg.initial_strategy, cfg.seeds, cfg.budgets):
+                == (cfg.learner, cfg.initial_strategy, cfg.seeds, cfg.budgets) and same_first_labels(rep.out, sub, other):
             osummary, oseed, _ = load(rep.out, other, ocfg)
             return {**osummary, **summary}, {**oseed, **seed_aulc}, calib
     return summary, seed_aulc, calib
@@ -270,6 +281,11 @@ def against_default(rep) -> list[str]:
     out = []
     for key, (sub, cfg) in runs.items():
         if key == DEFAULT or (cfg.seeds, cfg.schedule()) != (dcfg.seeds, dcfg.schedule()):
+            continue
+        if not same_first_labels(rep.out, dsub, sub):
+            out.append(f"- The default ({' / '.join(DEFAULT)}) against {' / '.join(key)}: not compared — `{dsub}` and `{sub}` "
+                       "drew different first labels (one was rerun after each seed began drawing its own), so they do not "
+                       "pair by seed.")
             continue
         units = stats.merge_groups(first_label_units(rep.out, dcfg.initial_strategy, dsub), first_label_units(rep.out, cfg.initial_strategy, sub))
         base = load(rep.out, dsub, dcfg, units)[1].get("random", {})
