@@ -266,3 +266,12 @@ def test_seeds_are_grouped_by_the_first_labels_they_recorded_not_by_equal_accura
     assert first_label_groups(rows) == [[0, 2], [1]]  # equal accuracies, but seed 1 drew other labels
     unrecorded = [{**r, "first_labels": ""} for r in rows]
     assert first_label_groups(unrecorded) == [[0, 1, 2]]  # the old inference: equal round-0 rows, one unit
+
+
+def test_the_library_never_unpickles_bytes_nor_exits_the_process():
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src" / "activegan"
+    found = [f"{p.relative_to(src)}: {word}" for p in src.rglob("*.py") for word in ("pickle.loads(", "os._exit(")
+             if word in p.read_text()]
+    assert not found

@@ -102,10 +102,14 @@ def _die_with_parent() -> None:
 
 
 def _picklable(obj) -> bool:
+    """Whether an exception survives the queue: it pickles, and its reduction rebuilds it (what the
+    parent's unpickling will do; ``deepcopy`` takes the same path without unpickling bytes)."""
+    import copy
     import pickle
 
     try:
-        pickle.loads(pickle.dumps(obj))
+        pickle.dumps(obj)
+        copy.deepcopy(obj)
         return True
     except Exception:  # noqa: BLE001 - anything that does not round-trip is sent as text
         return False
