@@ -125,7 +125,7 @@ def add_run_parser(sub) -> None:
 
 
 def add_query_parser(sub) -> None:
-    from activegan.query import FORMATS, QueryConfig
+    from activegan.query import FORMATS, QueryConfig, query_learners
 
     q = sub.add_parser("query", help="rank your own unlabeled images: which to label next",
                        description="Train on a labeled set, score an unlabeled pool shard by shard (resumable), write the "
@@ -136,7 +136,7 @@ def add_query_parser(sub) -> None:
                                                 "set or pool is rescored: its stale scores and model.pt there are replaced)")
     q.add_argument("--strategy", default=QueryConfig.strategy, help=f"acquisition function (default {QueryConfig.strategy})")
     q.add_argument("-n", type=int, default=QueryConfig.n, help=f"images to ask for (default {QueryConfig.n})")
-    q.add_argument("--learner", default=QueryConfig.learner, help=f"selftrain (default), embedding or cnn")
+    q.add_argument("--learner", default=QueryConfig.learner, help=f"what is trained: {', '.join(query_learners())} (default {QueryConfig.learner})")
     q.add_argument("--model", help="a model.pt from an earlier query: score with it, no training")
     q.add_argument("--format", choices=FORMATS, default="csv", help="label-studio: also a Label Studio import file")
     q.add_argument("--shard-size", type=int, default=QueryConfig.shard_size, help="pool images per shard (default 4096)")

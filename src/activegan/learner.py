@@ -27,7 +27,7 @@ class ActiveLearner:
     for bald / variation-ratios / mc-entropy, ``features`` for penultimate density); without one,
     ``learner`` names it (``activegan.learners.LEARNERS``): pool learners (``selftrain``, ``embedding``,
     ``ssl-gan``) learn from the unlabeled ``pool`` too and need it, ``cnn`` is the poster's supervised
-    CNN. ``strategy`` is a name from ``active.STRATEGY_NAMES`` or a Strategy object.
+    CNN. ``strategy`` is a name from ``active.STRATEGIES`` or a Strategy object.
     """
 
     estimator: object = None

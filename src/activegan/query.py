@@ -57,10 +57,9 @@ class QueryConfig:
 
     def validate(self) -> None:
         from activegan.active.options import check_strategy
-        from activegan.learners import LEARNERS
 
-        if self.learner not in LEARNERS or self.learner == "ssl-gan":
-            raise ConfigError("learner", f"unknown learner {self.learner!r} for query; choose from cnn, embedding, selftrain")
+        if self.learner not in query_learners():
+            raise ConfigError("learner", f"unknown learner {self.learner!r} for query; choose from {', '.join(query_learners())}")
         check_strategy(self.strategy, self.learner, shard_by_shard=True)  # MC strategies only with a learner that samples
         if self.format not in FORMATS:
             raise ConfigError("format", f"choose from {', '.join(FORMATS)}, got {self.format!r}")
@@ -69,6 +68,13 @@ class QueryConfig:
                 raise ConfigError(name, f"must be at least 1, got {getattr(self, name)}")
         if self.image_size is not None and self.image_size < 1:
             raise ConfigError("image_size", f"must be at least 1, got {self.image_size}")
+
+
+def query_learners() -> list[str]:
+    """The learners ``query`` offers, from the registry."""
+    from activegan.learners import LEARNERS
+
+    return [name for name, spec in LEARNERS.items() if spec.in_query]
 
 
 def run_query(cfg: QueryConfig, progress: bool = False, cache_dir=None) -> dict:

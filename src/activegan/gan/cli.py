@@ -168,19 +168,21 @@ def add_generate_parser(subparsers) -> None:
 
 def _generate_strategy(name: str, refine_steps: int):
     """The strategy object of --acquisition; refinement needs a differentiable one."""
-    from activegan.active.strategies import STRATEGY_NAMES, make_strategy
+    from activegan.active.strategies import STRATEGIES, make_strategy
 
     if name.startswith("gan-"):
-        raise ConfigError("acquisition", f"takes an acquisition function ({', '.join(STRATEGY_NAMES)}), not a GAN "
+        raise ConfigError("acquisition", f"takes an acquisition function ({', '.join(STRATEGIES)}), not a GAN "
                           f"strategy: {name!r} (generate always draws from the GAN and has no oracle)")
     try:
         strategy = make_strategy(name)
     except ConfigError as e:
         raise ConfigError("acquisition", e.message) from None
+    if not strategy.scores_images:
+        raise ConfigError("acquisition", f"{name} selects a set of pool images, not a score per generated image")
     if refine_steps < 0:
         raise ConfigError("refine_steps", f"must be 0 or more, got {refine_steps}")
     if refine_steps and not strategy.differentiable:
-        names = [s for s in STRATEGY_NAMES if make_strategy(s).differentiable]
+        names = [s for s in STRATEGIES if make_strategy(s).differentiable]
         raise ConfigError("refine_steps", f"needs a differentiable acquisition ({', '.join(names)}), not {name!r}")
     return strategy
 

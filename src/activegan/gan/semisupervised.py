@@ -182,4 +182,4 @@ def build(*, pool, n_classes, train, random_state: int, representation, shared=N
 
 
 SPEC = LearnerSpec("ssl-gan", "the DCGAN as a semi-supervised classifier (experimental; far below selftrain on a CPU)",
-                   build, learns_from_pool=True)
+                   build, learns_from_pool=True, in_query=False)

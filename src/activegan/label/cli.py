@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from activegan.errors import ConfigError, DataError
+from activegan.learners import LEARNERS
 
 COMMANDS = ("label",)
 TOKEN_ENV = "ACTIVEGAN_TOKEN"
@@ -38,7 +39,7 @@ def add_label_parser(subparsers) -> None:
     label.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     label.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
     label.add_argument("--seed", type=int, default=0, help="seed of the first (random) batch and of training (a restart keeps the state's)")
-    label.add_argument("--learner", help="selftrain, embedding, cnn or ssl-gan (default: the state's, else selftrain)")
+    label.add_argument("--learner", help=f"{', '.join(LEARNERS)} (default: the state's, else selftrain)")
     label.add_argument("--gan-checkpoint", help="gan-<acquisition> strategies: this DCGAN (default: one trained into the cache)")
     label.add_argument("--initial-strategy", choices=["random", "typical"],
                        help="the first batch, before any label: typical or random (default: the state's, else typical)")

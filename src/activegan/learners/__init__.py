@@ -27,7 +27,6 @@ def _specs() -> dict[str, LearnerSpec]:
 
 
 LEARNERS: dict[str, LearnerSpec] = _specs()
-POOL_LEARNERS = tuple(name for name, spec in LEARNERS.items() if spec.learns_from_pool)
 
 
 def learner_spec(name: str) -> LearnerSpec:
@@ -59,4 +58,4 @@ def make_learner(name: str, *, pool, n_classes: int | None, random_state: int = 
 
 from activegan.learners.embedding import EmbeddingLearner, PoolGraph  # noqa: E402 - the package's public names
 
-__all__ = ["LEARNERS", "POOL_LEARNERS", "LearnerSpec", "learner_spec", "make_learner", "EmbeddingLearner", "PoolGraph"]
+__all__ = ["LEARNERS", "LearnerSpec", "learner_spec", "make_learner", "EmbeddingLearner", "PoolGraph"]

@@ -21,3 +21,4 @@ class LearnerSpec:
     learns_from_pool: bool = False  # needs the unlabeled pool (and its representation)
     samples: bool = False  # predict_proba_mc: MC-dropout strategies (bald, variation-ratios, mc-entropy)
     torch_model: bool = False  # a differentiable torch classifier (``model_``): GAN refinement in z
+    in_query: bool = True  # offered by ``query`` (the experimental ssl-gan is not)
