@@ -23,7 +23,7 @@ from activegan.loop import ExperimentConfig, TrainOptions
 from activegan.active.strategies import POSTER_STRATEGIES
 from benchmarks.published import POSTER_PROTOCOL
 from benchmarks import experiments, reporting
-from benchmarks.gal_report import DEFAULT_TEST_SUBSET, MC, render
+from benchmarks.gal_report import DEFAULT_TEST_SUBSET, render
 
 ALL_STRATEGIES = ["random", *POSTER_STRATEGIES, "mc-entropy", "bald", "variation-ratios"]
 STRATEGIES = ["random", "mc-entropy", "bald", "variation-ratios"]  # the rows of the paper's Table 1

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from activegan import results as stats
 from benchmarks import published, reporting
-from benchmarks.facts import Fact, Facts, Row
+from benchmarks.facts import Facts, Row
 from benchmarks.headline_measures import gan_quality_row, query_scale_row, speed_row
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"

@@ -3,7 +3,6 @@ and conclusions with numbers (every figure read from the committed curves and ca
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
