@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from activegan.results import read_curves, summarize
+from activegan.results import first_label_groups, read_curves, recorded_first_labels, summarize
 from benchmarks import reporting
 from activegan.results import paired_gap, per_unit_aulc
 from benchmarks.tables import labels_cell, pm
@@ -76,7 +76,7 @@ beside them random and margin under the poster's supervised CNN (`@cnn`: retrain
 {cfg['train']['epochs']} epochs each round), with the same first labels. `gan-margin-match` (ASAL): each round a DCGAN
 (one per seed, trained before the loop) proposes {cfg['gan']['candidates']} images; the {cfg['query_size']} with the
 highest margin (near-duplicates skipped) are each replaced by their nearest unlabeled pool image, whose label is then
-revealed.
+revealed. {_first_label_words(rows)}
 
 {_run_lines(run)}
 
@@ -103,6 +103,13 @@ oracle labeled in their place (right, cell for cell):
 def _base(s: str) -> str:
     """The random sampling a strategy is compared with: that of its own learner."""
     return "random" + (f"@{s.partition('@')[2]}" if "@" in s else "")
+
+
+def _first_label_words(rows: list[dict]) -> str:
+    """How many distinct first-label sets the seeds drew (recorded in curves.csv, else inferred)."""
+    groups = first_label_groups(rows)
+    how = "recorded" if recorded_first_labels(rows) else "inferred from equal round-0 accuracies"
+    return f"The seeds drew {len(groups)} distinct sets of first labels ({how})."
 
 
 def _gap(g: dict) -> str:

@@ -81,7 +81,7 @@ class ActiveLearner:
         from activegan.embedding import RowIndex
 
         labeled = RowIndex(X_pool).nodes(self.X_)
-        view = RoundView(self.estimator_, X_pool, np.flatnonzero(~np.isin(np.arange(len(X_pool)), labeled)),
+        view = RoundView(self.estimator_, X_pool, np.setdiff1d(np.arange(len(X_pool)), labeled),
                          labeled[labeled >= 0], self._rng, representation)
         return self.strategy_.select(view, n)
 
