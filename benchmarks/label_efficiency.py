@@ -32,6 +32,7 @@ from benchmarks.label_efficiency_sources import CALIBRATION_TOLERANCE
 
 BUDGETS = {"mnist": [*range(10, 101, 10), 150, 200, 250, 300], "cifar10": list(range(10, 251, 20)), "digits": [5, 10, 15, 20]}
 OPTIONS = {"embedding-seals": {"candidates": "knn:100"}}
+FEATURES = "pixels"  # every experiment but those that name their representation (EXPERIMENTS' 5th field)
 SHORTER = {("ssl-gan-typical", "mnist"): 100}  # (experiment, dataset) → last label count, as the machine allows
 
 
@@ -39,7 +40,7 @@ def configs(args) -> dict[str, ExperimentConfig]:
     dataset = "digits" if args.quick else args.dataset
     wanted = set(args.experiments.split(",")) if args.experiments else None
     out = {}
-    for sub, learner, start, strategies in EXPERIMENTS:
+    for sub, learner, start, strategies, *features in EXPERIMENTS:
         if wanted is not None and sub not in wanted:
             continue
         uses_gan = any(s.startswith("gan-") for s in strategies)
@@ -55,6 +56,7 @@ def configs(args) -> dict[str, ExperimentConfig]:
         out[sub] = ExperimentConfig(
             dataset=dataset, strategies=strategies if not args.quick else strategies[:2], seeds=[0] if args.quick else
             list(range(args.seeds)), budgets=[b for b in BUDGETS[dataset] if last is None or b <= last], learner=learner, initial_strategy=start,
+            features=features[0] if features else FEATURES,
             subset=2000 if learner == "cnn" else None, density_features="penultimate",
             train=TrainOptions(epochs=1 if args.quick else 50),
             gan=GanOptions(checkpoint=str(args.gan) if uses_gan else None), **OPTIONS.get(sub, {})).resolved()

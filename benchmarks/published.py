@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from activegan.experiment import IMPLIED_BEFORE
 from activegan.loop import ExperimentConfig, GanOptions, TrainOptions
 from activegan.results import per_unit_aulc, read_curves, summarize
 from benchmarks import reporting
@@ -22,7 +23,7 @@ GAN_FLAT = {"gan_epochs": "epochs", "gan_ngf": "ngf", "gan_ndf": "ndf", "gan_can
 
 # The poster's and Gal et al.'s protocols: the supervised CNN and class-balanced first labels (what every
 # run before the learner option used, whatever today's defaults are).
-POSTER_PROTOCOL = {"learner": "cnn", "initial_strategy": "balanced"}
+POSTER_PROTOCOL = dict(IMPLIED_BEFORE)  # the poster's learner and first labels, on pixels
 
 
 def config_from_dict(d: dict) -> ExperimentConfig:

@@ -69,6 +69,9 @@ RUN_OPTIONS = [
     ("--learner", "learner", str, "what is trained each round: " + "; ".join(
         f"{name}: {spec.help}" for name, spec in LEARNERS.items()) + ". On colour photographs (CIFAR-10) selftrain "
      "is no better than embedding and badly calibrated: prefer embedding there"),
+    ("--features", "features", str, "the pool's representation: auto (pixels for grey images, the embedded "
+     "pretrained efficientnet-lite0 for colour), pixels, efficientnet-lite0[@SIZE], efficientnet-lite2[@SIZE], or your "
+     "own backbone: torchscript:PATH, onnx:PATH, python:package.module:function"),
     ("--budgets", "budgets", _ints, "label counts after each round, e.g. 10,20,30,50 (instead of --initial/--rounds/--query-size)"),
     ("--query-size", "query_size", int, "labels queried per round (n)"),
     ("--rounds", "rounds", int, "number of query rounds (R)"),
@@ -137,6 +140,9 @@ def add_query_parser(sub) -> None:
     q.add_argument("--strategy", default=QueryConfig.strategy, help=f"acquisition function (default {QueryConfig.strategy})")
     q.add_argument("-n", type=int, default=QueryConfig.n, help=f"images to ask for (default {QueryConfig.n})")
     q.add_argument("--learner", default=QueryConfig.learner, help=f"what is trained: {', '.join(query_learners())} (default {QueryConfig.learner})")
+    q.add_argument("--features", default=QueryConfig.features, help="the pool's representation: auto (pixels for grey "
+                   "images, the embedded pretrained efficientnet-lite0 for colour), pixels, efficientnet-lite0[@SIZE], or your "
+                   "own backbone: torchscript:PATH, onnx:PATH, python:package.module:function")
     q.add_argument("--model", help="a model.pt from an earlier query: score with it, no training")
     q.add_argument("--format", choices=FORMATS, default="csv", help="label-studio: also a Label Studio import file")
     q.add_argument("--shard-size", type=int, default=QueryConfig.shard_size, help="pool images per shard (default 4096)")

@@ -47,14 +47,23 @@ class PoolEmbedding:
     own initialisation of new points, without its further optimisation — so the cache holds arrays,
     not a pickled model)."""
 
-    def __init__(self, config: EmbeddingConfig = EmbeddingConfig(), cache_dir=None):
-        self.config = config
+    def __init__(self, config: EmbeddingConfig = EmbeddingConfig(), cache_dir=None, features=None, progress: bool = False):
+        self.config, self.features, self.progress = config, features, progress
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
+
+    def _vectors(self, X, pool: bool = False) -> np.ndarray:
+        """Images as the vectors PCA sees: their pixels, or their ``features`` (L2-normalised)."""
+        if self.features is None or self.features.is_pixels:
+            return _flat(X)
+        from activegan.features import pool_features
+
+        f = pool_features(X, self.features, self.cache_dir, self.progress) if pool else self.features(X)
+        return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
 
     def fit(self, pool) -> "PoolEmbedding":
         from activegan.cache import cached_arrays, content_key
 
-        flat = _flat(pool)
+        flat = self._vectors(pool, pool=True)
         fitted = cached_arrays(self.cache_dir, "embedding", content_key(flat, str(self.config)), lambda: self._fit(flat))
         self.components_, self.mean_, self.coords = fitted["components"], fitted["mean"], fitted["coords"]
         self.projected_ = self._project(flat)
@@ -84,6 +93,10 @@ class PoolEmbedding:
     def _project(self, flat: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray((flat - self.mean_) @ self.components_.T, dtype=np.float32)
 
+    def project(self, X) -> np.ndarray:
+        """Images (pool or not) in the PCA space of the pool's vectors (what a linear head reads)."""
+        return self._project(self._vectors(X))
+
     def transform(self, X) -> np.ndarray:
         """Images that are not in the pool, in the pool's embedding (the fit is not changed)."""
         import faiss
@@ -92,7 +105,7 @@ class PoolEmbedding:
             self.index_ = faiss.IndexFlatL2(self.projected_.shape[1])
             self.index_.add(self.projected_)
         k = min(self.config.neighbors, len(self.coords))
-        d2, nn = self.index_.search(self._project(_flat(X)), k)
+        d2, nn = self.index_.search(self._project(self._vectors(X)), k)
         d = np.sqrt(np.maximum(d2, 0))
         scale = np.maximum(d.mean(axis=1, keepdims=True) - d[:, :1], 1e-12)
         w = np.exp(-(d - d[:, :1]) / scale)  # the nearest weighs 1

@@ -92,7 +92,7 @@ def check_resumable(out: Path, cfg: ExperimentConfig, resume: bool) -> None:
 
 
 # Fields added after runs already existed, and what those runs did in their place (not today's default).
-IMPLIED_BEFORE = {"learner": "cnn", "initial_strategy": "balanced"}
+IMPLIED_BEFORE = {"learner": "cnn", "initial_strategy": "balanced", "features": "pixels"}
 
 
 def file_sha1(path) -> str:
@@ -197,7 +197,7 @@ def run_unit(job: Job, unit: tuple[str, int], report) -> None:
     if job.representation is None:
         from activegan.representation import PoolRepresentation
 
-        job.representation = PoolRepresentation(job.data.x_pool, job.cache_dir)
+        job.representation = PoolRepresentation(job.data.x_pool, job.cache_dir, features=job.cfg.features)
     run_strategy(job.data, strategy, seed, job.cfg, saved=saved, on_round=persist, gan=gan, cache_dir=job.cache_dir,
                  representation=job.representation)
 

@@ -27,7 +27,8 @@ class ActiveLearner:
     for bald / variation-ratios / mc-entropy, ``features`` for penultimate density); without one,
     ``learner`` names it (``activegan.learners.LEARNERS``): pool learners (``selftrain``, ``embedding``,
     ``ssl-gan``) learn from the unlabeled ``pool`` too and need it, ``cnn`` is the poster's supervised
-    CNN. ``strategy`` is a name from ``active.STRATEGIES`` or a Strategy object.
+    CNN. ``strategy`` is a name from ``active.STRATEGIES`` or a Strategy object. ``features`` is the pool's
+    representation (``activegan.features``: auto, pixels, efficientnet-lite0, or your own backbone).
     """
 
     estimator: object = None
@@ -37,6 +38,7 @@ class ActiveLearner:
     density_k: int | None = 10
     mc_samples: int = 20
     random_state: int = 0
+    features: str = "auto"
 
     def fit(self, X, y) -> "ActiveLearner":
         if isinstance(self.strategy, Strategy):
@@ -56,7 +58,7 @@ class ActiveLearner:
         if self.pool is not None:
             from activegan.representation import PoolRepresentation
 
-            self.representation_ = PoolRepresentation(self.pool)
+            self.representation_ = PoolRepresentation(self.pool, features=self.features)
         self.estimator_ = self.estimator if self.estimator is not None else self._default_estimator()
         self.estimator_.fit(self.X_, self.y_)
         self._rng = np.random.default_rng(self.random_state)

@@ -62,6 +62,10 @@ class ExperimentConfig:
     # selftrain (a CNN taught by label spreading over the pool: the measured best), embedding (the spreading
     # alone: faster per round), cnn (the poster's), ssl-gan (experimental); docs/results/label-efficiency
     learner: str = "selftrain"
+    # What the pool's representation is made of: auto (pixels for grey images, the embedded pretrained
+    # backbone for colour: docs/results/representation), pixels, efficientnet-lite0[@SIZE], or the user's own
+    # backbone (torchscript:PATH, onnx:PATH, python:module:function); see activegan.features
+    features: str = "auto"
     subset: int | None = None  # score a random subset of the unlabeled pool each round
     candidates: str | None = None  # "knn:K": only the K nearest unlabeled neighbours of each labeled image (SEALS)
     density_k: int | None = 10
@@ -103,6 +107,12 @@ class ExperimentConfig:
             raise ConfigError("seeds", "give at least one seed")
         for name in self.strategies:
             check_strategy(name, self.learner, param="strategies", refine_steps=self.gan.refine_steps)
+        from activegan.features import check_name
+
+        try:
+            check_name(self.features)
+        except ConfigError as e:
+            raise ConfigError("features", e.message) from None
         if self.initial_strategy not in INITIAL_STRATEGIES:
             raise ConfigError("initial_strategy", f"must be one of {', '.join(INITIAL_STRATEGIES)}, got {self.initial_strategy!r}")
         if self.budgets is not None:
@@ -216,7 +226,7 @@ def active_round(cfg: ExperimentConfig, data, name: str, seed: int, cache_dir=No
     if representation is None:
         from activegan.representation import PoolRepresentation
 
-        representation = PoolRepresentation(data.x_pool, cache_dir)
+        representation = PoolRepresentation(data.x_pool, cache_dir, features=cfg.features)
     learner = learner_factory(cfg.learner_of(name), pool=data.x_pool, n_classes=data.n_classes, seed=seed,
                               train=cfg.train, representation=representation, cache_dir=cache_dir)
     return ActiveRound(data.x_pool, cfg.strategy(name, cache_dir), learner, seed=seed, stream=name,

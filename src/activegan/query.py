@@ -45,6 +45,7 @@ class QueryConfig:
     strategy: str = "margin"
     n: int = 100
     learner: str = "selftrain"  # the measured best (docs/results/label-efficiency)
+    features: str = "auto"  # the pool's representation (activegan.features)
     model: str | None = None  # a model.pt written by an earlier query: no training
     format: str = "csv"  # csv, or label-studio (also writes a Label Studio import file)
     shard_size: int = 4096
@@ -61,6 +62,9 @@ class QueryConfig:
         if self.learner not in query_learners():
             raise ConfigError("learner", f"unknown learner {self.learner!r} for query; choose from {', '.join(query_learners())}")
         check_strategy(self.strategy, self.learner, shard_by_shard=True)  # MC strategies only with a learner that samples
+        from activegan.features import check_name
+
+        check_name(self.features)
         if self.format not in FORMATS:
             raise ConfigError("format", f"choose from {', '.join(FORMATS)}, got {self.format!r}")
         for name in ("n", "shard_size", "fit_pool", "epochs", "actors"):
@@ -119,10 +123,18 @@ def _inputs(cfg: QueryConfig) -> tuple[Labeled, ImageFormat, dict | None]:
 def _check_saved(path: Path, saved: dict, cfg: QueryConfig, labeled: Labeled) -> None:
     if saved["learner"] != cfg.learner:
         raise ConfigError("model", f"{path} holds a {saved['learner']} learner, not {cfg.learner}")
+    if saved.get("features", "pixels") != cfg.features and LEARNERS_FROM_POOL(cfg.learner):
+        raise ConfigError("model", f"{path} was made on {saved.get('features', 'pixels')} features, not {cfg.features}")
     unknown = sorted(set(labeled.classes) - set(saved["classes"]))
     if unknown:
         raise ConfigError("model", f"{path} was trained on classes {', '.join(map(str, saved['classes']))}; the labeled "
                                    f"set's {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not among them")
+
+
+def LEARNERS_FROM_POOL(name: str) -> bool:
+    from activegan.learners import LEARNERS
+
+    return LEARNERS[name].learns_from_pool
 
 
 def _pool(cfg: QueryConfig, fmt: ImageFormat, labeled: Labeled) -> ImagePool:
@@ -182,13 +194,13 @@ def _learner(cfg: QueryConfig, labeled: Labeled, fmt: ImageFormat, pool: ImagePo
     classes = list(saved["classes"]) if saved else labeled.classes
     sample = _pool_sample(pool, cfg) if LEARNERS[cfg.learner].learns_from_pool else None
     model = make_learner(cfg.learner, pool=sample, n_classes=len(classes), random_state=cfg.seed, cache_dir=cache_dir,
-                         train=TrainOptions(epochs=cfg.epochs))
+                         train=TrainOptions(epochs=cfg.epochs), features=cfg.features)
     if saved and hasattr(model, "load_state") and saved["state"]:
         return model.load_state(fmt.shape, len(classes), saved["state"]), classes
     model.fit(_labeled_images(labeled, fmt), labeled.y(classes))  # a learner without weights (embedding) is refitted
     if not saved:
         state = model.state_dict() if hasattr(model, "state_dict") else {}
-        atomic_torch_save({"learner": cfg.learner, "classes": classes, "mode": fmt.mode, "side": fmt.side, "state": state},
+        atomic_torch_save({"learner": cfg.learner, "features": cfg.features, "classes": classes, "mode": fmt.mode, "side": fmt.side, "state": state},
                           saved_path)
     return model, classes
 

@@ -1,5 +1,6 @@
 """The pool's representation: what is computed once per pool without labels and shared by every
-learner, strategy and round — its unsupervised embedding (PCA → UMAP, cached on disk by content), the
+learner, strategy and round — its features (``features``: pixels, the embedded pretrained backbone or
+the user's own), their unsupervised embedding (PCA → UMAP, cached on disk by content), the
 k-nearest-neighbour graphs label spreading walks, and a neighbour index for candidate search.
 
 A front end makes one per pool and hands it to the round (``active.ActiveRound``); nothing here is a
@@ -19,14 +20,23 @@ class PoolRepresentation:
     """``coords`` (the pool's embedded points), ``embedding`` (maps other images too), ``graph(k)`` and
     ``neighbour_index``, each computed when first asked."""
 
-    def __init__(self, pool, cache_dir=None, config: EmbeddingConfig = EmbeddingConfig()):
+    def __init__(self, pool, cache_dir=None, config: EmbeddingConfig = EmbeddingConfig(), features="auto",
+                 progress: bool = False):
+        from activegan.features import Features, resolve
+
         self.pool = np.asarray(pool, dtype=np.float32)
-        self.cache_dir, self.config = cache_dir, config
+        self.cache_dir, self.config, self.progress = cache_dir, config, progress
+        self.features = features if isinstance(features, Features) else resolve(features, self.pool.shape[1:])
         self._graphs: dict[int, object] = {}
 
     @cached_property
     def embedding(self) -> PoolEmbedding:
-        return PoolEmbedding(self.config, self.cache_dir).fit(self.pool)
+        return PoolEmbedding(self.config, self.cache_dir, self.features, self.progress).fit(self.pool)
+
+    @cached_property
+    def vectors(self) -> np.ndarray:
+        """The pool's features as a linear head sees them (L2-normalised, PCA-projected)."""
+        return self.embedding.projected_
 
     @property
     def coords(self) -> np.ndarray:

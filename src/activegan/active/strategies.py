@@ -249,12 +249,13 @@ def parse_name(name: str) -> tuple[str, str | None]:
 
 
 def query(strategy: Strategy, model, X, candidates, n: int, rng: np.random.Generator, labeled=(),
-          representation=None) -> np.ndarray:
-    """The n pool rows ``candidates`` (indices into X) the strategy selects, best first."""
+          representation=None, features="auto") -> np.ndarray:
+    """The n pool rows ``candidates`` (indices into X) the strategy selects, best first (a strategy that
+    reads the pool's representation gets ``representation``, else one made from ``features``)."""
     if strategy.needs_representation and representation is None:
         from activegan.representation import PoolRepresentation
 
-        representation = PoolRepresentation(X)
+        representation = PoolRepresentation(X, features=features)
     view = RoundView(model, X, np.asarray(candidates, dtype=np.int64), np.asarray(labeled, dtype=np.int64), rng,
                      representation)
     return strategy.select(view, n)

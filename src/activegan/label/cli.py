@@ -43,6 +43,8 @@ def add_label_parser(subparsers) -> None:
     label.add_argument("--gan-checkpoint", help="gan-<acquisition> strategies: this DCGAN (default: one trained into the cache)")
     label.add_argument("--initial-strategy", choices=["random", "typical"],
                        help="the first batch, before any label: typical or random (default: the state's, else typical)")
+    label.add_argument("--features", help="the pool's representation: auto, pixels, efficientnet-lite0[@SIZE], or your own "
+                       "backbone: torchscript:PATH, onnx:PATH, python:module:function (default: the state's, else auto)")
     label.add_argument("--steps", type=int, default=150, help="the CNN learner's gradient steps per retrain (default 150)")
     label.add_argument("--subset", type=int, default=2000, help="score a random subset of this many unlabeled images")
     label.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -149,6 +151,7 @@ def serve_command(args) -> int:
         # A state made before these options used the CNN and a random first batch: keep doing so.
         learner=args.learner or meta.get("learner", "cnn" if meta else LabelConfig.learner),
         initial_strategy=args.initial_strategy or meta.get("initial_strategy", "random" if meta else LabelConfig.initial_strategy),
+        features=args.features or meta.get("features", "pixels" if meta else LabelConfig.features),
         steps=args.steps,
         gan_checkpoint=args.gan_checkpoint,
         subset=args.subset,

@@ -46,6 +46,7 @@ class LabelConfig:
     seed: int = 0
     learner: str = "selftrain"  # see activegan.learners; the measured best (docs/results/label-efficiency)
     initial_strategy: str = "typical"  # the first batch, before any label: typical (TypiClust) or random
+    features: str = "auto"  # the pool's representation (activegan.features)
     steps: int = 150  # the CNN learner's gradient steps per retrain
     batch_size: int = 32
     lr: float = 1e-3
@@ -62,6 +63,9 @@ class LabelConfig:
             raise ConfigError("strategy", f"unknown strategy {self.strategy!r}; choose from "
                               f"{', '.join(STRATEGIES)}, or gan-<one of them> for generated images")
         check_strategy(acquisition_of(self.strategy) or self.strategy, self.learner)
+        from activegan.features import check_name
+
+        check_name(self.features)
         if self.initial_strategy not in ("random", "typical"):
             raise ConfigError("initial_strategy", f"must be random or typical (no labels exist yet), got {self.initial_strategy!r}")
         for name in ("query_size", "budget", "steps"):
@@ -189,7 +193,7 @@ class LabelSession:
                             image_shape=list(d.image_shape), created=time.time())
         # Batch size and budget may change between restarts; they apply from the next batch on.
         self.store.set_meta({**identity, "query_size": cfg.query_size, "budget": cfg.total_budget, "learner": cfg.learner,
-                            "initial_strategy": cfg.initial_strategy})
+                            "initial_strategy": cfg.initial_strategy, "features": cfg.features})
         self.seed = int(self.store.meta()["seed"])
 
     # -- what the person sees and does ---------------------------------------------------------
@@ -295,7 +299,7 @@ class LabelSession:
         from activegan.representation import PoolRepresentation
 
         cfg, data = self.cfg, self.data
-        representation = PoolRepresentation(data.x_pool, cfg.cache_dir)
+        representation = PoolRepresentation(data.x_pool, cfg.cache_dir, features=cfg.features)
         train = TrainOptions(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, device=cfg.device)
         learner = learner_factory(cfg.learner, pool=data.x_pool, n_classes=data.n_classes, seed=self.seed, train=train,
                                   representation=representation, cache_dir=cfg.cache_dir)

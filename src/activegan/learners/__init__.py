@@ -9,6 +9,7 @@ and ``--help`` all list learners from ``LEARNERS``.
 - ``cnn``: the poster's supervised CNN; sees the labeled images only.
 - ``embedding``: label spreading over a k-NN graph of the whole pool's unsupervised embedding.
 - ``selftrain``: the spread labels (and later its own predictions) teach a CNN over the whole pool.
+- ``linear``: logistic regression on the pool representation's vectors (a pretrained backbone's features).
 - ``ssl-gan``: the project's DCGAN as a semi-supervised K+1-class discriminator.
 """
 
@@ -20,9 +21,9 @@ from activegan.learners.spec import LearnerSpec
 
 def _specs() -> dict[str, LearnerSpec]:
     from activegan.gan import semisupervised
-    from activegan.learners import cnn, embedding, selftrain
+    from activegan.learners import cnn, embedding, linear, selftrain
 
-    _SPECS = (cnn.SPEC, embedding.SPEC, selftrain.SPEC, semisupervised.SPEC)  # the registry: one line per learner
+    _SPECS = (cnn.SPEC, embedding.SPEC, selftrain.SPEC, linear.SPEC, semisupervised.SPEC)  # the registry: one line per learner
     return {spec.name: spec for spec in _SPECS}
 
 
@@ -37,9 +38,9 @@ def learner_spec(name: str) -> LearnerSpec:
 
 
 def make_learner(name: str, *, pool, n_classes: int | None, random_state: int = 0, train=None, cache_dir=None,
-                 shared=None, representation=None):
+                 shared=None, representation=None, features="auto"):
     """An unfitted learner called ``name``. A pool learner gets the pool's ``representation`` (made here
-    when not given: pass one to share its embedding and graphs between rounds and runs)."""
+    from ``features`` when not given: pass one to share its embedding and graphs between rounds and runs)."""
     spec = learner_spec(name)
     if spec.learns_from_pool:
         if pool is None and representation is None:
@@ -47,7 +48,7 @@ def make_learner(name: str, *, pool, n_classes: int | None, random_state: int = 
         if representation is None:
             from activegan.representation import PoolRepresentation
 
-            representation = PoolRepresentation(pool, cache_dir=cache_dir)
+            representation = PoolRepresentation(pool, cache_dir=cache_dir, features=features)
     if train is None:
         from activegan.learners.cnn import TrainOptions
 

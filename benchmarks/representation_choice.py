@@ -1,0 +1,156 @@
+"""Which representation, at which resolution, for which kind of images: measured on validation splits drawn
+from the *training* pools only (no test image is read). For each candidate: feature throughput on this
+machine, then three learners over the features with 40 / 100 / 250 random labels of a pool sample,
+scored on a disjoint validation sample — a linear probe (logistic regression on PCA-128 of L2-normalised
+features, scaled to unit variance overall), label spreading over the features' k-NN graph, and label spreading over PCA → UMAP of the
+features (the ``embedding`` learner's recipe).
+
+    python -m benchmarks.representation_choice            # CIFAR-10 and MNIST → docs/results/representation/choice.md
+    python -m benchmarks.representation_choice --quick    # the digits, small, printed only
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+
+from activegan.data import load_dataset
+from activegan.embedding import EmbeddingConfig, PoolEmbedding, knn_graph, label_spreading
+from activegan.io import atomic_write_text
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "results" / "representation"
+DATA = ROOT.parent / "shared" / "datasets"
+CANDIDATES = {  # dataset: [(features, size)]
+    "cifar10": [("pixels", None), ("efficientnet-lite0", 96), ("efficientnet-lite0", 128), ("efficientnet-lite2", 96),
+                ("efficientnet-lite2", 128)],
+    "mnist": [("pixels", None), ("efficientnet-lite0", 96)],
+    "digits": [("pixels", None), ("efficientnet-lite0", 32)],
+}
+
+
+def extract(features: str, size, images: np.ndarray, batch: int = 128) -> tuple[np.ndarray, float]:
+    if features == "pixels":
+        return images.reshape(len(images), -1), 0.0
+    from activegan.features.backbones import embedded
+
+    net = embedded(features, size)
+    t0 = time.perf_counter()
+    out = np.concatenate([net(images[i:i + batch]) for i in range(0, len(images), batch)])
+    return out, len(images) / (time.perf_counter() - t0)
+
+
+def probe(train_f, train_y, val_f, n_classes):
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(C=1.0, max_iter=2000).fit(train_f, train_y)
+    return clf.predict_proba(val_f)
+
+
+def spread(points, labeled, y, n_classes, val_nodes):
+    f = label_spreading(knn_graph(points, 10), labeled, y, n_classes, 0.99, class_mass=True)
+    return f[val_nodes]
+
+
+def evaluate(name, feats, y_all, pool_idx, val_idx, budgets, seeds, n_classes):
+    from sklearn.decomposition import PCA
+
+    rows = []
+    f = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
+    both = np.concatenate([pool_idx, val_idx])  # spreading is transductive: validation images join the graph unlabeled
+    pca = PCA(min(128, f.shape[1]), random_state=0).fit(f[pool_idx])
+    z = pca.transform(f).astype(np.float32)
+    z /= z[pool_idx].std()  # one scale for every component: whitening each one drowns the signal in noise
+    umap_coords = PoolEmbedding(EmbeddingConfig()).fit(feats[both]).coords
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        for n in budgets:
+            lab = rng.choice(len(pool_idx), n, replace=False)
+            yl = y_all[pool_idx][lab]
+            yv = y_all[val_idx]
+            acc = {"probe": (probe(z[pool_idx][lab], yl, z[val_idx], n_classes).argmax(1) == yv).mean()
+                   if len(set(yl)) > 1 else np.nan}
+            val_nodes = np.arange(len(pool_idx), len(both))
+            acc["spread-knn"] = (spread(z[both], lab, yl, n_classes, val_nodes).argmax(1) == yv).mean()
+            acc["spread-umap"] = (spread(umap_coords, lab, yl, n_classes, val_nodes).argmax(1) == yv).mean()
+            rows += [{"features": name, "learner": k, "labels": n, "seed": seed, "accuracy": round(float(v), 4)}
+                     for k, v in acc.items()]
+    return rows
+
+
+def measure(dataset: str, data_dir, pool: int, val: int, budgets, seeds: int) -> tuple[list[dict], list[dict]]:
+    data = load_dataset(dataset, data_dir)
+    rng = np.random.default_rng(123)
+    idx = rng.permutation(len(data.y_pool))[: pool + val]
+    images, y = data.x_pool[idx], data.y_pool[idx]
+    pool_idx, val_idx = np.arange(pool), np.arange(pool, pool + val)
+    rows, speed = [], []
+    for features, size in CANDIDATES[dataset]:
+        name = features if size is None else f"{features}@{size}"
+        feats, rate = extract(features, size, images)
+        speed.append({"dataset": dataset, "features": name, "dims": feats.shape[1], "images_per_s": round(rate, 1)})
+        rows += [{"dataset": dataset, **r} for r in evaluate(name, feats, y, pool_idx, val_idx, budgets, seeds, data.n_classes)]
+        print(name, speed[-1], flush=True)
+    return rows, speed
+
+
+def table(rows, speed, dataset) -> list[str]:
+    names = [s["features"] for s in speed if s["dataset"] == dataset]
+    learners = sorted({r["learner"] for r in rows})
+    budgets = sorted({r["labels"] for r in rows if r["dataset"] == dataset})
+    out = [f"| {dataset} features | images/s | learner | " + " | ".join(f"{b} labels" for b in budgets) + " |",
+           "|---|---|---|" + "---|" * len(budgets)]
+    for s in (s for s in speed if s["dataset"] == dataset):
+        for learner in learners:
+            cells = []
+            for b in budgets:
+                v = [r["accuracy"] for r in rows if r["dataset"] == dataset and r["features"] == s["features"]
+                     and r["learner"] == learner and r["labels"] == b]
+                cells.append(f"{np.nanmean(v):.3f} ± {np.nanstd(v):.3f}")
+            out.append(f"| {s['features']} | {s['images_per_s'] or '—'} | {learner} | " + " | ".join(cells) + " |")
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.representation_choice", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    args = p.parse_args(argv)
+    from benchmarks.reporting import machine, machine_line
+
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    plan = [("digits", None, 800, 400, (20, 50), 2)] if args.quick else [
+        ("cifar10", DATA / "cifar10-jpeg.zip", 5000, 2000, (40, 100, 250), 3),
+        ("mnist", DATA / "mnist", 5000, 2000, (20, 40, 100), 3)]
+    rows, speed = [], []
+    for dataset, data_dir, pool, val, budgets, seeds in plan:
+        r, s = measure(dataset, data_dir, pool, val, budgets, seeds)
+        rows += r
+        speed += s
+    lines = [line for d, *_ in plan for line in [*table(rows, speed, d), ""]]
+    if args.quick:
+        print("\n".join(lines))
+        return 0
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(OUT / "choice.csv", buf.getvalue())
+    atomic_write_text(OUT / "choice-speed.csv", "dataset,features,dims,images_per_s\n" + "".join(
+        f"{s['dataset']},{s['features']},{s['dims']},{s['images_per_s']}\n" for s in speed))
+    atomic_write_text(OUT / "choice.md", "\n".join([
+        "# Choosing the representation (validation splits of the training pools)", "",
+        "Generated by `python -m benchmarks.representation_choice` from [choice.csv](choice.csv) and",
+        "[choice-speed.csv](choice-speed.csv). Per dataset: 5 000 pool and 2 000 validation images drawn from the",
+        "training pool (`default_rng(123)`), random labels from the pool sample, 3 seeds (mean ± sd); no test image read.",
+        "Throughput: the backbone alone on this machine's CPU, batches of 128, every core.", "",
+        f"Started {started}; {machine_line(machine())}.", "", *lines]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
