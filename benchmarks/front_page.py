@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 from activegan import results as stats
 from benchmarks import published
-from benchmarks.label_efficiency_report import (DEFAULT, EXPERIMENTS, ROUND_NOTE, against_default, aims, shorter_runs, table,
-                                                units_words, with_baseline)
+from benchmarks.label_efficiency_report import (EXPERIMENTS, ROUND_NOTE, against_default, aims, default_of, learner_label,
+                                                shorter_runs, table, units_words, with_baseline)
 
 CLASSES = {"mnist": 10, "cifar10": 10}
 
@@ -18,8 +18,9 @@ def plain_findings(rep, everything: dict, dataset: str, title: str) -> list[str]
     """Acquisition against random under the default learner, and the best accuracy reached against chance."""
     out = []
     gaps = {}
+    DEFAULT = default_of(dataset)
     for sub, cfg in rep.cfgs.items():
-        if (cfg.learner, cfg.initial_strategy) != DEFAULT:
+        if (learner_label(cfg), cfg.initial_strategy) != DEFAULT:
             continue
         seed_aulc = with_baseline(rep, sub, cfg)[1]
         for s in cfg.strategies:

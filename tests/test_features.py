@@ -3,6 +3,7 @@ format (built and saved by the test itself: nothing downloads), the pool cache t
 runs on top of it."""
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,3 +138,25 @@ def test_a_run_on_the_users_own_backbone_learns_with_the_linear_head(tmp_path, a
     cfg.validate(len(all_digits.y_pool))
     state = run_strategy(all_digits, "random", 0, cfg, cache_dir=tmp_path)
     assert state["rows"][-1]["accuracy"] > 0.6
+
+
+def test_the_features_command_writes_features_and_ids_and_lists_what_it_could_not_read(tmp_path, capsys):
+    from PIL import Image
+
+    from activegan.cli import main
+
+    (tmp_path / "pool" / "a").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray((rng.random((20, 30, 3)) * 255).astype("uint8")).save(tmp_path / "pool" / "a" / f"{i}.png")
+    (tmp_path / "pool" / "broken.jpg").write_text("not an image")
+    torch.jit.script(Pool2()).save(str(tmp_path / "net.pt"))
+    out = tmp_path / "f.npz"
+    assert main(["features", "--pool", str(tmp_path / "pool"), "--out", str(out), "--features",
+                 f"torchscript:{tmp_path / 'net.pt'}", "--image-size", "16", "--no-progress",
+                 "--cache-dir", str(tmp_path / "cache")]) == 0
+    with np.load(out, allow_pickle=False) as z:
+        assert z["features"].shape == (3, 6) and sorted(Path(p).name for p in z["ids"]) == ["0.png", "1.png", "2.png"]
+    assert "broken.jpg" in capsys.readouterr().err
+    assert main(["features", "--pool", str(tmp_path / "pool"), "--out", str(out), "--features", "nope"]) == 2
+    assert "--features unknown representation" in capsys.readouterr().err

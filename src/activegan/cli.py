@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from activegan.errors import ConfigError
+from activegan.features import cli as features_cli
 from activegan.gan import cli as gan_cli
 from activegan.active.strategies import STRATEGIES
 from activegan.learners import LEARNERS
@@ -66,9 +67,8 @@ RUN_OPTIONS = [
     ("--initial", "initial", int, "size of the initial labeled set"),
     ("--initial-strategy", "initial_strategy", str, "typical (TypiClust: densest point of each cluster of the pool's "
      "embedding; reads no label), random, or balanced (reads the labels: only to reproduce the poster and Gal et al.)"),
-    ("--learner", "learner", str, "what is trained each round: " + "; ".join(
-        f"{name}: {spec.help}" for name, spec in LEARNERS.items()) + ". On colour photographs (CIFAR-10) selftrain "
-     "is no better than embedding and badly calibrated: prefer embedding there"),
+    ("--learner", "learner", str, "what is trained each round: auto (default: selftrain on pixels, linear on a pretrained "
+     "backbone's features); " + "; ".join(f"{name}: {spec.help}" for name, spec in LEARNERS.items())),
     ("--features", "features", str, "the pool's representation: auto (pixels for grey images, the embedded "
      "pretrained efficientnet-lite0 for colour), pixels, efficientnet-lite0[@SIZE], efficientnet-lite2[@SIZE], or your "
      "own backbone: torchscript:PATH, onnx:PATH, python:package.module:function"),
@@ -186,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     gan_cli.add_generate_parser(sub)
     label_cli.add_label_parser(sub)
     add_query_parser(sub)
+    features_cli.add_features_parser(sub)
     return parser
 
 
@@ -257,7 +258,7 @@ def cmd_run(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "gan": gan_cli.run_gan_command, "generate": gan_cli.run_generate_command,
-            "label": label_cli.run_label_command, "query": cmd_query}
+            "label": label_cli.run_label_command, "query": cmd_query, "features": features_cli.run_features_command}
 
 
 def error_line(exc: Exception) -> str:
@@ -275,9 +276,18 @@ def _log_to_stderr() -> None:
     """The library's progress messages (``logging.getLogger("activegan")``), one line each on stderr."""
     import logging
 
+    class Stderr(logging.StreamHandler):  # whatever sys.stderr is when a message comes (a test may swap it)
+        @property
+        def stream(self):
+            return sys.stderr
+
+        @stream.setter
+        def stream(self, _):
+            pass
+
     log = logging.getLogger("activegan")
     if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = Stderr()
         handler.setFormatter(logging.Formatter("activegan: %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)

@@ -25,7 +25,7 @@ from activegan.errors import ConfigError
 @dataclass(frozen=True)
 class EmbeddingConfig:
     pca: int = 50  # PCA components before UMAP (fewer when the images have fewer pixels)
-    dims: int = 10  # UMAP components
+    dims: int = 10  # UMAP components; 0: no UMAP, the PCA projection is the embedding (a backbone's features)
     neighbors: int = 15  # UMAP's n_neighbors
     min_dist: float = 0.0  # UMAP's min_dist: 0 packs clusters tightly, which classification wants
     seed: int = 0
@@ -57,8 +57,15 @@ class PoolEmbedding:
             return _flat(X)
         from activegan.features import pool_features
 
-        f = pool_features(X, self.features, self.cache_dir, self.progress) if pool else self.features(X)
-        return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+        from activegan.cache import content_key
+
+        X = np.asarray(X, dtype=np.float32)
+        key = content_key(X)
+        if getattr(self, "_last", (None,))[0] != key:  # the test set is asked about every round: remembered
+            f = pool_features(X, self.features, self.cache_dir, self.progress and pool) if pool or len(X) >= 1000 \
+                else self.features(X)  # the pool, or a large array: cached on disk by content
+            self._last = (key, f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12))
+        return self._last[1]
 
     def fit(self, pool) -> "PoolEmbedding":
         from activegan.cache import cached_arrays, content_key
@@ -79,6 +86,9 @@ class PoolEmbedding:
 
         c = self.config
         pca = PCA(min(c.pca, flat.shape[1], len(flat) - 1), random_state=c.seed).fit(flat)
+        if c.dims == 0:
+            return {"components": pca.components_.astype(np.float32), "mean": pca.mean_.astype(np.float32),
+                    "coords": np.ascontiguousarray(pca.transform(flat), dtype=np.float32)}
         threads = torch.get_num_threads()  # numba's OpenMP start-up resets the shared runtime to one thread per core
         try:
             with warnings.catch_warnings():  # a fixed random_state makes UMAP single-threaded, and says so
@@ -100,6 +110,9 @@ class PoolEmbedding:
     def transform(self, X) -> np.ndarray:
         """Images that are not in the pool, in the pool's embedding (the fit is not changed)."""
         import faiss
+
+        if self.config.dims == 0:
+            return self.project(X)
 
         if not hasattr(self, "index_"):
             self.index_ = faiss.IndexFlatL2(self.projected_.shape[1])

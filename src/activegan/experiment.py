@@ -116,7 +116,7 @@ def run_experiment(cfg: ExperimentConfig, out, *, data=None, resume: bool = Fals
 
         data = load_dataset(cfg.dataset, cfg.data_dir)
     cfg.validate(len(data.y_pool))
-    cfg = cfg.resolved()  # a copy: what config.json records (the caller's config is not changed)
+    cfg = cfg.for_images(data.image_shape).resolved()  # a copy: what config.json records (the caller's is not changed)
     if cfg.gan.checkpoint is not None:
         from activegan.gan.prepare import check_gan_checkpoint
 

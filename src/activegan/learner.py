@@ -33,7 +33,7 @@ class ActiveLearner:
 
     estimator: object = None
     strategy: str | Strategy = "entropy"
-    learner: str = "selftrain"  # the measured best; needs the pool
+    learner: str = "auto"  # selftrain on pixels, linear on a backbone's features; both need the pool
     pool: object = None
     density_k: int | None = 10
     mc_samples: int = 20
@@ -65,9 +65,9 @@ class ActiveLearner:
         return self
 
     def _default_estimator(self):
-        from activegan.learners import learner_spec, make_learner
+        from activegan.learners import AUTO, learner_spec, make_learner
 
-        if learner_spec(self.learner).learns_from_pool and self.pool is None:
+        if (self.learner == AUTO or learner_spec(self.learner).learns_from_pool) and self.pool is None:
             raise ConfigError("pool", f"the {self.learner} learner learns from the unlabeled pool: ActiveLearner(pool=X_pool)")
         return make_learner(self.learner, pool=self.pool, n_classes=None, random_state=self.random_state,
                             representation=self.representation_)

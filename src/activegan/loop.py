@@ -61,7 +61,9 @@ class ExperimentConfig:
     budgets: list[int] | None = None  # label counts after each round (overrides initial, query_size, rounds)
     # selftrain (a CNN taught by label spreading over the pool: the measured best), embedding (the spreading
     # alone: faster per round), cnn (the poster's), ssl-gan (experimental); docs/results/label-efficiency
-    learner: str = "selftrain"
+    # auto: selftrain on pixels (grey images), linear on the pretrained backbone's features (colour);
+    # resolved for the data by ``for_images`` (run_experiment does it before anything is written)
+    learner: str = "auto"
     # What the pool's representation is made of: auto (pixels for grey images, the embedded pretrained
     # backbone for colour: docs/results/representation), pixels, efficientnet-lite0[@SIZE], or the user's own
     # backbone (torchscript:PATH, onnx:PATH, python:module:function); see activegan.features
@@ -89,6 +91,14 @@ class ExperimentConfig:
         """The strategy object of a name in ``strategies`` (gan-* names: their acquisition's)."""
         return make_strategy(parse(name).acquisition, density_k=self.density_k, density_features=self.density_features,
                              mc_samples=self.mc_samples, cache_dir=cache_dir, density_search=self.density_search)
+
+    def for_images(self, image_shape) -> "ExperimentConfig":
+        """A copy whose ``learner`` is concrete for images of (C, H, W): ``auto`` resolved by the features."""
+        from activegan.learners import resolve_learner
+
+        c = copy.deepcopy(self)
+        c.learner = resolve_learner(c.learner, c.features, image_shape)
+        return c
 
     def resolved(self) -> "ExperimentConfig":
         """A copy whose ``initial``, ``rounds`` and ``query_size`` describe the schedule: with ``budgets``, its

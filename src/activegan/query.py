@@ -23,7 +23,7 @@ import io
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +44,7 @@ class QueryConfig:
     out: str
     strategy: str = "margin"
     n: int = 100
-    learner: str = "selftrain"  # the measured best (docs/results/label-efficiency)
+    learner: str = "auto"  # selftrain on pixels, linear on a backbone's features (docs/results/label-efficiency)
     features: str = "auto"  # the pool's representation (activegan.features)
     model: str | None = None  # a model.pt written by an earlier query: no training
     format: str = "csv"  # csv, or label-studio (also writes a Label Studio import file)
@@ -59,8 +59,8 @@ class QueryConfig:
     def validate(self) -> None:
         from activegan.active.options import check_strategy
 
-        if self.learner not in query_learners():
-            raise ConfigError("learner", f"unknown learner {self.learner!r} for query; choose from {', '.join(query_learners())}")
+        if self.learner not in query_learners() and self.learner != "auto":
+            raise ConfigError("learner", f"unknown learner {self.learner!r} for query; choose from auto, {', '.join(query_learners())}")
         check_strategy(self.strategy, self.learner, shard_by_shard=True)  # MC strategies only with a learner that samples
         from activegan.features import check_name
 
@@ -92,6 +92,10 @@ def run_query(cfg: QueryConfig, progress: bool = False, cache_dir=None) -> dict:
         connect(cfg.ray)  # an unreachable cluster is refused before anything is trained
     out, t0 = Path(cfg.out), time.perf_counter()
     labeled, fmt, saved = _inputs(cfg)
+    if cfg.learner == "auto":  # resolved by the images' kind, and recorded so (query.json, model.pt, Ray actors)
+        from activegan.learners import default_learner
+
+        cfg = replace(cfg, learner=default_learner(cfg.features, fmt.shape))
     pool = _pool(cfg, fmt, labeled)
     rescored = _prepare_out(out, cfg, fmt, labeled, pool)
     model, classes = _learner(cfg, labeled, fmt, pool, cache_dir, saved)
@@ -121,6 +125,10 @@ def _inputs(cfg: QueryConfig) -> tuple[Labeled, ImageFormat, dict | None]:
 
 
 def _check_saved(path: Path, saved: dict, cfg: QueryConfig, labeled: Labeled) -> None:
+    if cfg.learner == "auto":
+        from activegan.learners import default_learner
+
+        cfg = replace(cfg, learner=default_learner(cfg.features, ImageFormat(saved["mode"], int(saved["side"])).shape))
     if saved["learner"] != cfg.learner:
         raise ConfigError("model", f"{path} holds a {saved['learner']} learner, not {cfg.learner}")
     if saved.get("features", "pixels") != cfg.features and LEARNERS_FROM_POOL(cfg.learner):

@@ -15,6 +15,10 @@ import numpy as np
 
 from activegan.embedding import EmbeddingConfig, PoolEmbedding
 
+# A backbone's features are spread over as they are (PCA of the L2-normalised features, no UMAP): on a
+# validation split of CIFAR-10 UMAP lost 5-6 points (docs/results/representation/choice.md).
+BACKBONE_EMBEDDING = EmbeddingConfig(pca=128, dims=0)
+
 
 class PoolRepresentation:
     """``coords`` (the pool's embedded points), ``embedding`` (maps other images too), ``graph(k)`` and
@@ -27,6 +31,9 @@ class PoolRepresentation:
         self.pool = np.asarray(pool, dtype=np.float32)
         self.cache_dir, self.config, self.progress = cache_dir, config, progress
         self.features = features if isinstance(features, Features) else resolve(features, self.pool.shape[1:])
+        if not self.features.is_pixels and config == EmbeddingConfig():
+            config = BACKBONE_EMBEDDING
+        self.config = config
         self._graphs: dict[int, object] = {}
 
     @cached_property

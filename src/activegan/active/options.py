@@ -12,8 +12,12 @@ def check_strategy(name: str, learner: str, *, param: str = "strategy", refine_s
                    shard_by_shard: bool = False) -> StrategyName:
     """The parsed name; ConfigError (naming ``param``) for a strategy that cannot work with the learner
     (its own ``@learner`` or ``learner``), with GAN refinement, or scored one shard at a time."""
-    from activegan.learners import LEARNERS, learner_spec
+    from activegan.learners import AUTO, LEARNERS, learner_spec
 
+    if learner == AUTO and "@" not in name:  # either of auto's learners may be picked: both must work
+        for concrete in ("selftrain", "linear"):
+            parsed = check_strategy(name, concrete, param=param, refine_steps=refine_steps, shard_by_shard=shard_by_shard)
+        return parsed
     try:
         parsed = parse(name)
     except ConfigError as e:  # named after the front end's own parameter

@@ -30,7 +30,7 @@ logger = logging.getLogger("activegan")
 
 BUILTIN = ("auto", "pixels", "efficientnet-lite0", "efficientnet-lite2")
 USER_KINDS = ("torchscript", "onnx", "python")
-DEFAULT_SIZE = {"efficientnet-lite0": 96, "efficientnet-lite2": 96}
+DEFAULT_SIZE = {"efficientnet-lite0": 128, "efficientnet-lite2": 128}  # docs/results/representation/choice.md
 CHUNK = 2048  # images per chunk file: what a kill -9 can lose
 
 
@@ -56,14 +56,20 @@ class Features:
     def is_pixels(self) -> bool:
         return self.backbone is None
 
-    def __call__(self, images, batch: int = 256) -> np.ndarray:
-        """(n, D) float32 features of images (n, C, H, W) in [0, 1], computed in batches (not cached)."""
+    def __call__(self, images, batch: int = 256, on_batch=None) -> np.ndarray:
+        """(n, D) float32 features of images (n, C, H, W) in [0, 1], computed in batches (not cached);
+        ``on_batch(k)`` is told after each batch of k images."""
         images = np.asarray(images, dtype=np.float32)
         if self.backbone is None:
             return images.reshape(len(images), -1)
         if len(images) == 0:
             return np.zeros((0, 0), dtype=np.float32)
-        return np.concatenate([self.backbone(images[i:i + batch]) for i in range(0, len(images), batch)]).astype(np.float32)
+        parts = []
+        for i in range(0, len(images), batch):
+            parts.append(self.backbone(images[i:i + batch]))
+            if on_batch is not None:
+                on_batch(len(parts[-1]))
+        return np.concatenate(parts).astype(np.float32)
 
 
 def check_name(name: str) -> None:
@@ -89,8 +95,9 @@ def resolve(name: str, image_shape) -> Features:
     size = int(size_text) if size_text else None
     if base == "auto":
         base = auto_choice(image_shape)
-        logger.info("features: auto picked %s for %s images", base,
-                    f"{image_shape[1]}x{image_shape[2]} {'colour' if int(image_shape[0]) == 3 else 'grey'}")
+        if base != "pixels":  # grey images keep their pixels, as before the plug-in existed: nothing to say
+            logger.info("features: auto picked %s for %s images", base,
+                        f"{image_shape[1]}x{image_shape[2]} {'colour' if int(image_shape[0]) == 3 else 'grey'}")
     if base == "pixels":
         return Features("pixels")
     from activegan.features import backbones
@@ -142,15 +149,16 @@ def _chunked(images, features: Features, cache_dir, key: str, progress: bool, ba
             except Exception:  # noqa: BLE001 - a damaged chunk is recomputed
                 chunk = None
         if chunk is None or len(chunk) != min(CHUNK, len(images) - start):
-            chunk = features(images[start:start + CHUNK], batch)
+            chunk = features(images[start:start + CHUNK], batch, on_batch=bar.update)
             if path is not None:
                 try:
                     with atomic_file(path) as f:
                         np.save(f, chunk)
                 except OSError:
                     pass
+        else:
+            bar.update(len(chunk))
         chunks.append(chunk)
-        bar.update(len(chunk))
     bar.close()
     out = np.concatenate(chunks).astype(np.float32)
     if parts is not None:

@@ -44,7 +44,7 @@ class LabelConfig:
     query_size: int = 10
     budget: int | None = None  # images asked in all, skips included; default 10 batches
     seed: int = 0
-    learner: str = "selftrain"  # see activegan.learners; the measured best (docs/results/label-efficiency)
+    learner: str = "auto"  # see activegan.learners: selftrain on pixels, linear on a backbone's features
     initial_strategy: str = "typical"  # the first batch, before any label: typical (TypiClust) or random
     features: str = "auto"  # the pool's representation (activegan.features)
     steps: int = 150  # the CNN learner's gradient steps per retrain
@@ -139,7 +139,10 @@ class LabelSession:
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> Self:
+        from activegan.learners import resolve_learner
+
         cfg = self.cfg
+        cfg.learner = resolve_learner(cfg.learner, cfg.features, self.data.image_shape)  # recorded resolved
         cfg.validate(len(self.data.y_pool))
         self.strategy = make_strategy(acquisition_of(cfg.strategy) or cfg.strategy, density_k=cfg.density_k,
                                       mc_samples=cfg.mc_samples, cache_dir=cfg.cache_dir)

@@ -30,10 +30,28 @@ def _specs() -> dict[str, LearnerSpec]:
 LEARNERS: dict[str, LearnerSpec] = _specs()
 
 
+AUTO = "auto"  # selftrain on pixels, linear on a backbone's features: resolved once the images are known
+
+
+def default_learner(features: str, image_shape) -> str:
+    """What ``auto`` means for images of (C, H, W) under the representation ``features`` (a name): the
+    measured best of each (docs/results/label-efficiency): selftrain on pixels, linear on a backbone's features."""
+    from activegan.features import auto_choice
+
+    base = str(features).partition("@")[0]
+    pixels = base == "pixels" or (base == "auto" and auto_choice(image_shape) == "pixels")
+    return "selftrain" if pixels else "linear"
+
+
+def resolve_learner(name: str, features: str, image_shape) -> str:
+    """``name``, or for ``auto`` the default learner of these images and representation."""
+    return default_learner(features, image_shape) if name == AUTO else name
+
+
 def learner_spec(name: str) -> LearnerSpec:
     """The spec of learner ``name``; ConfigError naming the known ones otherwise."""
     if name not in LEARNERS:
-        raise ConfigError("learner", f"unknown learner {name!r}; choose from {', '.join(LEARNERS)}")
+        raise ConfigError("learner", f"unknown learner {name!r}; choose from {AUTO}, {', '.join(LEARNERS)}")
     return LEARNERS[name]
 
 
@@ -41,6 +59,9 @@ def make_learner(name: str, *, pool, n_classes: int | None, random_state: int = 
                  shared=None, representation=None, features="auto"):
     """An unfitted learner called ``name``. A pool learner gets the pool's ``representation`` (made here
     from ``features`` when not given: pass one to share its embedding and graphs between rounds and runs)."""
+    if name == AUTO:
+        shape = (representation.pool if representation is not None else __import__("numpy").asarray(pool)).shape[1:]
+        name = resolve_learner(name, representation.features.name if representation is not None else features, shape)
     spec = learner_spec(name)
     if spec.learns_from_pool:
         if pool is None and representation is None:
@@ -59,4 +80,5 @@ def make_learner(name: str, *, pool, n_classes: int | None, random_state: int = 
 
 from activegan.learners.embedding import EmbeddingLearner, PoolGraph  # noqa: E402 - the package's public names
 
-__all__ = ["LEARNERS", "LearnerSpec", "learner_spec", "make_learner", "EmbeddingLearner", "PoolGraph"]
+__all__ = ["AUTO", "LEARNERS", "LearnerSpec", "default_learner", "learner_spec", "make_learner", "resolve_learner",
+           "EmbeddingLearner", "PoolGraph"]

@@ -1,8 +1,10 @@
 """The ``linear`` learner: a multinomial logistic regression (scikit-learn) on the pool representation's
-vectors — L2-normalised features projected on their pool PCA (``PoolEmbedding.project``). The head sees
-only the labeled images; the pool shapes the space it works in. Cheap enough to refit every round on
-any pool size; its probabilities are calibrated by the log-loss it minimises (log-loss and ECE of every
-run in docs/results/label-efficiency).
+vectors — L2-normalised features projected on their pool PCA (``PoolEmbedding.project``) — trained on
+the *whole pool*: labels are first spread over the pool's k-NN graph (as the ``embedding`` learner does),
+then the head is fit on every pool point's spread label, weighted by how sure the spreading is, the
+labeled points weighing ``labeled_weight``. On a CIFAR-10 validation split with EfficientNet-Lite0
+features this beat both the spreading alone and a head on the labeled images alone at 40, 100 and 250
+labels (docs/results/representation/heads.md). ``spread=False`` fits the head on the labeled images only.
 """
 
 from __future__ import annotations
@@ -11,26 +13,31 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from activegan.embedding import RowIndex
+from activegan.embedding import label_spreading
 from activegan.learners.spec import LearnerSpec
 from activegan.models import ClassifierMixin
 
 
 @dataclass(eq=False)
 class LinearHead(ClassifierMixin):
-    """``representation``: the pool's ``PoolRepresentation``; ``C``: inverse L2 strength (inputs scaled to unit variance overall)."""
+    """``representation``: the pool's ``PoolRepresentation``; ``C``: inverse L2 strength (inputs scaled to
+    unit variance overall: whitening each axis amplifies noise)."""
 
     representation: object
     n_classes: int | None = None
-    C: float = 1.0
+    C: float = 0.1
+    spread: bool = True
+    neighbors: int = 10
+    alpha: float = 0.99
+    labeled_weight: float = 10.0
     random_state: int = 0
 
     def _vectors(self, X) -> np.ndarray:
         rep = self.representation
         if not hasattr(self, "rows_"):
-            self.rows_ = RowIndex(rep.pool)
+            self.rows_ = rep.graph(self.neighbors)  # its nodes(X): pool index of each image, −1 outside
             v = rep.vectors
-            self.mean_, self.scale_ = v.mean(axis=0), float(v.std()) + 1e-6  # one scale: whitening each axis amplifies noise
+            self.mean_, self.scale_ = v.mean(axis=0), float(v.std()) + 1e-6
         X = np.asarray(X, dtype=np.float32)
         idx = self.rows_.nodes(X)
         out = np.empty((len(X), rep.vectors.shape[1]), dtype=np.float32)
@@ -47,8 +54,23 @@ class LinearHead(ClassifierMixin):
             raise ValueError(f"need as many labels as images, at least one: got {len(X)} images, {len(y)} labels")
         self.n_classes_ = self.n_classes or int(y.max()) + 1
         self.classes_ = np.unique(y)
-        if len(self.classes_) > 1:
-            self.model_ = LogisticRegression(C=self.C, max_iter=1000).fit(self._vectors(X), y)
+        if len(self.classes_) == 1:
+            return self
+        v, target, weight = self._vectors(X), y, None
+        nodes = self.rows_.nodes(X)
+        if self.spread and (nodes >= 0).any():
+            rep = self.representation
+            inside = nodes >= 0
+            f = label_spreading(rep.graph(self.neighbors).graph, nodes[inside], y[inside], self.n_classes_,
+                                self.alpha, class_mass=True)
+            mass = f.sum(axis=1)
+            reached = mass > 0  # a pool point no label reaches teaches nothing
+            p = f[reached] / mass[reached, None]
+            pool_v = self._vectors(rep.pool[reached]) if not reached.all() else (rep.vectors - self.mean_) / self.scale_
+            v = np.concatenate([pool_v, v])
+            target = np.concatenate([p.argmax(axis=1), y])
+            weight = np.concatenate([p.max(axis=1), np.full(len(y), self.labeled_weight)])
+        self.model_ = LogisticRegression(C=self.C, max_iter=500).fit(v, target, sample_weight=weight)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
@@ -58,7 +80,7 @@ class LinearHead(ClassifierMixin):
         if len(self.classes_) == 1:
             out[:, self.classes_[0]] = 1.0
         else:
-            out[:, self.classes_] = self.model_.predict_proba(self._vectors(X))
+            out[:, self.model_.classes_] = self.model_.predict_proba(self._vectors(X))
         return out
 
     def features(self, X) -> np.ndarray:
@@ -69,5 +91,5 @@ def build(*, pool, n_classes, train=None, random_state: int = 0, representation,
     return LinearHead(representation, n_classes, random_state=random_state)
 
 
-SPEC = LearnerSpec("linear", "logistic regression on the pool representation's vectors (fast; best with a pretrained "
-                   "backbone's features)", build, learns_from_pool=True)
+SPEC = LearnerSpec("linear", "a logistic-regression head on the pool representation, trained on labels spread over "
+                   "the whole pool (fast; for a pretrained backbone's features)", build, learns_from_pool=True)
