@@ -29,7 +29,7 @@ STARTS = (1, 10)
 
 def coverage(dataset: str, data_dir, n: int, seeds: int) -> list[dict]:
     data = load_dataset(dataset, data_dir)
-    coords = PoolRepresentation(data.x_pool, default_cache_dir()).coords
+    coords = PoolRepresentation(data.x_pool, default_cache_dir(), features="pixels").coords  # MNIST: what auto picks
     val = np.sort(np.random.default_rng(123).choice(len(data.y_pool), len(data.y_pool) // 2, replace=False))
     return [{"n_init": k, "seed": s, "labels": n, "classes": len(set(data.y_pool[val][typical_indices(
         coords[val], n, initial_rng(s), among=10, n_init=k)].tolist()))} for k in STARTS for s in range(seeds)]

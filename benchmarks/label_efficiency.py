@@ -73,7 +73,7 @@ def calibration(cfg: ExperimentConfig, data, state: Path) -> list[dict]:
     from activegan.loop import final_learner
     from activegan.representation import PoolRepresentation
 
-    representation = PoolRepresentation(data.x_pool, default_cache_dir())  # one embedding and graph for every unit
+    representation = PoolRepresentation(data.x_pool, default_cache_dir(), features=cfg.features)  # shared by every unit
     rows = []
     for strategy in cfg.strategies:
         for seed in cfg.seeds:

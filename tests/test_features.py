@@ -160,3 +160,18 @@ def test_the_features_command_writes_features_and_ids_and_lists_what_it_could_no
     assert "broken.jpg" in capsys.readouterr().err
     assert main(["features", "--pool", str(tmp_path / "pool"), "--out", str(out), "--features", "nope"]) == 2
     assert "--features unknown representation" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("learner", ["linear", "embedding"])
+def test_scoring_the_pool_by_row_gives_what_scoring_its_images_gives(learner, small_digits, tmp_path):
+    from activegan.learners import make_learner
+    from activegan.representation import PoolRepresentation
+
+    pool = small_digits.x_pool
+    rep = PoolRepresentation(pool, tmp_path)
+    model = make_learner(learner, pool=pool, n_classes=10, representation=rep)
+    lab = np.arange(0, 300, 10)
+    model.fit(pool[lab], small_digits.y_pool[lab])
+    rows = np.arange(5, 300, 7)
+    assert np.allclose(model.pool_proba(rep.pool, rows), model.predict_proba(pool[rows]), atol=1e-6)
+    assert model.pool_proba(pool.copy(), rows) is None  # another array, even an equal one: no shortcut

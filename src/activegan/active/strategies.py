@@ -48,6 +48,12 @@ class _Uncertainty(Strategy):
     def scores(self, model, X, rng):
         return self.function(model.predict_proba(X))
 
+    def pool_scores(self, model, X, candidates, rng):
+        """A learner that holds this pool's rows (``pool_proba``) scores them by index: no copy of the
+        candidates' images, no lookup of each by content."""
+        probs = model.pool_proba(X, candidates) if hasattr(model, "pool_proba") else None
+        return self.function(probs) if probs is not None else super().pool_scores(model, X, candidates, rng)
+
 
 class LeastConfidence(_Uncertainty):
     """1 − max P(y|x)."""

@@ -131,6 +131,12 @@ class EmbeddingLearner(ClassifierMixin):
             out[~inside] = (w * self.pool_probs_[nn]).sum(axis=1) / w.sum(axis=1)
         return out
 
+    def pool_proba(self, X, rows) -> np.ndarray | None:
+        """``predict_proba(X[rows])`` when X is the graph's pool itself (None otherwise)."""
+        if not hasattr(self, "pool_probs_") or X is not self.graph_.pool:
+            return None
+        return self.pool_probs_[np.asarray(rows, dtype=np.int64)]
+
     def features(self, X) -> np.ndarray:
         """Embedding coordinates (a pool image: its own point)."""
         return self.graph_.features(X)

@@ -30,14 +30,19 @@ class LinearHead(ClassifierMixin):
     neighbors: int = 10
     alpha: float = 0.99
     labeled_weight: float = 10.0
+    max_pool: int = 20000  # pool points the head is fit on (a seeded sample): a round stays seconds on any pool
     random_state: int = 0
+
+    def _prepare(self) -> None:
+        if not hasattr(self, "rows_"):
+            rep = self.representation
+            self.rows_ = rep.graph(self.neighbors)  # its nodes(X): pool index of each image, −1 outside
+            v = rep.vectors  # one scale for every axis: whitening each one amplifies noise
+            self.mean_, self.scale_ = v.mean(axis=0), float(v.std()) + 1e-6
 
     def _vectors(self, X) -> np.ndarray:
         rep = self.representation
-        if not hasattr(self, "rows_"):
-            self.rows_ = rep.graph(self.neighbors)  # its nodes(X): pool index of each image, −1 outside
-            v = rep.vectors
-            self.mean_, self.scale_ = v.mean(axis=0), float(v.std()) + 1e-6
+        self._prepare()
         X = np.asarray(X, dtype=np.float32)
         idx = self.rows_.nodes(X)
         out = np.empty((len(X), rep.vectors.shape[1]), dtype=np.float32)
@@ -65,8 +70,12 @@ class LinearHead(ClassifierMixin):
                                 self.alpha, class_mass=True)
             mass = f.sum(axis=1)
             reached = mass > 0  # a pool point no label reaches teaches nothing
+            if reached.sum() > self.max_pool:
+                keep = np.random.default_rng(self.random_state).choice(np.flatnonzero(reached), self.max_pool, replace=False)
+                reached = np.zeros_like(reached)
+                reached[keep] = True
             p = f[reached] / mass[reached, None]
-            pool_v = self._vectors(rep.pool[reached]) if not reached.all() else (rep.vectors - self.mean_) / self.scale_
+            pool_v = (rep.vectors[reached] - self.mean_) / self.scale_
             v = np.concatenate([pool_v, v])
             target = np.concatenate([p.argmax(axis=1), y])
             weight = np.concatenate([p.max(axis=1), np.full(len(y), self.labeled_weight)])
@@ -81,6 +90,19 @@ class LinearHead(ClassifierMixin):
             out[:, self.classes_[0]] = 1.0
         else:
             out[:, self.model_.classes_] = self.model_.predict_proba(self._vectors(X))
+        return out
+
+    def pool_proba(self, X, rows) -> np.ndarray | None:
+        """``predict_proba(X[rows])`` when X is the representation's pool itself (None otherwise)."""
+        rep = self.representation
+        if X is not rep.pool or not hasattr(self, "classes_"):
+            return None
+        self._prepare()
+        out = np.zeros((len(rows), self.n_classes_), dtype=np.float32)
+        if len(self.classes_) == 1:
+            out[:, self.classes_[0]] = 1.0
+        else:
+            out[:, self.model_.classes_] = self.model_.predict_proba((rep.vectors[rows] - self.mean_) / self.scale_)
         return out
 
     def features(self, X) -> np.ndarray:
