@@ -299,7 +299,7 @@ def against_default(rep) -> list[str]:
             continue
         if not same_first_labels(rep.out, dsub, sub):
             out.append(f"- The default ({' / '.join(DEFAULT)}) against {' / '.join(key)}: not compared — `{dsub}` and `{sub}` "
-                       "drew different first labels (one was rerun after each seed began drawing its own), so they do not "
+                       "drew different first labels (a rerun after each seed began drawing its own, or another representation), so they do not "
                        "pair by seed.")
             continue
         units = stats.merge_groups(first_label_units(rep.out, dcfg.initial_strategy, dsub), first_label_units(rep.out, cfg.initial_strategy, sub))

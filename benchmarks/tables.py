@@ -98,6 +98,9 @@ class Report:
 
 def run_bullets(rep: Report, note: str = "") -> list[str]:
     """Command, dates and machine bullets of a README, from the run record."""
-    return [f"- Command: `{rep.cmd}` (continue with `--resume`).",
+    log = (rep.run or {}).get("invocation_log") or []
+    commands = list(dict.fromkeys(i["command"].removesuffix(" --resume") for i in log)) or [rep.cmd]
+    return [(f"- Command: `{commands[0]}`" if len(commands) == 1 else
+             "- Commands, in the order they first ran: " + "; ".join(f"`{c}`" for c in commands)) + " (continue with `--resume`).",
             reporting.dates_bullet(rep.run, note),
             reporting.machine_bullet(rep.run)]
