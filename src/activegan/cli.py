@@ -246,7 +246,8 @@ def cmd_run(args) -> int:
     if jobs < 1:
         raise ConfigError("jobs", f"must be at least 1, got {jobs}")
     print(
-        f"activegan: {cfg.dataset} pool {len(data.y_pool)} test {len(data.y_test)} | strategies {','.join(cfg.strategies)} | "
+        f"activegan: {cfg.dataset} pool {len(data.y_pool)} test {len(data.y_test)} | learner "
+        f"{cfg.for_images(data.image_shape).learner} on {_features_shown(cfg.features, data.image_shape)} | strategies {','.join(cfg.strategies)} | "
         f"seeds {len(cfg.seeds)} | {cfg.initial} + {cfg.rounds} x {cfg.query_size} labels -> {out}",
         flush=True,
     )
@@ -255,6 +256,12 @@ def cmd_run(args) -> int:
     print(format_table(summary))
     print(f"curves:  {out / 'curves.csv'}\nsummary: {out / 'summary.json'}\nplot:    {out / 'learning_curves.png'}")
     return 0
+
+
+def _features_shown(name: str, image_shape) -> str:
+    from activegan.features import auto_choice
+
+    return f"auto → {auto_choice(image_shape)}" if name == "auto" else name
 
 
 COMMANDS = {"run": cmd_run, "gan": gan_cli.run_gan_command, "generate": gan_cli.run_generate_command,
