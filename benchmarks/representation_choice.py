@@ -12,8 +12,6 @@ features (the ``embedding`` learner's recipe).
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import time
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import numpy as np
 from activegan.data import load_dataset
 from activegan.embedding import EmbeddingConfig, PoolEmbedding, knn_graph, label_spreading
 from activegan.io import atomic_write_text
+from benchmarks import reporting
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "results" / "representation"
@@ -100,7 +99,6 @@ def measure(dataset: str, data_dir, pool: int, val: int, budgets, seeds: int) ->
 
 
 def table(rows, speed, dataset) -> list[str]:
-    names = [s["features"] for s in speed if s["dataset"] == dataset]
     learners = sorted({r["learner"] for r in rows})
     budgets = sorted({r["labels"] for r in rows if r["dataset"] == dataset})
     out = [f"| {dataset} features | images/s | learner | " + " | ".join(f"{b} labels" for b in budgets) + " |",
@@ -135,11 +133,7 @@ def main(argv=None) -> int:
     if args.quick:
         print("\n".join(lines))
         return 0
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_text(OUT / "choice.csv", buf.getvalue())
+    reporting.write_rows_csv(OUT / "choice.csv", rows)
     atomic_write_text(OUT / "choice-speed.csv", "dataset,features,dims,images_per_s\n" + "".join(
         f"{s['dataset']},{s['features']},{s['dims']},{s['images_per_s']}\n" for s in speed))
     atomic_write_text(OUT / "choice.md", "\n".join([
