@@ -200,10 +200,11 @@ def typicality(points, k: int = 20) -> np.ndarray:
 
 
 def typical_indices(points, n: int, rng: np.random.Generator, labeled=(), k: int = 20, among: int = 1,
-                    n_init: int = 1) -> np.ndarray:
+                    n_init: int = 1, typ=None) -> np.ndarray:
     """n pool indices, one per cluster: k-means into |labeled| + n clusters (best of ``n_init`` starts),
     the n largest clusters that hold no labeled point, and in each the most typical point — or, with
-    ``among`` > 1, one drawn by ``rng`` from its ``among`` most typical points. Reads no label."""
+    ``among`` > 1, one drawn by ``rng`` from its ``among`` most typical points. ``typ``: each point's
+    typicality when already known (``PoolRepresentation.typicality``). Reads no label."""
     from sklearn.cluster import KMeans
 
     x = np.asarray(points, dtype=np.float32)
@@ -213,7 +214,7 @@ def typical_indices(points, n: int, rng: np.random.Generator, labeled=(), k: int
     covered = set(assign[labeled].tolist())
     sizes = np.bincount(assign, minlength=clusters)
     order = [c for c in np.argsort(-sizes, kind="stable") if c not in covered and sizes[c] > 0][:n]
-    typ = typicality(x, k)
+    typ = typicality(x, k) if typ is None else np.asarray(typ)
     taken = set(labeled.tolist())
     chosen = []
     for c in order:

@@ -41,6 +41,13 @@ class PoolRepresentation:
         return PoolEmbedding(self.config, self.cache_dir, self.features, self.progress).fit(self.pool)
 
     @cached_property
+    def typicality(self) -> np.ndarray:
+        """Each pool point's typicality (1 / mean distance to its 20 nearest): computed once, not each round."""
+        from activegan.embedding import typicality
+
+        return typicality(self.coords, 20)
+
+    @cached_property
     def vectors(self) -> np.ndarray:
         """The pool's features as a linear head sees them (L2-normalised, PCA-projected)."""
         return self.embedding.projected_

@@ -27,7 +27,8 @@ def first_labels(kind: str, n: int, rng: np.random.Generator, *, candidates, rep
     if kind == "typical":
         from activegan.embedding import typical_indices
 
-        return candidates[typical_indices(representation.coords[candidates], n, rng, among=AMONG, n_init=10)]
+        return candidates[typical_indices(representation.coords[candidates], n, rng, among=AMONG, n_init=10,
+                                          typ=representation.typicality[candidates])]
     if kind == "balanced":
         return candidates[initial_indices(np.asarray(y_pool)[candidates], n, rng, balanced=True)]
     return candidates[initial_indices(np.zeros(len(candidates)), n, rng, balanced=False)]

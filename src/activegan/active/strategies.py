@@ -25,6 +25,7 @@ import numpy as np
 
 from activegan import acquisition
 from activegan.active.base import RoundView, Strategy
+from activegan.active.probcover import ProbCover
 from activegan.active.typiclust import TypiClust
 from activegan.errors import ConfigError
 
@@ -207,6 +208,7 @@ STRATEGIES: dict[str, Callable[[dict], Strategy]] = {
     "variation-ratios": lambda o: VariationRatios(o["mc_samples"]),
     "mc-entropy": lambda o: MeanEntropy(o["mc_samples"]),
     "typiclust": lambda o: TypiClust(),
+    "probcover": lambda o: ProbCover(),
 }
 STRATEGY_NAMES = tuple(STRATEGIES)  # the built-in ones; the registry is STRATEGIES
 

@@ -21,5 +21,7 @@ class TypiClust(Strategy):
         labeled = np.asarray(view.labeled, dtype=np.int64)
         candidates = np.asarray(view.candidates, dtype=np.int64)
         rows = np.concatenate([labeled, candidates])  # the labeled first: positions 0 … |labeled| − 1
-        chosen = typical_indices(view.representation.coords[rows], n, view.rng, labeled=np.arange(len(labeled)))
+        typ = getattr(view.representation, "typicality", None)  # in the whole pool, computed once (when it can)
+        chosen = typical_indices(view.representation.coords[rows], n, view.rng, labeled=np.arange(len(labeled)),
+                                 typ=None if typ is None else typ[rows])
         return rows[chosen]
