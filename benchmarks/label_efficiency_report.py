@@ -37,7 +37,8 @@ EXPERIMENTS = [
     # The semi-supervised GAN, at the schedule the CPU allows (tuning-ssl-gan.md): to 100 labels on MNIST.
     ("ssl-gan-typical", "ssl-gan", "typical", ["random", "margin"]),
     # A 5th field names the representation (else pixels): the embedded pretrained backbone, for photographs.
-    ("lite0-linear-typical", "linear", "typical", ["random", "margin", "entropy", "typiclust"], "efficientnet-lite0@128"),
+    ("lite0-linear-typical", "linear", "typical", ["random", "margin", "entropy", "typiclust", "probcover"],
+     "efficientnet-lite0@128"),
     ("lite0-embedding-typical", "embedding", "typical", ["random", "margin"], "efficientnet-lite0@128"),
 ]
 
