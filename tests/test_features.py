@@ -175,3 +175,15 @@ def test_scoring_the_pool_by_row_gives_what_scoring_its_images_gives(learner, sm
     rows = np.arange(5, 300, 7)
     assert np.allclose(model.pool_proba(rep.pool, rows), model.predict_proba(pool[rows]), atol=1e-6)
     assert model.pool_proba(pool.copy(), rows) is None  # another array, even an equal one: no shortcut
+
+
+def test_cache_files_get_the_permissions_a_plain_open_would_give(tmp_path):
+    import os
+
+    from activegan.io import atomic_file
+
+    with atomic_file(tmp_path / "a.npz") as f:
+        f.write(b"x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "a.npz").stat().st_mode & 0o777 == 0o666 & ~mask

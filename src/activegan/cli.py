@@ -248,7 +248,7 @@ def cmd_run(args) -> int:
     print(
         f"activegan: {cfg.dataset} pool {len(data.y_pool)} test {len(data.y_test)} | learner "
         f"{cfg.for_images(data.image_shape).learner} on {_features_shown(cfg.features, data.image_shape)} | strategies {','.join(cfg.strategies)} | "
-        f"seeds {len(cfg.seeds)} | {cfg.initial} + {cfg.rounds} x {cfg.query_size} labels -> {out}",
+        f"seeds {len(cfg.seeds)} | labels {_schedule_shown(cfg)} -> {out}",
         flush=True,
     )
     summary = run_experiment(cfg, out, data=data, resume=args.resume, jobs=jobs, progress=not args.no_progress,
@@ -256,6 +256,10 @@ def cmd_run(args) -> int:
     print(format_table(summary))
     print(f"curves:  {out / 'curves.csv'}\nsummary: {out / 'summary.json'}\nplot:    {out / 'learning_curves.png'}")
     return 0
+
+
+def _schedule_shown(cfg) -> str:
+    return ",".join(map(str, cfg.budgets)) if cfg.budgets else f"{cfg.initial} + {cfg.rounds} x {cfg.query_size}"
 
 
 def _features_shown(name: str, image_shape) -> str:

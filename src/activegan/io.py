@@ -72,6 +72,7 @@ def atomic_file(path: str | os.PathLike) -> Iterator[IO[bytes]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # what a plain open() would give (mkstemp's is 0600)
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
