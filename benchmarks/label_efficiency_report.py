@@ -23,7 +23,7 @@ POOL_STRATEGIES = ["random", "margin", "entropy", "density-entropy"]
 
 # (sub-folder, learner, cold start, strategies): the CNN learners run only the two strategies they can afford.
 EXPERIMENTS = [
-    ("embedding-typical", "embedding", "typical", POOL_STRATEGIES),
+    ("embedding-typical", "embedding", "typical", [*POOL_STRATEGIES, "typiclust", "probcover"]),
     ("embedding-random", "embedding", "random", POOL_STRATEGIES),
     ("selftrain-typical", "selftrain", "typical", ["random", "margin"]),
     ("cnn-typical", "cnn", "typical", ["random", "margin"]),
