@@ -49,8 +49,8 @@ def test_the_embedded_backbone_loads_from_its_wheel_and_gives_1280_pooled_featur
     # The pretrained weights, not a random init: the same images give other features from a fresh net.
     from efficientnet_lite_pytorch import EfficientNet
 
-    fresh = feats.backbones.TorchBackbone(feats.backbones._LiteFeatures(EfficientNet.from_name(
-        "efficientnet-lite0", num_classes=1000, image_size=32)), feats.backbones.Preprocess(32), "fresh")
+    net = EfficientNet.from_name("efficientnet-lite0", num_classes=1000, image_size=32)
+    fresh = feats.backbones.TorchBackbone(net, feats.backbones.Preprocess(32), "fresh", forward=net.extract_features)
     assert not np.allclose(out, fresh(x), atol=1e-3)
 
 

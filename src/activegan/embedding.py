@@ -36,6 +36,10 @@ def _flat(X) -> np.ndarray:
     return X.reshape(len(X), -1)
 
 
+def _unit_rows(f: np.ndarray) -> np.ndarray:
+    return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+
+
 def content_hash(X) -> str:
     return hashlib.sha1(np.ascontiguousarray(X).view(np.uint8)).hexdigest()[:16]
 
@@ -55,16 +59,16 @@ class PoolEmbedding:
         """Images as the vectors PCA sees: their pixels, or their ``features`` (L2-normalised)."""
         if self.features is None or self.features.is_pixels:
             return _flat(X)
+        from activegan.cache import content_key
         from activegan.features import pool_features
 
-        from activegan.cache import content_key
-
         X = np.asarray(X, dtype=np.float32)
+        if pool:  # once, at fit: cached on disk by content
+            return _unit_rows(pool_features(X, self.features, self.cache_dir, self.progress))
         key = content_key(X)
         if getattr(self, "_last", (None,))[0] != key:  # the test set is asked about every round: remembered
-            f = pool_features(X, self.features, self.cache_dir, self.progress and pool) if pool or len(X) >= 1000 \
-                else self.features(X)  # the pool, or a large array: cached on disk by content
-            self._last = (key, f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12))
+            f = pool_features(X, self.features, self.cache_dir) if len(X) >= 1000 else self.features(X)
+            self._last = (key, _unit_rows(f))  # a large array is cached on disk by content too
         return self._last[1]
 
     def fit(self, pool) -> "PoolEmbedding":

@@ -5,7 +5,6 @@ and the outputs (curves, summary, plots). One run of one strategy and seed is ``
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -17,7 +16,7 @@ import torch
 
 from activegan import plots
 from activegan.errors import ConfigError, DataError
-from activegan.io import atomic_torch_save, atomic_write_json
+from activegan.io import atomic_torch_save, atomic_write_json, file_sha1
 from activegan.loop import ExperimentConfig, GanOptions, TrainOptions, flatten, run_strategy
 from activegan.results import format_table, summarize, write_curves
 from activegan.active import parse
@@ -95,12 +94,6 @@ def check_resumable(out: Path, cfg: ExperimentConfig, resume: bool) -> None:
 IMPLIED_BEFORE = {"learner": "cnn", "initial_strategy": "balanced", "features": "pixels"}
 
 
-def file_sha1(path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def run_experiment(cfg: ExperimentConfig, out, *, data=None, resume: bool = False, jobs: int = 1,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -81,3 +82,12 @@ def atomic_file(path: str | os.PathLike) -> Iterator[IO[bytes]]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def file_sha1(path: str | os.PathLike) -> str:
+    """SHA-1 of a file's bytes (hex), read in 1 MiB blocks."""
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

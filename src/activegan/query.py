@@ -131,18 +131,14 @@ def _check_saved(path: Path, saved: dict, cfg: QueryConfig, labeled: Labeled) ->
         cfg = replace(cfg, learner=default_learner(cfg.features, ImageFormat(saved["mode"], int(saved["side"])).shape))
     if saved["learner"] != cfg.learner:
         raise ConfigError("model", f"{path} holds a {saved['learner']} learner, not {cfg.learner}")
-    if saved.get("features", "pixels") != cfg.features and LEARNERS_FROM_POOL(cfg.learner):
+    from activegan.learners import learner_spec
+
+    if saved.get("features", "pixels") != cfg.features and learner_spec(cfg.learner).learns_from_pool:
         raise ConfigError("model", f"{path} was made on {saved.get('features', 'pixels')} features, not {cfg.features}")
     unknown = sorted(set(labeled.classes) - set(saved["classes"]))
     if unknown:
         raise ConfigError("model", f"{path} was trained on classes {', '.join(map(str, saved['classes']))}; the labeled "
                                    f"set's {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not among them")
-
-
-def LEARNERS_FROM_POOL(name: str) -> bool:
-    from activegan.learners import LEARNERS
-
-    return LEARNERS[name].learns_from_pool
 
 
 def _pool(cfg: QueryConfig, fmt: ImageFormat, labeled: Labeled) -> ImagePool:

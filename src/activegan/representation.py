@@ -29,11 +29,9 @@ class PoolRepresentation:
         from activegan.features import Features, resolve
 
         self.pool = np.asarray(pool, dtype=np.float32)
-        self.cache_dir, self.config, self.progress = cache_dir, config, progress
+        self.cache_dir, self.progress = cache_dir, progress
         self.features = features if isinstance(features, Features) else resolve(features, self.pool.shape[1:])
-        if not self.features.is_pixels and config == EmbeddingConfig():
-            config = BACKBONE_EMBEDDING
-        self.config = config
+        self.config = BACKBONE_EMBEDDING if not self.features.is_pixels and config == EmbeddingConfig() else config
         self._graphs: dict[int, object] = {}
 
     @cached_property

