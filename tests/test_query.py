@@ -225,3 +225,24 @@ def test_a_pool_of_two_images_is_ranked_by_the_cnn_and_refused_by_a_pool_learner
     assert _tiny_query(tiny, "--learner", "embedding", out="emb") == 2
     err = capsys.readouterr().err
     assert "--learner" in err and "cnn" in err and err.count("\n") == 1
+
+
+def test_a_coverage_strategy_sees_the_whole_pool_and_asks_for_classes_no_label_holds(query_folders, all_digits, tmp_path, capsys):
+    """typiclust in query: the labeled set holds digits 0–4 only, so the clusters without a label — the ones it
+    asks from — are mostly the other digits' (random would give about half)."""
+    labeled = tmp_path / "labeled"
+    for c in range(5):
+        (labeled / str(c)).mkdir(parents=True)
+        for f in (query_folders / "labeled" / str(c)).glob("*.png"):
+            (labeled / str(c) / f.name).write_bytes(f.read_bytes())
+    out = tmp_path / "cover"
+    assert main(["query", "--labeled", str(labeled), "--pool", str(query_folders / "pool"), "--out", str(out),
+                 "--strategy", "typiclust", "--learner", "embedding", "-n", "10", "--no-progress"]) == 0
+    rows = _rows(out / "queries.csv")
+    assert [int(r["rank"]) for r in rows] == list(range(1, 11)) and len({r["id"] for r in rows}) == 10
+    digits = [int(all_digits.y_pool[int(Path(r["id"]).stem[3:])]) for r in rows]
+    assert sum(d >= 5 for d in digits) >= 8, digits  # measured 9 of 10
+    assert not (out / "shards").exists()  # nothing was scored shard by shard
+    assert main(["query", "--labeled", str(labeled), "--pool", str(query_folders / "pool"), "--out", str(tmp_path / "r"),
+                 "--strategy", "typiclust", "--ray", "auto"]) == 2
+    assert "selects a set over the whole pool" in capsys.readouterr().err

@@ -61,7 +61,16 @@ class QueryConfig:
 
         if self.learner not in query_learners() and self.learner != "auto":
             raise ConfigError("learner", f"unknown learner {self.learner!r} for query; choose from auto, {', '.join(query_learners())}")
-        check_strategy(self.strategy, self.learner, shard_by_shard=True)  # MC strategies only with a learner that samples
+        parsed = check_strategy(self.strategy, self.learner)  # MC strategies only with a learner that samples
+        from activegan.active.strategies import make_strategy
+
+        if not make_strategy(parsed.acquisition).scores_images:  # selects a set over the whole pool
+            for name, value in (("ray", self.ray), ("model", self.model)):
+                if value:
+                    raise ConfigError(name, f"{self.strategy} selects a set over the whole pool at once, with a learner "
+                                            f"trained on it: it cannot use {name} (that scores shard by shard)")
+        else:
+            check_strategy(self.strategy, self.learner, shard_by_shard=True)
         from activegan.features import check_name
 
         check_name(self.features)
@@ -98,9 +107,12 @@ def run_query(cfg: QueryConfig, progress: bool = False, cache_dir=None) -> dict:
         cfg = replace(cfg, learner=default_learner(cfg.features, fmt.shape))
     pool = _pool(cfg, fmt, labeled)
     rescored = _prepare_out(out, cfg, fmt, labeled, pool)
+    strategy = make_strategy(cfg.strategy)
+    if not strategy.scores_images:
+        return _select_set(cfg, strategy, labeled, fmt, pool, cache_dir, progress, t0, rescored)
     model, classes = _learner(cfg, labeled, fmt, pool, cache_dir, saved)
     t1 = time.perf_counter()
-    scored = _score_shards(cfg, model, pool, make_strategy(cfg.strategy), progress, cache_dir)
+    scored = _score_shards(cfg, model, pool, strategy, progress, cache_dir)
     t2 = time.perf_counter()
     top, skipped = _merge(out, pool.n_shards, cfg.n, cfg.seed)
     skipped = pool.unlisted + skipped
@@ -111,6 +123,52 @@ def run_query(cfg: QueryConfig, progress: bool = False, cache_dir=None) -> dict:
     sheet = _write_outputs(cfg, out, pool, top, skipped, classes, fmt, timing, rescored)
     return {"scored": scored, "queries": len(top["ids"]), "skipped": len(skipped), "excluded": pool.excluded,
             "rescored": rescored, "contact_sheet": sheet, "out": str(out), **timing}
+
+
+def _select_set(cfg: QueryConfig, strategy, labeled: Labeled, fmt: ImageFormat, pool: ImagePool, cache_dir,
+                progress: bool, t0: float, rescored: str | None) -> dict:
+    """A strategy that selects a set (coverage: typiclust, probcover; switch; diverse-margin) sees the whole
+    pool at once: every readable pool image is read into memory (N × C × H × W float32), the representation is
+    made of the labeled and pool images together (features cached by content), the learner learns from all of
+    them, and one round of ``ActiveRound`` asks for n. Nothing is scored shard by shard or resumed midway."""
+    from activegan.active import ActiveRound, learner_factory
+    from activegan.representation import PoolRepresentation
+
+    ids, images, skipped = [], [], list(pool.unlisted)
+    for i in range(pool.n_shards):
+        shard_ids, shard_images, shard_skipped = pool.shard(i)
+        ids += list(shard_ids)
+        images.append(shard_images)
+        skipped += shard_skipped
+    if not ids:
+        _write_skipped(Path(cfg.out), skipped)
+        raise DataError(f"{cfg.pool}: none of its {len(skipped)} images can be read (the reasons: {Path(cfg.out) / 'skipped.csv'})")
+    known = _labeled_images(labeled, fmt)
+    X = np.concatenate([known, *images]).astype(np.float32, copy=False)
+    classes = labeled.classes
+    representation = PoolRepresentation(X, cache_dir, features=cfg.features, progress=progress)
+    make = learner_factory(cfg.learner, pool=X, n_classes=len(classes), seed=cfg.seed, representation=representation,
+                           cache_dir=cache_dir, train=_train_options(cfg))
+    al = ActiveRound(X, strategy, make, seed=cfg.seed, representation=representation)
+    al.tell(np.arange(len(known)), labeled.y(classes))
+    model = al.fit(0)
+    t1 = time.perf_counter()
+    chosen = al.ask(cfg.n, round_=1)
+    probs = model.pool_proba(X, chosen) if hasattr(model, "pool_proba") else None
+    probs = model.predict_proba(X[chosen]) if probs is None else probs
+    rows = chosen - len(known)  # positions among the pool's readable images
+    top = {"ids": np.asarray(ids, dtype=str)[rows], "scores": np.arange(len(chosen), 0, -1, dtype=np.float64),
+           "pred": probs.argmax(axis=1), "prob": probs.max(axis=1)}
+    timing = {"model_s": t1 - t0, "score_s": time.perf_counter() - t1, "merge_s": 0.0, "shards_scored_now": pool.n_shards}
+    sheet = _write_outputs(cfg, Path(cfg.out), pool, top, skipped, classes, fmt, timing, rescored)
+    return {"scored": pool.n_shards, "queries": len(chosen), "skipped": len(skipped), "excluded": pool.excluded,
+            "rescored": rescored, "contact_sheet": sheet, "out": cfg.out, **timing}
+
+
+def _train_options(cfg: QueryConfig):
+    from activegan.learners.cnn import TrainOptions
+
+    return TrainOptions(epochs=cfg.epochs)
 
 
 def _inputs(cfg: QueryConfig) -> tuple[Labeled, ImageFormat, dict | None]:

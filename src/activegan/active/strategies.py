@@ -25,7 +25,9 @@ import numpy as np
 
 from activegan import acquisition
 from activegan.active.base import RoundView, Strategy
+from activegan.active.diverse import DiverseMargin
 from activegan.active.probcover import ProbCover
+from activegan.active.switch import Switch
 from activegan.active.typiclust import TypiClust
 from activegan.errors import ConfigError
 
@@ -209,6 +211,8 @@ STRATEGIES: dict[str, Callable[[dict], Strategy]] = {
     "mc-entropy": lambda o: MeanEntropy(o["mc_samples"]),
     "typiclust": lambda o: TypiClust(),
     "probcover": lambda o: ProbCover(),
+    "diverse-margin": lambda o: DiverseMargin(),
+    "switch": lambda o: Switch(),
 }
 STRATEGY_NAMES = tuple(STRATEGIES)  # the built-in ones; the registry is STRATEGIES
 

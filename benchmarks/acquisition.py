@@ -1,0 +1,72 @@
+"""Acquisition against random under each dataset's default learner and representation (issue: acquisition
+that beats random; coverage first, uncertainty after).
+
+    python -m benchmarks.acquisition                    # MNIST → docs/results/acquisition/mnist/
+    python -m benchmarks.acquisition --dataset cifar10  # → docs/results/acquisition/cifar10/
+    python -m benchmarks.acquisition --only random,typiclust --seeds 5 --jobs 2   # the strategies the machine allows
+    python -m benchmarks.acquisition --resume           # continue an interrupted run
+    python -m benchmarks.acquisition --report-only      # rewrite the results from the rounds done
+    python -m benchmarks.acquisition --quick            # < 1 min on digits, for the smoke test
+
+One experiment per dataset (``default``): what ``activegan run`` does with no option (learner ``auto``,
+representation ``auto``, typical first labels), so every strategy shares its seeds' first labels and is
+compared with random paired by seed. Budgets 10, 20, 30, 40, 60, 100, 250 (CIFAR-10 also 500): the budgets
+users meet. Settings of the strategies (δ, clusters, switch point) are chosen without labels or on the
+validation split (docs/results/acquisition/tuning.md); the test set gives only the reported numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from activegan.loop import ExperimentConfig
+from benchmarks import experiments, reporting
+from benchmarks.acquisition_report import render
+
+BUDGETS = {"mnist": [10, 20, 30, 40, 60, 100, 250], "cifar10": [10, 20, 30, 40, 60, 100, 250, 500], "digits": [5, 10, 15, 20]}
+STRATEGIES = ["random", "margin", "entropy", "typiclust", "probcover", "diverse-margin", "switch"]
+
+
+def configs(args) -> dict[str, ExperimentConfig]:
+    dataset = "digits" if args.quick else args.dataset
+    strategies = [s for s in STRATEGIES if not args.only or s in args.only.split(",")]
+    if args.quick:
+        strategies = strategies[:3]
+    cfg = ExperimentConfig(dataset=dataset, strategies=strategies, seeds=[0] if args.quick else list(range(args.seeds)),
+                           budgets=BUDGETS[dataset])
+    return {"default": cfg.resolved()}
+
+
+def load(args):
+    if args.quick:
+        return experiments.quick_data()
+    from activegan.data import load_dataset
+
+    return load_dataset(args.dataset, args.data_dir or reporting.DATA_DIRS[args.dataset])
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="mnist", choices=["mnist", "cifar10"])
+    p.add_argument("--only", help=f"comma list: run only these strategies (default all: {', '.join(STRATEGIES)})")
+
+
+BENCHMARK = experiments.Benchmark(
+    module="acquisition",
+    doc=__doc__,
+    add_arguments=add_arguments,
+    configs=configs,
+    load=load,
+    render=render,
+    name=lambda args: "acquisition-" + ("digits" if args.quick else args.dataset),
+    default_out=lambda name: reporting.RESULTS / "acquisition" / name.removeprefix("acquisition-"),
+    index_root=lambda out: out.parent.parent,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return experiments.main(BENCHMARK, sys.argv[1:] if argv is None else list(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
