@@ -170,7 +170,7 @@ def report(bench: Benchmark, args, cfgs: dict[str, ExperimentConfig], out: Path,
     """Publish what is done and rewrite the README and the results index: from the state when this
     checkout ran the benchmark, otherwise from the committed results folder."""
     runlog = reporting.read_json_if(state / "runlog.json")
-    ran = {sub: as_run(cfg, state_of(state, sub)) if runlog else as_run(cfg, out / sub) for sub, cfg in cfgs.items()}
+    ran = {sub: as_run(cfg, state_of(state, sub), out / sub) if runlog else as_run(cfg, out / sub) for sub, cfg in cfgs.items()}
     for sub, cfg in ran.items():
         if runlog and not state_of(state, sub).exists():
             continue  # run by another invocation with its own state: its published files stay as they are

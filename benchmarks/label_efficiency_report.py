@@ -307,7 +307,7 @@ def against_default(rep) -> list[str]:
         base = load(rep.out, dsub, dcfg, units)[1].get("random", {})
         other = load(rep.out, sub, cfg, units)[1].get("random", {})
         g = stats.paired_gap({"default": base, "other": other}, "default", "other")
-        if g:
+        if g and g["n"]:
             out.append(f"- The default ({' / '.join(DEFAULT)}) against {' / '.join(key)}, both under random sampling, paired by "
                        f"first-label set: {tables.gap_words(g, len(cfg.seeds))}, 95 % interval "
                        + (f"[{g['ci'][0]:+.4f}, {g['ci'][1]:+.4f}]" if g["ci"] else "–")
@@ -357,6 +357,8 @@ def render(rep) -> str:
     # Every experiment published in this folder, not only those this invocation ran.
     found = {sub: published.as_run(None, rep.out / sub) for sub, *_ in EXPERIMENTS if (rep.out / sub / "config.json").exists()}
     rep.cfgs = {**{s: c for s, c in found.items() if c is not None}, **rep.cfgs}
+    # an experiment this dataset never ran (no curves here) has nothing to report: its config is only the command's
+    rep.cfgs = {s: c for s, c in rep.cfgs.items() if (rep.out / s / "curves.csv").exists()} or rep.cfgs
     dataset = next(iter(rep.cfgs.values())).dataset
     cfg0 = max(rep.cfgs.values(), key=lambda c: len(c.schedule()))
     text, everything = table(rep)
