@@ -67,10 +67,11 @@ def seconds(rows: list[dict], strategy: str, later: bool) -> float | None:
     return float(np.mean(t)) if t else None
 
 
-def table(rows, strategies, groups, budgets) -> list[str]:
+def table(rows, strategies, groups, budgets, compact: bool = False) -> list[str]:
     head = ["strategy", *[f"acc. at {b}" for b in budgets], *[f"AULC 10–{r}" for r in RANGES],
             *[f"10–{r} − random [95 % CI]" for r in RANGES], f"classes at 10 / {COVERED_BY} (per seed)", "s / round 0",
             "s / later round"]
+    keep = len(head) - (3 if compact else 0)  # compact: accuracies, AULCs and gaps only
     body = []
     for s in strategies:
         n, mine = unit_curves(rows, s, groups)
@@ -81,7 +82,7 @@ def table(rows, strategies, groups, budgets) -> list[str]:
         cls = " / ".join(",".join(map(str, classes_at(rows, s, b))) or "–" for b in (10, COVERED_BY))
         t0, t1 = seconds(rows, s, False), seconds(rows, s, True)
         body.append([s, *accs, *aulcs, *gaps, cls, "–" if t0 is None else f"{t0:.1f}", "–" if t1 is None else f"{t1:.1f}"])
-    return [reporting.md_table(head, body)]
+    return [reporting.md_table(head[:keep], [b[:keep] for b in body])]
 
 
 def below_anywhere(rows, s, groups, budgets) -> list[int]:
@@ -142,18 +143,46 @@ def verdicts(rows, strategies, groups, budgets) -> list[str]:
     return out
 
 
-def render(rep) -> str:
-    cfg = rep.cfgs.get("default") or published.as_run(None, rep.out / "default")
-    path = rep.out / "default" / "curves.csv"
-    rows = read_curves(path) if path.exists() else []
-    title = f"# Acquisition against random on {cfg.dataset}" + (" (quick mode)" if rep.quick else "")
-    if not rows:
-        return title + "\n\nNo round has finished yet.\n"
+def load(out, cfg=None):
+    """(config, complete rows, strategies with rows, first-label groups, budgets) of a published run, or None."""
+    cfg = cfg or published.as_run(None, out / "default")
+    path = out / "default" / "curves.csv"
+    if cfg is None or not path.exists():
+        return None
+    rows = read_curves(path)
     strategies = [s for s in cfg.strategies if any(r["strategy"] == s for r in rows)]
     rows = published.complete_rows(rows, strategies, cfg.seeds, cfg.rounds)
     strategies = [s for s in strategies if any(r["strategy"] == s for r in rows)]
-    groups = stats.first_label_groups(rows)
-    budgets = sorted({r["n_labeled"] for r in rows})
+    if not rows:
+        return None
+    return cfg, rows, strategies, stats.first_label_groups(rows), sorted({r["n_labeled"] for r in rows})
+
+
+def front(results, link_prefix: str = "") -> list[str]:
+    """The README's part: each dataset's strategies against random under its defaults, compact, and the aims."""
+    parts = []
+    for dataset, title in (("mnist", "MNIST"), ("cifar10", "CIFAR-10")):
+        got = load(results / "acquisition" / dataset)
+        if got is None:
+            continue
+        cfg, rows, strategies, groups, budgets = got
+        link = f"{link_prefix}acquisition/{dataset}/README.md"
+        shown = [b for b in (10, 20, 40, 100, 250) if b in budgets]
+        parts += [f"### Acquisition against random on {title} — [acquisition/{dataset}/]({link})", "",
+                  f"The default learner and representation (`{cfg.learner}`, features `{cfg.features}`), typical first labels, "
+                  f"{len({r['seed'] for r in rows})} seeds ({len(groups)} distinct first-label sets); each strategy − random "
+                  "paired by first-label set, AULC over 10–100 and 10–250 labels, 95 % interval:", "",
+                  *table(rows, strategies, groups, shown, compact=True), "", *aims(rows, strategies, groups, dataset, 10), ""]
+    return parts
+
+
+def render(rep) -> str:
+    cfg = rep.cfgs.get("default") or published.as_run(None, rep.out / "default")
+    title = f"# Acquisition against random on {cfg.dataset}" + (" (quick mode)" if rep.quick else "")
+    got = load(rep.out, cfg)
+    if got is None:
+        return title + "\n\nNo round has finished yet.\n"
+    cfg, rows, strategies, groups, budgets = got
     n_classes = 10
     seeds = sorted({r["seed"] for r in rows})
     learner = f"`{cfg.learner}` on `{cfg.features}`" if cfg.features != "auto" else f"`{cfg.learner}`"
@@ -176,3 +205,14 @@ def render(rep) -> str:
              f"## Aims (default strategy: `{default_strategy()}`)", "", *aims(rows, strategies, groups, cfg.dataset, n_classes),
              "", "## Curves", "", "![curves](default/learning_curves.png)", ""]
     return "\n".join(lines)
+
+
+def write_overview(results) -> None:
+    """docs/results/acquisition/README.md: both datasets' compact tables and aims, and the pages beside them."""
+    folder = results / "acquisition"
+    pages = [f"- [{p.stem}]({p.name})" for p in sorted(folder.glob("*.md")) if p.name != "README.md"]
+    text = "\n".join(["# Acquisition against random under the default learner", "",
+                      "Every strategy against random sampling, paired by first-label set, under what `activegan run` does by "
+                      "default on each dataset. Full tables, commands and machines: [mnist/](mnist/README.md), "
+                      "[cifar10/](cifar10/README.md).", "", *front(results, "../"), "## Settings and costs", "", *pages, ""])
+    reporting.write_readme(folder / "README.md", text.replace("](../acquisition/", "]("))

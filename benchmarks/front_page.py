@@ -64,4 +64,7 @@ def front_page(results: Path, link_prefix: str = "", compact: bool = False) -> s
                   *([] if compact else [ROUND_NOTE.replace("../../", link_prefix), ""]),
                   *shorter_runs(rep, max(cfgs.values(), key=lambda c: len(c.schedule()))),
                   *against_default(rep), *aims(everything, dataset), ""]
+    from benchmarks.acquisition_report import front
+
+    parts += front(results, link_prefix)
     return "\n".join(parts) if parts else None

@@ -26,6 +26,8 @@ REPORTS = [
     ("gan_loop", ["--out", "docs/results/gan/mnist-loop-g2x2", "--state", "runs/bench/mnist-loop-g2x2"]),
     ("label_efficiency", []),
     ("label_efficiency", ["--dataset", "cifar10"]),
+    ("acquisition", []),
+    ("acquisition", ["--dataset", "cifar10"]),
 ]
 BEGIN, END = "<!-- generated:begin -->", "<!-- generated:end -->"
 
@@ -62,6 +64,13 @@ def benchmarks_table(results: Path) -> str:
          took("label-efficiency/mnist")],
         ["`python -m benchmarks.label_efficiency --dataset cifar10 --seeds 5`", "`docs/results/label-efficiency/cifar10/`",
          took("label-efficiency/cifar10")],
+        ["`python -m benchmarks.acquisition --seeds 5 --jobs 2`", "`docs/results/acquisition/mnist/`", took("acquisition/mnist")],
+        ["`python -m benchmarks.acquisition --dataset cifar10 --seeds 5`", "`docs/results/acquisition/cifar10/`",
+         took("acquisition/cifar10")],
+        ["`python -m benchmarks.acquisition_tune --dataset cifar10`", "`docs/results/acquisition/tuning-cifar10.md`",
+         "its page states it"],
+        ["`python -m benchmarks.acquisition_speed --dataset {mnist,cifar10}`", "`docs/results/acquisition/probcover-speed-*.md`",
+         "its page states it"],
         ["`python -m benchmarks.query_scale`", "`docs/results/query-scale/`", _query_scale_took(results)],
     ]
     for folder in sorted((results / "gan").glob("mnist-loop*")):
@@ -107,12 +116,13 @@ def splice_benchmarks_readme(readme: Path, results: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks import demo, gal, gan_loop, gan_report, headline, index, label_efficiency, poster, query_scale, speed
+    from benchmarks import (acquisition, demo, gal, gan_loop, gan_report, headline, index, label_efficiency, poster, query_scale,
+                            speed)
 
     p = argparse.ArgumentParser(prog="python -m benchmarks.regenerate", description=__doc__.strip().splitlines()[0])
     p.add_argument("--splice", type=Path, metavar="README", help="also put the headline between README's results markers")
     args = p.parse_args(argv)
-    modules = {"poster": poster, "gal": gal, "gan_loop": gan_loop, "label_efficiency": label_efficiency}
+    modules = {"poster": poster, "gal": gal, "gan_loop": gan_loop, "label_efficiency": label_efficiency, "acquisition": acquisition}
     for m, a in REPORTS:
         out = reporting.REPO / a[a.index("--out") + 1] if "--out" in a else None
         if out is not None and not (out / "curves.csv").exists() and not (reporting.STATE / out.name).exists():

@@ -9,9 +9,9 @@ from activegan.active.options import check_strategy
 from activegan.active.pool import Pool, SimulatedOracle
 from activegan.active.round import ActiveRound, learner_factory
 from activegan.active.strategies import (
-    POSTER_STRATEGIES, STRATEGIES, STRATEGY_NAMES, RoundView, Strategy, make_strategy, parse, parse_name, query,
+    DEFAULT_STRATEGY, POSTER_STRATEGIES, STRATEGIES, STRATEGY_NAMES, RoundView, Strategy, make_strategy, parse, parse_name, query,
 )
 
-__all__ = ["ActiveRound", "Candidates", "INITIAL_STRATEGIES", "POSTER_STRATEGIES", "Pool", "RoundView", "STRATEGIES",
+__all__ = ["ActiveRound", "Candidates", "DEFAULT_STRATEGY", "INITIAL_STRATEGIES", "POSTER_STRATEGIES", "Pool", "RoundView", "STRATEGIES",
            "STRATEGY_NAMES", "SimulatedOracle", "Strategy", "check_strategy", "first_labels", "learner_factory",
            "make_strategy", "parse", "parse_name", "query"]

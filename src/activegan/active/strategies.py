@@ -215,6 +215,9 @@ STRATEGIES: dict[str, Callable[[dict], Strategy]] = {
     "switch": lambda o: Switch(),
 }
 STRATEGY_NAMES = tuple(STRATEGIES)  # the built-in ones; the registry is STRATEGIES
+# What run, query, the labeling app and ActiveLearner select with when not told: the measured best under each
+# dataset's default learner at 10–250 labels (docs/results/acquisition/README.md).
+DEFAULT_STRATEGY = "typiclust"
 
 
 def make_strategy(name: str, *, density_k: int | None = 10, density_features: str = "pixels",
