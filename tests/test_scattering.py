@@ -1,0 +1,79 @@
+"""The ``scattering`` representation (activegan.features.scattering): shapes, the invariances a scattering
+transform is built for, checked by hand on tiny inputs, and its place in the plug-in (name, key, path)."""
+
+import numpy as np
+import pytest
+import torch
+
+from activegan.errors import ConfigError
+from activegan.features import check_name, resolve
+from activegan.features.scattering import ScatteringBackbone, scatter
+
+
+def smooth(n, side, channels=1, seed=0):
+    """Random images with some spatial structure (white noise blurred over 3 px), in [0, 1]."""
+    x = np.random.default_rng(seed).random((n, channels, side + 2, side + 2), dtype=np.float32)
+    x = sum(x[:, :, i:i + side, j:j + side] for i in range(3) for j in range(3)) / 9
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def test_shapes_colour_and_grey():
+    # J = 2, L = 8, order 2: 1 + 2·8 + 8²·1 = 81 maps per channel, each image size / 4 on a side.
+    b = ScatteringBackbone()
+    out = b(smooth(3, 32, 3))
+    assert out.shape == (3, 3 * 81 * 8 * 8) and out.dtype == np.float32 and np.isfinite(out).all()
+    assert b(smooth(2, 28, 1)).shape == (2, 81 * 7 * 7)
+    assert ScatteringBackbone(order=1)(smooth(2, 32, 1)).shape == (2, 17 * 8 * 8)
+    assert ScatteringBackbone(J=3)(smooth(1, 32, 1)).shape == (1, (1 + 24 + 64 * 3) * 4 * 4)
+    assert ScatteringBackbone(size=16)(smooth(2, 40, 3)).shape == (2, 3 * 81 * 4 * 4)
+
+
+def test_a_one_pixel_shift_moves_the_features_less_than_another_image_does():
+    x = smooth(2, 32, 3, seed=1)
+    shifted = np.roll(x[:1], 1, axis=3)
+    f = ScatteringBackbone()(np.concatenate([x, shifted]))
+    near, far = np.linalg.norm(f[0] - f[2]), np.linalg.norm(f[0] - f[1])
+    assert near < 0.5 * far, (near, far)
+
+
+def test_a_constant_image_has_only_its_mean():
+    # Every wavelet has zero mean, and a reflect-padded constant stays constant: S1 = S2 = 0; S0 = the value.
+    s = scatter(torch.full((1, 32, 32), 0.7), J=2, L=8).numpy()
+    assert s.shape == (1, 81, 8, 8)
+    assert np.allclose(s[0, 0], 0.7, atol=1e-4)
+    assert np.abs(s[0, 1:]).max() < 1e-4
+    f = ScatteringBackbone()(np.full((1, 1, 32, 32), 0.7, dtype=np.float32)).reshape(81, 64)
+    assert np.abs(f[1:]).max() < 1e-2 and f[0].min() > 1  # log1p(S / 0.01) of S1, S2 ~ 0, of S0 = 0.7
+
+
+def test_energy_moves_to_the_orientation_of_an_edge():
+    # Vertical stripes: the first-order coefficients of one orientation dominate those of the orthogonal one.
+    x = torch.from_numpy(np.tile((np.arange(32) % 4 < 2).astype(np.float32), (32, 1)))[None]
+    s1 = scatter(x, J=2, L=8, order=1)[0, 1:9].mean(dim=(1, 2))  # j1 = 0, 8 orientations
+    assert s1.max() > 10 * s1.min()
+
+
+def test_the_key_names_every_setting():
+    keys = {ScatteringBackbone().key, ScatteringBackbone(J=3).key, ScatteringBackbone(L=6).key,
+            ScatteringBackbone(order=1).key, ScatteringBackbone(size=32).key, ScatteringBackbone(log=False).key}
+    assert len(keys) == 6
+    assert ScatteringBackbone().key == ScatteringBackbone().key
+    assert all(k.startswith("scattering:v") for k in keys)
+    with pytest.raises(ConfigError):
+        ScatteringBackbone(order=3)
+
+
+def test_scattering_is_a_builtin_backbone_not_pixels():
+    from activegan.representation import BACKBONE_EMBEDDING, PoolRepresentation
+
+    check_name("scattering")
+    check_name("scattering@64")
+    with pytest.raises(ConfigError):
+        check_name("scattering@8")
+    f = resolve("scattering", (3, 32, 32))
+    assert not f.is_pixels and f.name == "scattering" and f.backbone.size is None
+    assert resolve("scattering", (3, 96, 96)).backbone.size == 32  # larger photographs: 32 px
+    assert resolve("scattering@64", (3, 96, 96)).name == "scattering@64"
+    assert "J2" in f.key and "L8" in f.key
+    rep = PoolRepresentation(smooth(4, 32, 3), None, features="scattering")
+    assert rep.config == BACKBONE_EMBEDDING  # L2-normalised, PCA 128, like any backbone
