@@ -116,7 +116,8 @@ def test_experiment_writes_all_outputs(tmp_path, small_digits):
     with open(out / "curves.csv") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["strategy", "seed", "round", "n_labeled", "accuracy", "train_s", "score_s", "select_s",
-                             "classes_labeled", "first_labels"]
+                             "classes_labeled", "first_labels", "estimate", "estimate_low", "estimate_high", "stop_kappa",
+                             "stop", "stop_reason", "pool_accuracy"]
     assert len({(r["seed"], r["first_labels"]) for r in rows}) == 2  # one set of first labels per seed, all strategies
     assert len(rows) == 2 * 2 * (3 + 1)
     assert set(summary) == {"random", "margin"}

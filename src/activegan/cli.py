@@ -82,6 +82,8 @@ RUN_OPTIONS = [
     ("--density-features", "density_features", str, "pixels (cached once per pool) or penultimate (each round)"),
     ("--density-search", "density_search", str, "neighbours for density: auto (exact up to 20 000 images, else "
      "approximate), exact, or ivf (approximate: faiss inverted lists; recall in docs/results/speed)"),
+    ("--audit", "audit", float, "share of each batch drawn uniformly from the unlabeled pool (at least 1 image when > 0), "
+     "labeled like the rest: the accuracy estimate then corrects itself with these labels only (unbiased, wider)"),
     ("--mc-samples", "mc_samples", int, "MC-dropout samples for bald, variation-ratios and mc-entropy"),
     ("--epochs", "train.epochs", int, "training epochs (full passes over the labeled set) per round"),
     ("--steps", "train.steps", int, "train exactly this many gradient steps per round instead of epochs (cnn, ssl-gan)"),
@@ -100,6 +102,8 @@ RUN_FLAGS = [
     ("--batch-norm", "train.batch_norm", True, "batch norm in the classifier"),
     ("--augment", "train.augment", True, "light augmentation (shifts, flips for colour)"),
     ("--warm-start", "train.warm_start", True, "continue training from last round's weights instead of retraining"),
+    ("--no-test", "no_test", True, "no test split (a folder <class>/* keeps every image in the pool): accuracy is "
+     "empty, only the estimate is reported"),
 ]
 FLAGS = {field: flag for flag, field, *_ in [*RUN_OPTIONS, *RUN_FLAGS]}
 TYPES = {field: typ for _, field, typ, _ in RUN_OPTIONS}
@@ -240,7 +244,7 @@ def cmd_run(args) -> int:
     values.update({field: getattr(args, field) for field in FLAGS if getattr(args, field, None) is not None})
     cfg = experiment_config(values).resolved()
     cache_dir = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
-    data = load_dataset(cfg.dataset, cfg.data_dir, download=args.download, cache_dir=cache_dir)
+    data = load_dataset(cfg.dataset, cfg.data_dir, download=args.download, cache_dir=cache_dir, test=not cfg.no_test)
     out = Path(args.out) if args.out else default_out_dir(cfg.dataset)
     jobs = args.jobs if args.jobs is not None else min(2, os.cpu_count() or 1)
     if jobs < 1:
@@ -253,6 +257,8 @@ def cmd_run(args) -> int:
     )
     summary = run_experiment(cfg, out, data=data, resume=args.resume, jobs=jobs, progress=not args.no_progress,
                              cache_dir=cache_dir, ray=args.ray)
+    if not len(data.y_test):
+        print("no test split: the table is of the estimated accuracy (curves.csv: estimate, estimate_low, estimate_high)")
     print(format_table(summary))
     print(f"curves:  {out / 'curves.csv'}\nsummary: {out / 'summary.json'}\nplot:    {out / 'learning_curves.png'}")
     return 0

@@ -107,7 +107,11 @@ def run_experiment(cfg: ExperimentConfig, out, *, data=None, resume: bool = Fals
     if data is None:
         from activegan.data import load_dataset
 
-        data = load_dataset(cfg.dataset, cfg.data_dir)
+        data = load_dataset(cfg.dataset, cfg.data_dir, test=not cfg.no_test)
+    elif cfg.no_test and len(data.y_test):
+        from activegan.data import without_test
+
+        data = without_test(data)
     cfg.validate(len(data.y_pool))
     cfg = cfg.for_images(data.image_shape).resolved()  # a copy: what config.json records (the caller's is not changed)
     if cfg.gan.checkpoint is not None:
@@ -198,9 +202,11 @@ def run_unit(job: Job, unit: tuple[str, int], report) -> None:
 def _write_outputs(job: Job, rows: list[dict]) -> dict:
     cfg, out, data = job.cfg, job.out, job.data
     write_curves(rows, out / "curves.csv", cfg.strategies)
-    summary = summarize(rows, cfg.strategies)
+    key = "accuracy" if len(data.y_test) else "estimate"  # no test split: the estimate is all there is
+    summary = summarize(rows, cfg.strategies, key=key)
     atomic_write_json(out / "summary.json", summary)
-    plots.save_learning_curves(summary, rows, out / "learning_curves.png", title=f"{cfg.dataset}: test accuracy")
+    plots.save_learning_curves(summary, rows, out / "learning_curves.png", key=key,
+                               title=f"{cfg.dataset}: " + ("test accuracy" if key == "accuracy" else "estimated accuracy"))
     for s in cfg.strategies:
         state = load_state(out, s, cfg.seeds[0])
         queried = [i for q in state["queries"][:3] for i in q][:64]

@@ -26,6 +26,7 @@ from activegan.active.strategies import DENSITY_FEATURES, POSTER_STRATEGIES
 from activegan.errors import ConfigError
 from activegan.gan.queries import MATCH_FEATURES, GanQueries, QueryOptions
 from activegan.learners.cnn import TrainOptions
+from activegan.stopping import Monitor, check_share
 
 
 @dataclass
@@ -74,6 +75,10 @@ class ExperimentConfig:
     density_features: str = "pixels"  # or "penultimate": the classifier's features, each round
     density_search: str = "auto"  # exact, ivf (approximate neighbours) or auto: exact up to 20 000 images
     mc_samples: int = 20
+    # A share of each batch drawn uniformly from the unlabeled pool (at least 1 image when > 0), labeled and
+    # counted like the others: the accuracy estimate's residuals then come from it alone (activegan.stopping)
+    audit: float = 0.0
+    no_test: bool = False  # no test split: accuracy is nan, only the estimate is reported
     train: TrainOptions = field(default_factory=TrainOptions)
     gan: GanOptions = field(default_factory=GanOptions)
 
@@ -131,6 +136,9 @@ class ExperimentConfig:
         self.resolved()._validate_sizes(pool_size)
 
     def _validate_sizes(self, pool_size: int) -> None:
+        check_share(self.audit)
+        if self.audit and any(parse(s).oracle == "model" for s in self.strategies):
+            raise ConfigError("audit", "gan-…-model strategies label generated images, not pool images: no audit with them")
         _at_least(1, initial=self.initial, query_size=self.query_size, mc_samples=self.mc_samples)
         _at_least(1, **{"train.epochs": self.train.epochs, "train.batch_size": self.train.batch_size})
         _at_least(0, rounds=self.rounds, **{"gan.refine_steps": self.gan.refine_steps})
@@ -192,16 +200,22 @@ def run_strategy(data, name: str, seed: int, cfg: ExperimentConfig, *, saved: di
     al = active_round(cfg, data, name, seed, cache_dir, representation, gan)
     oracle, schedule = oracle or SimulatedOracle(data.y_pool), cfg.schedule()
     state = saved or {"rows": [], "queries": [], "labeled": []}
+    monitor = Monitor(len(data.y_pool), seed, cfg.audit, state.get("stopping"))  # the estimate and the stop signal
     if saved is not None:
         al.tell(state["labeled"], oracle(state["labeled"]))  # re-reveal what was labeled before
         _restore_generated(al, state)
         al.model = _restore(al, cfg, data, len(state["rows"]) - 1, state)
 
     for r in range(len(state["rows"]), len(schedule)):
-        t0 = time.perf_counter()
-        chosen = al.ask(schedule[r] - (schedule[r - 1] if r else 0), round_=r)  # round 0: the first labels
+        t0, batch = time.perf_counter(), schedule[r] - (schedule[r - 1] if r else 0)
+        audited = monitor.audit(al.labeled.unlabeled, batch, r) if r else np.empty(0, np.int64)  # uniform: --audit
+        chosen = al.ask(batch - len(audited), round_=r, **({"exclude": audited} if len(audited) else {}))  # round 0: first labels
+        chosen = np.concatenate([chosen, audited]) if len(audited) else chosen
         t1 = time.perf_counter()
-        al.tell(chosen, oracle(chosen))  # the oracle: ground truth of the chosen pool images
+        labels = oracle(chosen)  # the oracle: ground truth of the chosen pool images
+        if r > 0:
+            monitor.record(al.model, data.x_pool, chosen, labels, audited)  # predicted before the labels are told
+        al.tell(chosen, labels)
         if r > 0:
             state["queries"].append(chosen.tolist())
         t2 = time.perf_counter()
@@ -210,10 +224,14 @@ def run_strategy(data, name: str, seed: int, cfg: ExperimentConfig, *, saved: di
         if r == 0:
             state["first_labels"] = labels_key(chosen)
         row = {"strategy": name, "seed": int(seed), "round": r, "n_labeled": spent,
-               "accuracy": model.score(data.x_test, data.y_test), "train_s": time.perf_counter() - t2,
+               "accuracy": model.score(data.x_test, data.y_test) if len(data.y_test) else float("nan"),  # no test: nan
+               "train_s": time.perf_counter() - t2,
                "score_s": (t1 - t0) if r else 0.0, "select_s": (t2 - t1) if r else 0.0,
                "classes_labeled": len(np.unique(al.labeled.labels)), "first_labels": state["first_labels"]}
+        row.update(monitor.columns(model, data.x_pool, al.labeled.labeled, data.y_pool))  # from the labels only (and
+        # pool_accuracy: the simulation's truth on the unlabeled stop set, what the estimate estimates), never the test set
         state["rows"].append(row)
+        state["stopping"] = monitor.state_dict()
         state["labeled"] = al.labeled.labeled.tolist()
         state["model"] = model.state_dict() if hasattr(model, "state_dict") else {}  # what resume needs
         if via is not None:

@@ -43,19 +43,21 @@ def save_image_grid(images: np.ndarray, path: str | os.PathLike, nrow: int | Non
     atomic_write_bytes(path, buf.getvalue())
 
 
-def save_learning_curves(summary: dict, rows: list[dict], path: str | os.PathLike, title: str = "") -> None:
-    """Mean ± std test accuracy against the number of labels, one line and band per strategy."""
+def save_learning_curves(summary: dict, rows: list[dict], path: str | os.PathLike, title: str = "",
+                         key: str = "accuracy") -> None:
+    """Mean ± std test accuracy (``key`` "estimate": the estimated accuracy) against the number of labels, one
+    line and band per strategy."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7, 4.5), dpi=120)
     ax = fig.subplots()
     for strategy, s in summary.items():
-        n, acc, _ = curve_matrix(rows, strategy)
+        n, acc, _ = curve_matrix(rows, strategy, key)
         mean, std = acc.mean(axis=0), acc.std(axis=0)
         (line,) = ax.plot(n, mean, label=f"{strategy} (AULC {s['aulc_mean']:.3f})", lw=1.6)
         ax.fill_between(n, mean - std, mean + std, color=line.get_color(), alpha=0.15, lw=0)
     ax.set_xlabel("labeled images")
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel("test accuracy" if key == "accuracy" else "estimated accuracy (no test set)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")

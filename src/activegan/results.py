@@ -12,8 +12,13 @@ import numpy as np
 
 from activegan.io import atomic_write_text
 
+# The estimate and the stop signal, from the labels alone (activegan.stopping); runs before them have none:
+# read as missing, written empty.
+# pool_accuracy: a simulation's truth on the stop set's unlabeled images (what the estimate estimates).
+STOP_COLUMNS = ["estimate", "estimate_low", "estimate_high", "stop_kappa", "stop", "stop_reason", "pool_accuracy"]
 CURVE_COLUMNS = ["strategy", "seed", "round", "n_labeled", "accuracy", "train_s", "score_s", "select_s", "classes_labeled",
-                 "first_labels"]
+                 "first_labels", *STOP_COLUMNS]
+_FLOAT_STOP = ("estimate", "estimate_low", "estimate_high", "stop_kappa", "pool_accuracy")
 THRESHOLDS = (0.90, 0.95)
 # Seed-means are sums of floats: (0.958 + 0.954 + 0.938) / 3 is 0.94999…; a target within this is reached.
 TOLERANCE = 1e-9
@@ -50,7 +55,8 @@ def write_curves(rows: list[dict], path, strategies: list[str]) -> None:
     w = csv.DictWriter(buf, fieldnames=CURVE_COLUMNS, lineterminator="\n", restval="")  # older runs: no classes_labeled
     w.writeheader()
     for r in rows:
-        w.writerow({**r, "accuracy": f"{r['accuracy']:.6f}", **{k: f"{r[k]:.4f}" for k in ("train_s", "score_s", "select_s")}})
+        w.writerow({**r, "accuracy": f"{r['accuracy']:.6f}", **{k: f"{r[k]:.4f}" for k in ("train_s", "score_s", "select_s")},
+                    **{k: f"{r[k]:.6f}" for k in _FLOAT_STOP if isinstance(r.get(k), float)}})
     atomic_write_text(path, buf.getvalue())
 
 
@@ -61,11 +67,21 @@ def read_curves(path) -> list[dict]:
         r["seed"], r["round"], r["n_labeled"] = int(r["seed"]), int(r["round"]), int(r["n_labeled"])
         for k in ("accuracy", "train_s", "score_s", "select_s"):
             r[k] = float(r[k])
+        for k in _FLOAT_STOP:  # absent or empty in runs made before the estimate: left out
+            if r.get(k):
+                r[k] = float(r[k])
+            else:
+                r.pop(k, None)
+        if r.get("stop"):
+            r["stop"] = int(r["stop"])
+        else:
+            r.pop("stop", None)
     return rows
 
 
-def curve_matrix(rows: list[dict], strategy: str) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """(n_labeled, accuracy (seeds × points), seeds) of one strategy, cut to its shortest seed."""
+def curve_matrix(rows: list[dict], strategy: str, key: str = "accuracy") -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """(n_labeled, accuracy (seeds × points), seeds) of one strategy, cut to its shortest seed; ``key``
+    "estimate": the estimated accuracy instead (a row without it: nan)."""
     by_seed: dict[int, list[dict]] = {}
     for r in rows:
         if r["strategy"] == strategy:
@@ -73,17 +89,18 @@ def curve_matrix(rows: list[dict], strategy: str) -> tuple[np.ndarray, np.ndarra
     curves = [sorted(v, key=lambda r: r["round"]) for _, v in sorted(by_seed.items())]
     length = min((len(c) for c in curves), default=0)
     n = np.array([r["n_labeled"] for r in curves[0][:length]]) if curves else np.empty(0, dtype=np.int64)
-    acc = np.array([[r["accuracy"] for r in c[:length]] for c in curves]).reshape(len(curves), length)
+    acc = np.array([[r.get(key, np.nan) for r in c[:length]] for c in curves], dtype=np.float64).reshape(len(curves), length)
     return n, acc, sorted(by_seed)
 
 
-def summarize(rows: list[dict], strategies: list[str] | None = None) -> dict:
+def summarize(rows: list[dict], strategies: list[str] | None = None, key: str = "accuracy") -> dict:
     """Per strategy: AULC and final accuracy (mean, std over seeds); labels to 90 % / 95 % (the
-    seed-mean stays at or above) and the first count that touches it."""
+    seed-mean stays at or above) and the first count that touches it. ``key`` "estimate" (a run without a
+    test split): the same of the estimated accuracy, each strategy marked ``"measure": "estimate"``."""
     strategies = strategies or list(dict.fromkeys(r["strategy"] for r in rows))
     summary = {}
     for s in strategies:
-        n, acc, seeds = curve_matrix(rows, s)
+        n, acc, seeds = curve_matrix(rows, s, key)
         if not seeds:
             continue
         aulcs, finals, mean_curve = np.array([aulc(n, a) for a in acc]), acc[:, -1], acc.mean(axis=0)
@@ -99,6 +116,8 @@ def summarize(rows: list[dict], strategies: list[str] | None = None) -> dict:
             "n_labeled": n.tolist(),
             "accuracy_mean": [round(float(a), 6) for a in mean_curve],
         }
+        if key != "accuracy":
+            summary[s]["measure"] = key
     return summary
 
 

@@ -88,8 +88,10 @@ def load_dataset(
     *,
     download: bool = False,
     cache_dir: str | os.PathLike | None = None,
+    test: bool = True,
 ) -> Dataset:
-    """Load a dataset by name: one of :data:`DATASETS` or ``folder:PATH``.
+    """Load a dataset by name: one of :data:`DATASETS` or ``folder:PATH``; ``test=False``: with an empty test
+    split (a folder ``<class>/*`` then keeps every image in the pool instead of holding a test split out).
 
     ``data_dir`` holds the files for mnist, fashion-mnist and cifar10 (for cifar10 it may also
     be the ``.tar.gz`` or image-folder ``.zip`` itself). Without it, files downloaded earlier
@@ -105,8 +107,19 @@ def load_dataset(
         path = spec[len("folder:") :]
         if not path:
             raise ConfigError("dataset", "'folder:' needs a path: folder:DIR or folder:FILE.zip")
-        return read_image_folder(path, name=spec, cache_dir=cache / "decoded")
-    key = spec.lower()
+        return read_image_folder(path, name=spec, cache_dir=cache / "decoded", test=test)
+    data = _load_named(name, spec.lower(), data_dir, download, cache)
+    return data if test else without_test(data)
+
+
+def without_test(data: Dataset) -> Dataset:
+    """The dataset with an empty test split (the pool unchanged)."""
+    import dataclasses
+
+    return dataclasses.replace(data, x_test=data.x_test[:0], y_test=data.y_test[:0])
+
+
+def _load_named(name: str, key: str, data_dir, download: bool, cache: Path) -> Dataset:
     if key not in DATASETS:
         raise ConfigError("dataset", f"unknown name {name!r}; expected one of {', '.join(DATASETS)} or folder:PATH")
     if key == "digits":

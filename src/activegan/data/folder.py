@@ -1,4 +1,5 @@
-"""Image folders: ``train/<class>/*.png|jpg|jpeg`` and ``test/<class>/*``, as a directory or a ``.zip``.
+"""Image folders: ``train/<class>/*.png|jpg|jpeg`` and ``test/<class>/*``, as a directory or a ``.zip``;
+or ``<class>/*`` (ImageFolder), from which a seeded, stratified test split is held out (``held_out``).
 
 Decoding tens of thousands of JPEG/PNG files takes seconds, so with a ``cache_dir`` a folder is
 decoded once and cached as an ``.npz``, keyed by the source's path, size and modification time.
@@ -59,14 +60,16 @@ class _FolderSource:
         return self._zip
 
     def entries(self) -> list[tuple[str, str, str]]:
-        """Sorted (split, class, member) for every image under train/ and test/."""
+        """Sorted (split, class, member) for every image under train/ and test/; split "all" for every image
+        under <class>/ where neither train/ nor test/ exists (ImageFolder)."""
         if self._entries is None:
             self._entries = sorted(self._list_zip() if self.is_zip else self._list_dir())
         return self._entries
 
     def _list_dir(self) -> Iterator[tuple[str, str, str]]:
-        for split in ("train", "test"):
-            root = self.path / split
+        flat = not any((self.path / split).is_dir() for split in ("train", "test"))
+        for split in ("all",) if flat else ("train", "test"):
+            root = self.path if flat else self.path / split
             if not root.is_dir():
                 continue
             for cls_dir in root.iterdir():
@@ -84,16 +87,19 @@ class _FolderSource:
             tops = {n.split("/", 1)[0] for n in names if n.split("/")[1:2] in (["train"], ["test"])}
             if len(tops) == 1:
                 prefix = tops.pop() + "/"
+        flat = not any(n[len(prefix):].startswith(("train/", "test/")) for n in names if n.startswith(prefix))
+        if flat:  # <class>/<image> at the root, or inside one top-level folder
+            tops = {n.split("/", 1)[0] for n in names if n.count("/") == 2}
+            prefix = tops.pop() + "/" if not any(n.count("/") == 1 for n in names) and len(tops) == 1 else ""
         for n in names:
             if not n.startswith(prefix):
                 continue
             parts = n[len(prefix) :].split("/")
-            if (
-                len(parts) == 3
-                and parts[0] in ("train", "test")
-                and parts[2].lower().endswith(IMAGE_SUFFIXES)
-                and not parts[2].startswith(".")
-            ):
+            if parts[-1].startswith(".") or not parts[-1].lower().endswith(IMAGE_SUFFIXES):
+                continue
+            if flat and len(parts) == 2:
+                yield "all", parts[0], n
+            elif not flat and len(parts) == 3 and parts[0] in ("train", "test"):
                 yield parts[0], parts[1], n
 
     def display(self, member: str) -> str:
@@ -128,10 +134,12 @@ def _decode(blob: bytes, suffix: str, where: str):
 def _classes(src: _FolderSource, label: str) -> list[str]:
     """The sorted train class names, after checking both splits exist and test ⊆ train."""
     entries = src.entries()
-    train_classes = sorted({cls for split, cls, _ in entries if split == "train"})
+    train_classes = sorted({cls for split, cls, _ in entries if split in ("train", "all")})
+    if any(split == "all" for split, _, _ in entries):
+        return train_classes  # ImageFolder: the test split is held out after decoding
     if not train_classes:
         raise DataError(
-            f"{label}: expected images in train/<class>/*.png|jpg|jpeg (and test/<class>/*) in {src.path}, found none"
+            f"{label}: expected images in <class>/*.png|jpg|jpeg, or train/<class>/* (and test/<class>/*), in {src.path}, found none"
         )
     test_classes = {cls for split, cls, _ in entries if split == "test"}
     if not test_classes:
@@ -153,7 +161,7 @@ def _decode_folder(src: _FolderSource, label: str) -> tuple:
     from tqdm import tqdm
 
     # Train first, then test, each sorted by class and file: the splits are then two views.
-    train = [e for e in src.entries() if e[0] == "train"]
+    train = [e for e in src.entries() if e[0] in ("train", "all")]
     ordered, n_train = train + [e for e in src.entries() if e[0] == "test"], len(train)
     x = None  # (N, H, W, 3) uint8, allocated once the first image gives the size
     all_gray = True
@@ -183,8 +191,11 @@ def read_image_folder(
     *,
     name: str | None = None,
     cache_dir: str | os.PathLike | None = None,
+    test: bool = True,
 ) -> Dataset:
-    """Read ``train/<class>/*`` and ``test/<class>/*`` images from a directory or a ``.zip``.
+    """Read ``train/<class>/*`` and ``test/<class>/*`` images, or ``<class>/*`` (ImageFolder), from a directory
+    or a ``.zip``. From ``<class>/*`` a test split is held out by ``held_out``; ``test=False`` keeps every image
+    in the pool and gives an empty test split (either layout).
 
     Class names are the sorted train folder names. All-grayscale folders give 1 channel,
     otherwise 3 (RGB). With ``cache_dir``, the decoded uint8 arrays are cached there as an
@@ -194,14 +205,46 @@ def read_image_folder(
     label = name or f"folder:{path}"
     if not path.exists():
         raise DataError(
-            f"{label}: {path} does not exist (expected a directory or .zip with train/<class>/* and test/<class>/*)"
+            f"{label}: {path} does not exist (expected a directory or .zip with <class>/*, or train/<class>/* and test/<class>/*)"
         )
     if path.is_file() and not zipfile.is_zipfile(path):
         raise DataError(f"{label}: {path} is not a directory or a .zip archive")
     with _FolderSource(path) as src:
         stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in path.stem)[:40]
         z = cached_arrays(cache_dir, stem, src.fingerprint(), lambda: dict(zip(_ARRAYS, _decode_folder(src, label))))
-    return _dataset_from_uint8(label, *(z[k] for k in _ARRAYS[:4]), tuple(str(c) for c in z["classes"]))
+    x, y, x_test, y_test = (z[k] for k in _ARRAYS[:4])
+    classes = tuple(str(c) for c in z["classes"])
+    if not test:
+        x_test, y_test = x_test[:0], y_test[:0]
+    elif len(y_test) == 0:  # ImageFolder (the train/test layout must hold test images)
+        keep = held_out(y, classes, label)
+        logger.info("%s: no train/ and test/ folders: held out %d of %d images as the test split (%s)", label,
+                    len(keep), len(y), HELD_OUT_RULE)
+        pool = np.setdiff1d(np.arange(len(y)), keep)
+        x, y, x_test, y_test = x[pool], y[pool], x[keep], y[keep]
+    return _dataset_from_uint8(label, x, y, x_test, y_test, classes)
+
+
+TEST_SHARE, TEST_MAX, SPLIT_SEED = 0.2, 2000, 0
+HELD_OUT_RULE = (f"{TEST_SHARE:.0%} of each class rounded, at least 1 per class, at most {TEST_MAX} in all "
+                 f"(shares scaled down to fit), drawn with seed {SPLIT_SEED}")
+
+
+def held_out(y, classes, label: str) -> np.ndarray:
+    """Sorted indices of the test split held out of an ImageFolder's images: ``HELD_OUT_RULE``, the same for every
+    experiment seed. A class with a single image cannot give one to each side: DataError."""
+    y = np.asarray(y, dtype=np.int64)
+    counts = np.bincount(y, minlength=len(classes))
+    single = [classes[c] for c in np.flatnonzero(counts == 1)]
+    if single:
+        raise DataError(f"{label}: class {', '.join(single)} has a single image; a held-out test split needs at least 2 "
+                        "images of each class (add images, or run with no test split)")
+    take = np.maximum(1, np.round(TEST_SHARE * counts)).astype(np.int64)
+    if take.sum() > TEST_MAX:
+        take = np.maximum(1, np.floor(TEST_MAX * counts / counts.sum())).astype(np.int64)
+    take = np.where(counts > 0, np.minimum(take, counts - 1), 0)
+    rng = np.random.default_rng(SPLIT_SEED)
+    return np.sort(np.concatenate([rng.choice(np.flatnonzero(y == c), k, replace=False) for c, k in enumerate(take)]))
 
 
 _ARRAYS = ("x_pool", "y_pool", "x_test", "y_test", "classes")

@@ -1,0 +1,297 @@
+"""Knowing when to stop: how good the model is without a test set, and whether another batch is worth it.
+
+**The estimate** (``AccuracyEstimate``) is a model-assisted difference estimator of the *current* model's
+accuracy on the pool's distribution (what a test split drawn like the pool would measure):
+
+    estimate = mean confidence of the current model over unlabeled pool images (a fixed random sample:
+               the stop set)
+             + mean of (correct − confidence) over labeled images, each predicted *before* its label
+               was known (prequential: by the model of the round before), from the last ``window`` rounds
+
+The first term is what the model believes; the second corrects its calibration with what the labels
+said. The 90 % interval is a t interval (n − 1 degrees of freedom, n the residuals used) around it,
+from the residuals' standard error and the confidence term's; fewer than 2 residuals give [0, 1].
+
+*When it is biased.* The residuals come from queried images, which are not a random sample of the pool:
+a strategy that asks where the model is unsure (margin, entropy) asks where it errs more often than
+its confidence says, so the mean residual is too negative and the estimate too low; where the model is
+better calibrated on its queries than elsewhere it is too high. The residuals are also those of earlier
+models (the window bounds how much earlier). Under random sampling the residual term is unbiased
+for the earlier models. **An audit** removes the query bias: a share of each batch drawn uniformly
+from the unlabeled pool (``audit_draw``), labeled and counted like any other image; once audit labels
+exist the residual term uses only them — unbiased, wider. Measured: docs/results/stopping/.
+
+**The stop signal** (``StopSignal``): stabilizing predictions (Bloodgood & Vijay-Shanker 2009) — Cohen's κ
+between successive rounds' predictions on the stop set (``stop_set``: ``STOP_SET_SIZE`` pool images
+drawn once per seed, the whole pool when smaller) — fires when κ ≥ ``kappa`` (0.99) in ``rounds`` (3)
+successive rounds, or when the estimate rose less than ``min_gain`` (0.005: half a point) over the last
+``rounds`` rounds while its 90 % interval is at most ± ``max_half_width`` (0.05: a plateau measured, not the noise of
+a few labels; measured in docs/results/stopping). Once fired it stays fired, with the reason of its first firing.
+
+    import numpy as np
+    from activegan import AccuracyEstimate, StopSignal, stop_set
+
+    stop = stop_set(len(X_pool), seed=0)                     # fixed unlabeled images, drawn once
+    estimate, signal = AccuracyEstimate(), StopSignal()
+    for batch in rounds:                                     # your loop: ask, label, train
+        estimate.record(model.predict_proba(X_pool[batch]), labels_of(batch))  # before training on them
+        model = train(...)
+        probs = model.predict_proba(X_pool[stop])
+        value, low, high = estimate.estimate(probs[unlabeled_mask[stop]])
+        kappa, should_stop, reason = signal.update(probs.argmax(1), (value, low, high))
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from activegan.errors import ConfigError
+
+STOP_SET_SIZE = 2000
+WINDOW = None  # rounds of residuals the estimate uses (None: all); chosen in docs/results/stopping
+LEVEL = 0.90
+MIN_AUDIT = 10  # audit labels before the residual term uses them alone
+_STOP_STREAM, _AUDIT_STREAM = 0x5709, 0xA0D1  # random streams of their own (see activegan.seeds)
+
+
+class Estimate(NamedTuple):
+    value: float
+    low: float
+    high: float
+
+
+class Decision(NamedTuple):
+    kappa: float  # Cohen's κ against the previous round's predictions (nan in the first round)
+    stop: bool
+    reason: str  # why it fired, in words ("" while it has not)
+
+
+def stop_set(pool_size: int, seed: int, size: int = STOP_SET_SIZE) -> np.ndarray:
+    """Sorted pool indices of the stop set: ``size`` drawn uniformly once per seed (the whole pool when smaller)."""
+    if pool_size <= size:
+        return np.arange(pool_size, dtype=np.int64)
+    rng = np.random.default_rng([int(seed), _STOP_STREAM])
+    return np.sort(rng.choice(pool_size, size, replace=False)).astype(np.int64)
+
+
+def audit_count(batch: int, share: float) -> int:
+    """Images of a batch of ``batch`` drawn for the audit: round(share × batch), at least 1 when share > 0."""
+    check_share(share)
+    return 0 if share == 0 or batch <= 0 else min(batch, max(1, int(round(share * batch))))
+
+
+def audit_draw(unlabeled, batch: int, share: float, seed: int, round_: int) -> np.ndarray:
+    """The audit's pool indices of one round: ``audit_count`` of them, uniform over ``unlabeled``,
+    from a random stream of the seed and round (the same for every strategy of a seed and round)."""
+    unlabeled = np.asarray(unlabeled, dtype=np.int64)
+    k = min(audit_count(batch, share), len(unlabeled))
+    rng = np.random.default_rng([int(seed), int(round_), _AUDIT_STREAM])
+    return rng.choice(unlabeled, k, replace=False) if k else np.empty(0, dtype=np.int64)
+
+
+def check_share(share: float) -> None:
+    if not 0 <= share < 1:
+        raise ConfigError("audit", f"must be a share of each batch, 0 ≤ share < 1, got {share}")
+
+
+def cohen_kappa(a, b) -> float:
+    """Cohen's κ of two label vectors: (p_o − p_e) / (1 − p_e), p_e from each vector's class shares.
+    Two identical constant vectors agree fully: 1."""
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    if a.shape != b.shape or a.ndim != 1 or len(a) == 0:
+        raise ValueError(f"cohen_kappa needs two label vectors of one length, got {a.shape} and {b.shape}")
+    p_o = float((a == b).mean())
+    k = int(max(a.max(), b.max())) + 1
+    p_e = float(np.dot(np.bincount(a, minlength=k), np.bincount(b, minlength=k))) / len(a) ** 2
+    if p_e >= 1.0:
+        return 1.0 if p_o == 1.0 else 0.0
+    return (p_o - p_e) / (1.0 - p_e)
+
+
+def class_probs(model, X, rows) -> np.ndarray:
+    """The model's class probabilities of pool rows (by row where the learner holds the pool)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    probs = model.pool_proba(X, rows) if hasattr(model, "pool_proba") else None
+    return np.asarray(probs if probs is not None else model.predict_proba(X[rows]), dtype=np.float64)
+
+
+def used_records(records: dict, rounds: int, window: int | None) -> np.ndarray:
+    """A mask of the records (arrays "round", "audit", … of ``AccuracyEstimate``) that the estimate uses after
+    ``rounds`` recorded rounds: every audit record once there are ``MIN_AUDIT`` (uniform draws: no window), else
+    those of the last ``window`` rounds."""
+    audit = np.asarray(records["audit"]) == 1
+    if audit.sum() >= MIN_AUDIT:
+        return audit
+    rounds_of = np.asarray(records["round"])
+    return np.ones(len(audit), bool) if window is None else rounds_of >= rounds - window
+
+
+def difference_estimate(conf_mean: float, conf_var: float, n_conf: int, residuals, level: float = LEVEL,
+                        floor: float = 0.0) -> Estimate:
+    """mean confidence + mean residual, with a t interval (len(residuals) − 1 degrees of freedom) from both
+    terms' standard errors; [0, 1] with fewer than 2 residuals. Clipped to [0, 1]. The residuals' variance is
+    at least ``floor``: the mean of c(1 − c) over their confidences c, what a calibrated model's residuals would
+    vary by (a few residuals with no error among them would otherwise give a narrow interval)."""
+    from scipy import stats
+
+    res, clip = np.asarray(residuals, dtype=np.float64), lambda x: float(min(1.0, max(0.0, x)))
+    value = float(conf_mean + (res.mean() if len(res) else 0.0))
+    if len(res) < 2:
+        return Estimate(clip(value), 0.0, 1.0)
+    se = np.sqrt(max(res.var(ddof=1), floor) / len(res) + conf_var / max(n_conf, 1))
+    half = float(stats.t.ppf(0.5 + level / 2, len(res) - 1) * se)
+    return Estimate(clip(value), clip(value - half), clip(value + half))
+
+
+class AccuracyEstimate:
+    """The difference estimator above. ``record`` each round's batch before training on it; ``estimate``
+    with the current model's probabilities of unlabeled pool images."""
+
+    def __init__(self, window: int | None = WINDOW, level: float = LEVEL):
+        if window is not None and window < 1:
+            raise ConfigError("window", f"must be at least 1 round (or None: all), got {window}")
+        self.window, self.level = window, level
+        self.rounds = 0
+        self._cols = {k: [] for k in ("round", "pred", "conf", "correct", "audit")}
+
+    def record(self, probs, labels, audit=None) -> None:
+        """One round's batch: the probabilities the model had for it before its labels were told, the
+        labels, and which of them the audit drew (a bool mask; default none)."""
+        probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels, dtype=np.int64)
+        if probs.ndim != 2 or len(probs) != len(labels):
+            raise ValueError(f"record needs (n, classes) probabilities and n labels, got {probs.shape} and {labels.shape}")
+        audit = np.zeros(len(labels), bool) if audit is None else np.asarray(audit, dtype=bool)
+        pred = probs.argmax(axis=1) if len(probs) else np.empty(0, np.int64)
+        for key, v in (("round", np.full(len(labels), self.rounds)), ("pred", pred), ("conf", probs.max(axis=1, initial=0)),
+                       ("correct", pred == labels), ("audit", audit)):
+            self._cols[key].extend(v.tolist())
+        self.rounds += 1
+
+    def used(self) -> np.ndarray:
+        """Which records the estimate uses (``used_records``)."""
+        return used_records({k: np.asarray(v) for k, v in self._cols.items()}, self.rounds, self.window)
+
+    def residuals(self) -> np.ndarray:
+        """correct − confidence of the records the estimate uses."""
+        keep = self.used()
+        return np.asarray(self._cols["correct"], np.float64)[keep] - np.asarray(self._cols["conf"], np.float64)[keep]
+
+    def estimate(self, pool_probs) -> Estimate:
+        """(value, low, high) of the current model's accuracy, from its probabilities of unlabeled pool images."""
+        conf = np.asarray(pool_probs, dtype=np.float64).max(axis=1)
+        if len(conf) == 0:
+            raise ValueError("estimate needs the model's probabilities of at least one unlabeled image")
+        used_conf = np.asarray(self._cols["conf"], np.float64)[self.used()]
+        return difference_estimate(conf.mean(), conf.var(ddof=1) if len(conf) > 1 else 0.0, len(conf), self.residuals(),
+                                   self.level, floor=float((used_conf * (1 - used_conf)).mean()) if len(used_conf) else 0.0)
+
+    def state_dict(self) -> dict:
+        """Lists of numbers (torch.load(weights_only=True) reads them)."""
+        return {"rounds": self.rounds, **{k: [int(x) if k != "conf" else float(x) for x in v] for k, v in self._cols.items()}}
+
+    def load_state_dict(self, state: dict) -> "AccuracyEstimate":
+        self.rounds = int(state["rounds"])
+        self._cols = {k: list(state[k]) for k in self._cols}
+        return self
+
+
+class StopSignal:
+    """Stabilizing predictions on the stop set, or the estimate's plateau; see the module's docstring."""
+
+    def __init__(self, kappa: float = 0.99, rounds: int = 3, min_gain: float = 0.005, max_half_width: float = 0.05):
+        if not (0 < kappa <= 1 and rounds >= 1):
+            raise ConfigError("kappa" if rounds >= 1 else "rounds", f"must be in (0, 1] and at least 1, got {kappa}, {rounds}")
+        self.threshold, self.rounds, self.min_gain, self.max_half_width = kappa, rounds, min_gain, max_half_width
+        self.previous: np.ndarray | None = None
+        self.history: dict[str, list[float]] = {"kappa": [], "changed": [], "estimate": [], "half_width": []}
+        self.fired, self.reason = -1, ""
+
+    def update(self, predictions, estimate=None) -> Decision:
+        """This round's predictions on the stop set and the estimate ((value, low, high), or a bare value: its
+        plateau then counts whatever its interval): κ, whether to stop, and why."""
+        pred, nan = np.asarray(predictions, dtype=np.int64), float("nan")
+        same = self.previous is not None and len(self.previous) == len(pred)
+        kappa = cohen_kappa(self.previous, pred) if same else nan
+        interval = estimate is not None and not np.isscalar(estimate)
+        value = nan if estimate is None else float(estimate[0] if interval else estimate)
+        for key, v in (("kappa", kappa), ("changed", float((self.previous != pred).mean()) if same else nan),
+                       ("estimate", value), ("half_width", (estimate[2] - estimate[1]) / 2 if interval else nan)):
+            self.history[key].append(float(v))
+        self.previous = pred
+        if self.fired < 0:
+            self._check()
+        return Decision(kappa, self.fired >= 0, self.reason)
+
+    def _check(self) -> None:
+        n, h = self.rounds, self.history
+        last = np.asarray(h["kappa"][-n:])
+        if len(last) == n and np.all(last >= self.threshold):  # nan compares False
+            self.fired = len(h["kappa"]) - 1
+            self.reason = (f"predictions changed on {100 * max(h['changed'][-n:]):.1f} % of the stop set or less for {n} "
+                           f"rounds (Cohen's κ ≥ {self.threshold:g})")
+        elif len(h["estimate"]) > n:
+            gain, half = h["estimate"][-1] - h["estimate"][-1 - n], h["half_width"][-1]
+            if gain < self.min_gain and not half > self.max_half_width:  # nan compares False
+                self.fired = len(h["estimate"]) - 1
+                self.reason = (f"the estimated accuracy rose {100 * gain:+.1f} points over the last {n} rounds (less than "
+                               f"{100 * self.min_gain:g})" + ("" if np.isnan(half) else f", its 90 % interval ±{100 * half:.1f} points"))
+
+    def state_dict(self) -> dict:
+        return {"previous": [] if self.previous is None else self.previous.tolist(), **self.history, "fired": self.fired,
+                "reason": self.reason}
+
+    def load_state_dict(self, state: dict) -> "StopSignal":
+        self.previous = np.asarray(state["previous"], dtype=np.int64) if len(state["previous"]) else None
+        self.history = {k: [float(x) for x in state[k]] for k in self.history}
+        self.fired, self.reason = int(state["fired"]), str(state["reason"])
+        return self
+
+
+class Monitor:
+    """The estimate, the stop signal and the audit of one run (a strategy and a seed), round by round:
+    what ``run``'s loop calls. ``state`` (from ``state_dict``) continues a saved run."""
+
+    def __init__(self, pool_size: int, seed: int, audit: float = 0.0, state: dict | None = None, window: int | None = WINDOW):
+        check_share(audit)
+        self.seed, self.share, self.pool_size = int(seed), float(audit), int(pool_size)
+        self.stop = stop_set(pool_size, seed)
+        self.accuracy, self.signal = AccuracyEstimate(window), StopSignal()
+        self.confidence: list[list[float]] = []  # per round: mean, variance and count of the confidence term
+        if state:
+            self.accuracy.load_state_dict(state["accuracy"])
+            self.signal.load_state_dict(state["signal"])
+            self.confidence = [list(map(float, c)) for c in state["confidence"]]
+
+    def audit(self, unlabeled, batch: int, round_: int) -> np.ndarray:
+        """This round's audit images (none with a share of 0: the strategy's choice is then unchanged)."""
+        return audit_draw(unlabeled, batch, self.share, self.seed, round_) if self.share else np.empty(0, np.int64)
+
+    def record(self, model, X, batch, labels, audited) -> None:
+        """The batch as the model of the round before saw it, before its labels are told."""
+        batch = np.asarray(batch, dtype=np.int64)
+        probs = class_probs(model, X, batch) if len(batch) else np.empty((0, 1))
+        self.accuracy.record(probs, labels, np.isin(batch, audited))
+
+    def columns(self, model, X, labeled, y_pool=None) -> dict:
+        """After this round's fit: the estimate, its interval, κ and the stop signal (curves.csv's columns);
+        ``labeled`` is the pool's labeled indices (left out of the confidence term). ``y_pool`` (a simulation's
+        truth, never used by the estimate): also ``pool_accuracy``, the accuracy on the same unlabeled images."""
+        probs = class_probs(model, X, self.stop)
+        unlabeled = ~np.isin(self.stop, np.asarray(labeled, dtype=np.int64))
+        conf = probs[unlabeled] if unlabeled.any() else probs
+        c = conf.max(axis=1)
+        self.confidence.append([float(c.mean()), float(c.var(ddof=1)) if len(c) > 1 else 0.0, float(len(c))])
+        est = self.accuracy.estimate(conf)
+        decision = self.signal.update(probs.argmax(axis=1), est)
+        out = {"estimate": est.value, "estimate_low": est.low, "estimate_high": est.high, "stop_kappa": decision.kappa,
+               "stop": int(decision.stop), "stop_reason": decision.reason}
+        if y_pool is not None:
+            rows = self.stop[unlabeled] if unlabeled.any() else self.stop
+            out["pool_accuracy"] = float((conf.argmax(axis=1) == np.asarray(y_pool)[rows]).mean())
+        return out
+
+    def state_dict(self) -> dict:
+        return {"accuracy": self.accuracy.state_dict(), "signal": self.signal.state_dict(), "confidence": self.confidence}
+
