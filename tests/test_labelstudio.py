@@ -27,7 +27,7 @@ def _folders(root: Path, classes=("dark", "bright")) -> None:
 
 
 def _query(labeled, pool, out, *extra) -> int:
-    return main(["query", "--labeled", str(labeled), "--pool", str(pool), "--out", str(out), "--learner", "cnn",
+    return main(["query", "--strategy", "margin", "--labeled", str(labeled), "--pool", str(pool), "--out", str(out), "--learner", "cnn",
                  "--epochs", "3", "--format", "label-studio", "--no-progress", *extra])
 
 

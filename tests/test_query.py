@@ -18,7 +18,7 @@ from conftest import gray, png as _png
 
 
 def _query(root: Path, out: str, *extra: str) -> int:
-    return main(["query", "--labeled", str(root / "labeled"), "--pool", str(root / "pool"), "--out", str(root / out),
+    return main(["query", "--strategy", "margin", "--labeled", str(root / "labeled"), "--pool", str(root / "pool"), "--out", str(root / out),
                  "--learner", "cnn", "--epochs", "30", "--shard-size", "50", "--no-progress", *extra])
 
 
@@ -58,7 +58,7 @@ def test_queries_are_the_highest_scores_in_order_and_corrupt_images_are_listed(q
 
 def test_resume_after_kill_9_skips_finished_shards(query_folders, tmp_path):
     out = query_folders / "killed"
-    cmd = [sys.executable, "-m", "activegan.cli", "query", "--labeled", str(query_folders / "labeled"), "--pool",
+    cmd = [sys.executable, "-m", "activegan.cli", "query", "--strategy", "margin", "--labeled", str(query_folders / "labeled"), "--pool",
            str(query_folders / "pool"), "--out", str(out), "--learner", "cnn", "--epochs", "30", "--shard-size", "10",
            "--strategy", "bald", "--no-progress"]
     proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -87,13 +87,13 @@ def test_resume_after_kill_9_skips_finished_shards(query_folders, tmp_path):
 def test_a_bad_labeled_set_gets_one_line_and_exit_2(query_folders, tmp_path, capsys, make, flag, words):
     make(tmp_path)
     target = tmp_path / ("one.csv" if (tmp_path / "one.csv").exists() else "one")
-    code = main(["query", "--labeled", str(target), "--pool", str(query_folders / "pool"), "--out", str(tmp_path / "o"), "--no-progress"])
+    code = main(["query", "--strategy", "margin", "--labeled", str(target), "--pool", str(query_folders / "pool"), "--out", str(tmp_path / "o"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and words in err and err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_other_bad_inputs_name_their_flag(query_folders, tmp_path, capsys):
-    base = ["query", "--labeled", str(query_folders / "labeled"), "--out", str(tmp_path / "o"), "--no-progress"]
+    base = ["query", "--strategy", "margin", "--labeled", str(query_folders / "labeled"), "--out", str(tmp_path / "o"), "--no-progress"]
     for extra, words in [(["--pool", str(tmp_path / "missing")], "no such pool"),
                          (["--pool", str(query_folders / "pool"), "--strategy", "density-entropy"], "--strategy"),
                          (["--pool", str(query_folders / "pool"), "-n", "0"], "-n must be at least 1"),
@@ -128,7 +128,7 @@ def test_label_studio_round_trip_and_a_saved_model(query_folders, tmp_path):
     back = read_labeled(export)
     assert back.paths == [row["id"] for row in rows[1:]] and back.labels == [str(i % 3) for i in range(1, 12)]
     # the saved model scores a new pool without training: the same scores
-    assert main(["query", "--labeled", str(export), "--pool", str(query_folders / "pool"), "--out", str(tmp_path / "again"),
+    assert main(["query", "--strategy", "margin", "--labeled", str(export), "--pool", str(query_folders / "pool"), "--out", str(tmp_path / "again"),
                  "--learner", "cnn", "--model", str(query_folders / "ls" / "model.pt"), "--shard-size", "50", "-n", "12",
                  "--no-progress"]) == 0
     again = [r["id"] for r in _rows(tmp_path / "again" / "queries.csv")]
@@ -143,7 +143,7 @@ def test_the_default_learner_ranks_a_pool_of_arrays(query_folders, all_digits, t
     shards.mkdir()
     for k in range(3):
         np.save(shards / f"s{k}.npy", (all_digits.x_pool[400 + 100 * k: 500 + 100 * k] * 255).round().astype(np.uint8))
-    assert main(["query", "--labeled", str(query_folders / "labeled"), "--pool", str(shards), "--out", str(tmp_path / "o"),
+    assert main(["query", "--strategy", "margin", "--labeled", str(query_folders / "labeled"), "--pool", str(shards), "--out", str(tmp_path / "o"),
                  "-n", "10", "--shard-size", "64", "--no-progress"]) == 0
     rows = _rows(tmp_path / "o" / "queries.csv")
     assert len(rows) == 10 and all(r["id"].split(":")[0] in {"s0.npy", "s1.npy", "s2.npy"} for r in rows)
@@ -151,7 +151,7 @@ def test_the_default_learner_ranks_a_pool_of_arrays(query_folders, all_digits, t
 
 
 def _tiny_query(root: Path, *extra: str, out: str = "out") -> int:
-    return main(["query", "--labeled", str(root / "labeled"), "--pool", str(root / "pool"), "--out", str(root / out),
+    return main(["query", "--strategy", "margin", "--labeled", str(root / "labeled"), "--pool", str(root / "pool"), "--out", str(root / out),
                  "--learner", "cnn", "--epochs", "3", "--shard-size", "4", "--no-progress", *extra])
 
 
@@ -189,7 +189,7 @@ def test_a_model_for_other_classes_is_refused_before_scoring(tiny, tmp_path, cap
     for k in range(3):
         gray(other / "cats" / f"{k}.png", 40 + k)
         gray(other / "dogs" / f"{k}.png", 200 - k)
-    code = main(["query", "--labeled", str(other), "--pool", str(tiny / "pool"), "--out", str(tmp_path / "o"),
+    code = main(["query", "--strategy", "margin", "--labeled", str(other), "--pool", str(tiny / "pool"), "--out", str(tmp_path / "o"),
                  "--learner", "cnn", "--model", str(tiny / "out" / "model.pt"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and "--model" in err and "cats" in err and err.count("\n") == 1
@@ -198,7 +198,7 @@ def test_a_model_for_other_classes_is_refused_before_scoring(tiny, tmp_path, cap
 
 def test_an_mc_strategy_with_a_learner_that_cannot_sample_is_refused_before_anything_is_written(tiny, capsys):
     t0 = time.perf_counter()
-    code = main(["query", "--labeled", str(tiny / "labeled"), "--pool", str(tiny / "pool"), "--out", str(tiny / "out"),
+    code = main(["query", "--strategy", "margin", "--labeled", str(tiny / "labeled"), "--pool", str(tiny / "pool"), "--out", str(tiny / "out"),
                  "--learner", "embedding", "--strategy", "bald", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and "--strategy" in err and err.count("\n") == 1
@@ -236,13 +236,13 @@ def test_a_coverage_strategy_sees_the_whole_pool_and_asks_for_classes_no_label_h
         for f in (query_folders / "labeled" / str(c)).glob("*.png"):
             (labeled / str(c) / f.name).write_bytes(f.read_bytes())
     out = tmp_path / "cover"
-    assert main(["query", "--labeled", str(labeled), "--pool", str(query_folders / "pool"), "--out", str(out),
+    assert main(["query", "--strategy", "margin", "--labeled", str(labeled), "--pool", str(query_folders / "pool"), "--out", str(out),
                  "--strategy", "typiclust", "--learner", "embedding", "-n", "10", "--no-progress"]) == 0
     rows = _rows(out / "queries.csv")
     assert [int(r["rank"]) for r in rows] == list(range(1, 11)) and len({r["id"] for r in rows}) == 10
     digits = [int(all_digits.y_pool[int(Path(r["id"]).stem[3:])]) for r in rows]
     assert sum(d >= 5 for d in digits) >= 8, digits  # measured 9 of 10
     assert not (out / "shards").exists()  # nothing was scored shard by shard
-    assert main(["query", "--labeled", str(labeled), "--pool", str(query_folders / "pool"), "--out", str(tmp_path / "r"),
+    assert main(["query", "--strategy", "margin", "--labeled", str(labeled), "--pool", str(query_folders / "pool"), "--out", str(tmp_path / "r"),
                  "--strategy", "typiclust", "--ray", "auto"]) == 2
     assert "selects a set over the whole pool" in capsys.readouterr().err

@@ -36,7 +36,7 @@ def _rows(path):
 
 
 def _query(folders, out, *extra):
-    return main(["query", "--labeled", str(folders / "labeled"), "--pool", str(folders / "pool"), "--out", str(out),
+    return main(["query", "--strategy", "margin", "--labeled", str(folders / "labeled"), "--pool", str(folders / "pool"), "--out", str(out),
                  "--learner", "cnn", "--epochs", "30", "--shard-size", "40", "-n", "30", "--no-progress", *extra])
 
 
@@ -67,7 +67,7 @@ def test_query_on_ray_ranks_as_a_local_query_even_when_an_actor_dies(cluster, qu
     dies_once = type("DiesOnce", (_DiesOnce, ShardScorer), {"marker": str(died)})
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the actors cannot import this test module
     monkeypatch.setattr(activegan.query, "ShardScorer", dies_once)
-    cfg = QueryConfig(labeled=str(query_folders / "labeled"), pool=str(query_folders / "pool"), out=str(tmp_path / "killed"),
+    cfg = QueryConfig(strategy="margin", labeled=str(query_folders / "labeled"), pool=str(query_folders / "pool"), out=str(tmp_path / "killed"),
                       learner="cnn", epochs=30, shard_size=40, n=30, ray=cluster)
     run_query(cfg)
     assert died.exists()  # an actor was killed mid-scoring, restarted, and its shard scored again
@@ -82,7 +82,7 @@ def test_an_actor_scores_with_the_drivers_thread_count(query_folders, tmp_path, 
     import activegan.workers
     from activegan.query import QueryConfig, ShardScorer, run_query, scorer_args
 
-    cfg = QueryConfig(labeled=str(query_folders / "labeled"), pool=str(query_folders / "pool"), out=str(tmp_path / "o"),
+    cfg = QueryConfig(strategy="margin", labeled=str(query_folders / "labeled"), pool=str(query_folders / "pool"), out=str(tmp_path / "o"),
                       learner="cnn", epochs=30, shard_size=40, n=30)
     run_query(cfg)
     before = torch.get_num_threads()

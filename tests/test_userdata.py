@@ -18,7 +18,7 @@ from activegan.errors import DataError
 
 
 def _query(root: Path, *extra: str, labeled: str = "labeled", pool: str = "pool") -> int:
-    return main(["query", "--labeled", str(root / labeled), "--pool", str(root / pool), "--out", str(root / "out"),
+    return main(["query", "--strategy", "margin", "--labeled", str(root / labeled), "--pool", str(root / pool), "--out", str(root / "out"),
                  "--learner", "cnn", "--epochs", "3", "--no-progress", *extra])
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from activegan.errors import ConfigError
 from activegan.features import cli as features_cli
 from activegan.gan import cli as gan_cli
-from activegan.active.strategies import STRATEGIES
+from activegan.active.strategies import DEFAULT_STRATEGY, STRATEGIES
 from activegan.learners import LEARNERS
 from activegan.label import cli as label_cli
 
@@ -62,7 +62,8 @@ RUN_OPTIONS = [
     ("--dataset", "dataset", str, "digits (embedded), mnist, fashion-mnist, cifar10, or folder:PATH"),
     ("--data-dir", "data_dir", str, "directory (or archive) holding the dataset's files"),
     ("--strategies", "strategies", _strategies, "comma list of strategies: " + ", ".join(STRATEGIES) + ", or "
-     "gan-<acquisition>-<match|model> for generated images; <strategy>@<learner> trains another learner"),
+     "gan-<acquisition>-<match|model> for generated images; <strategy>@<learner> trains another learner. The default "
+     f"list holds random and {DEFAULT_STRATEGY}, the measured best at 10–250 labels (docs/results/acquisition/README.md)"),
     ("--seeds", "seeds", _seeds, "number of seeds (0..S-1) or a comma list"),
     ("--initial", "initial", int, "size of the initial labeled set"),
     ("--initial-strategy", "initial_strategy", str, "typical (TypiClust: densest point of each cluster of the pool's "
@@ -141,7 +142,9 @@ def add_query_parser(sub) -> None:
     q.add_argument("--pool", required=True, help="a folder of images (recursive), a text file of paths, or .npy shards")
     q.add_argument("--out", required=True, help="output folder (rerun with the same options to resume; a changed labeled "
                                                 "set or pool is rescored: its stale scores and model.pt there are replaced)")
-    q.add_argument("--strategy", default=QueryConfig.strategy, help=f"acquisition function (default {QueryConfig.strategy})")
+    q.add_argument("--strategy", default=QueryConfig.strategy,
+                   help=f"acquisition strategy (default {QueryConfig.strategy}: the measured best at 10–250 labels, "
+                        "docs/results/acquisition/README.md; margin, entropy … score shard by shard)")
     q.add_argument("-n", type=int, default=QueryConfig.n, help=f"images to ask for (default {QueryConfig.n})")
     q.add_argument("--learner", default=QueryConfig.learner, help=f"what is trained: {', '.join(query_learners())} (default {QueryConfig.learner})")
     q.add_argument("--features", default=QueryConfig.features, help="the pool's representation: auto (pixels for grey "

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from activegan.active import RoundView, Strategy, check_strategy, make_strategy
+from activegan.active import DEFAULT_STRATEGY, RoundView, Strategy, check_strategy, make_strategy
 from activegan.errors import ConfigError
 
 
@@ -32,7 +32,7 @@ class ActiveLearner:
     """
 
     estimator: object = None
-    strategy: str | Strategy = "entropy"
+    strategy: str | Strategy = DEFAULT_STRATEGY  # the measured best (docs/results/acquisition/README.md)
     learner: str = "auto"  # selftrain on pixels, linear on a backbone's features; both need the pool
     pool: object = None
     density_k: int | None = 10

@@ -22,7 +22,7 @@ from activegan.active import candidates
 from activegan.acquisition import SEARCHES
 from activegan.active import INITIAL_STRATEGIES, ActiveRound, Candidates, check_strategy, learner_factory, make_strategy, parse
 from activegan.active.pool import SimulatedOracle
-from activegan.active.strategies import DENSITY_FEATURES, POSTER_STRATEGIES
+from activegan.active.strategies import DEFAULT_STRATEGY, DENSITY_FEATURES, POSTER_STRATEGIES
 from activegan.errors import ConfigError
 from activegan.gan.queries import MATCH_FEATURES, GanQueries, QueryOptions
 from activegan.learners.cnn import TrainOptions
@@ -48,10 +48,11 @@ class ExperimentConfig:
 
     dataset: str = "digits"
     data_dir: str | None = None
-    # The demo: the poster's strategies and a GAN strategy under the default learner, and random and
-    # margin under the poster's supervised CNN beside them (same first labels, paired by seed).
-    strategies: list[str] = field(default_factory=lambda: ["random", *POSTER_STRATEGIES, "gan-margin-match", "random@cnn",
-                                                           "margin@cnn"])
+    # The demo: random, the default strategy (the measured best), the poster's strategies and a GAN strategy
+    # under the default learner, and random and margin under the poster's supervised CNN beside them (same
+    # first labels, paired by seed).
+    strategies: list[str] = field(default_factory=lambda: ["random", DEFAULT_STRATEGY, *POSTER_STRATEGIES, "gan-margin-match",
+                                                           "random@cnn", "margin@cnn"])
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     initial: int = 20
     # How the first labels are chosen: "balanced" reads the labels it claims to save (the poster's and

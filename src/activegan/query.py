@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from activegan.active.strategies import DEFAULT_STRATEGY
 from activegan.data.user import ImageFormat, Labeled, ImagePool, decode, image_format, read_labeled
 from activegan.errors import ConfigError, DataError
 from activegan.io import atomic_torch_save, atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -42,7 +43,7 @@ class QueryConfig:
     labeled: str
     pool: str
     out: str
-    strategy: str = "margin"
+    strategy: str = DEFAULT_STRATEGY  # the measured best at 10–250 labels (docs/results/acquisition/README.md)
     n: int = 100
     learner: str = "auto"  # selftrain on pixels, linear on a backbone's features (docs/results/label-efficiency)
     features: str = "auto"  # the pool's representation (activegan.features)

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
+from activegan.active.strategies import DEFAULT_STRATEGY
 from activegan.errors import ConfigError, DataError
 from activegan.learners import LEARNERS
 
@@ -32,7 +33,8 @@ def add_label_parser(subparsers) -> None:
     )
     label.add_argument("--dataset", help="digits, mnist, fashion-mnist, cifar10, or folder:PATH")
     label.add_argument("--data-dir", help="directory (or archive) holding the dataset's files")
-    label.add_argument("--strategy", help="acquisition strategy, e.g. entropy, margin, random")
+    label.add_argument("--strategy", help=f"acquisition strategy (default for a new state {DEFAULT_STRATEGY}: the measured best "
+                                          "at 10–250 labels, docs/results/acquisition/README.md; e.g. margin, random)")
     label.add_argument("--query-size", type=int, help="images per batch (default 10)")
     label.add_argument("--budget", type=int, help="images to label in all, skips included (default 10 batches)")
     label.add_argument("--state", help="directory for labels.sqlite, the token and the lock")
@@ -138,10 +140,9 @@ def serve_command(args) -> int:
     state = Path(args.state).expanduser()
     meta = check_state_dir(state, args.dataset, args.strategy)  # before loading any data: refuse fast
     dataset = args.dataset or meta.get("dataset")
-    strategy = args.strategy or meta.get("strategy")
-    if not dataset or not strategy:
-        raise ConfigError("dataset" if not dataset else "strategy",
-                          f"required: {state} is a new labeling state; pass --dataset and --strategy")
+    strategy = args.strategy or meta.get("strategy") or DEFAULT_STRATEGY
+    if not dataset:
+        raise ConfigError("dataset", f"required: {state} is a new labeling state; pass --dataset")
     cfg = LabelConfig(
         dataset=dataset,
         strategy=strategy,
