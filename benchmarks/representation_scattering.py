@@ -81,9 +81,11 @@ def measure(name, xp, yp, xv, yv, seeds: int, budgets, cache_dir) -> tuple[list[
         for n in budgets:
             lab = rng.choice(len(yp), n, replace=False)
             for C in CS:
+                t = time.perf_counter()
                 model = LogisticRegression(C=C, max_iter=5000).fit(z[lab], yp[lab])
                 rows.append({"representation": name, "head": "logreg", "C": C, "labels": n, "seed": seed,
-                             "accuracy": round(float((model.predict(zv) == yv).mean()), 4)})
+                             "accuracy": round(float((model.predict(zv) == yv).mean()), 4),
+                             "fit_predict_s": round(time.perf_counter() - t, 1)})
             for spread in (True, False):
                 t = time.perf_counter()
                 p = LinearHead(rep, 10, C=0.1, spread=spread).fit(xp[lab], yp[lab]).predict_proba(xv)
@@ -138,8 +140,8 @@ def main(argv=None) -> int:
         with open(OUT / "scattering.csv", newline="") as f:
             rows = [{k: (v if k in ("representation", "head") else float(v)) for k, v in r.items() if v != ""}
                     for r in csv.DictReader(f)]
-        head = (OUT / "scattering.md").read_text().split("\n## Validation accuracy", 1)[0].splitlines()
-        atomic_write_text(OUT / "scattering.md", "\n".join([*head, *render(rows)]) + "\n")
+        head = (OUT / "scattering.md").read_text().split("\n## Validation accuracy", 1)[0].rstrip().splitlines()
+        atomic_write_text(OUT / "scattering.md", "\n".join([*head, "", *render(rows)]) + "\n")
         return 0
     started = subprocess.run(["date", "-u"], capture_output=True, text=True).stdout.strip()
     machine = reporting.machine_line(reporting.machine())
@@ -151,7 +153,7 @@ def main(argv=None) -> int:
         reporting.write_rows_csv(OUT / "scattering.csv", rows)
     speeds = [f"- `{n}`: **{i['images_per_s']:.0f} images/s** wall clock, {i['images_per_cpu_s']:.0f} per CPU-second "
               f"(32 px RGB, 1 024 images, one thread); the 50 000 images' features and the pool's PCA took "
-              f"{i['features_and_pca_s']:.0f} s." for n, i in infos.items() if "images_per_s" in i]
+              f"{i['features_and_pca_s']:.0f} s (read from the disk cache where an earlier run computed them)." for n, i in infos.items() if "images_per_s" in i]
     command = "python -m benchmarks.representation_scattering" + (f" --only {args.only}" if argv else "")
     atomic_write_text(OUT / "scattering.md", "\n".join([
         "# A representation with no pretrained weight: wavelet scattering (validation split of CIFAR-10's training pool)", "",
