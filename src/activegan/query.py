@@ -18,7 +18,6 @@ rescored: the stale shard scores and ``out/model.pt`` are discarded (never a fil
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
@@ -29,9 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from activegan.active.strategies import DEFAULT_STRATEGY
-from activegan.data.user import ImageFormat, Labeled, ImagePool, decode, image_format, read_labeled
+from activegan.data.user import ImageFormat, Labeled, ImagePool, image_format, read_labeled
 from activegan.errors import ConfigError, DataError
-from activegan.io import atomic_torch_save, atomic_write_bytes, atomic_write_json, atomic_write_text
+from activegan.io import atomic_torch_save, atomic_write_bytes, atomic_write_json
+from activegan.query_outputs import labeled_images, write_outputs, write_skipped
 
 FORMATS = ("csv", "label-studio")
 MIN_POOL_SAMPLE = 20  # readable pool images a pool learner needs (its embedding and graph); fewer: cnn
@@ -110,7 +110,9 @@ def run_query(cfg: QueryConfig, progress: bool = False, cache_dir=None) -> dict:
     rescored = _prepare_out(out, cfg, fmt, labeled, pool)
     strategy = make_strategy(cfg.strategy)
     if not strategy.scores_images:
-        return _select_set(cfg, strategy, labeled, fmt, pool, cache_dir, progress, t0, rescored)
+        from activegan.query_set import select_set
+
+        return select_set(cfg, strategy, labeled, fmt, pool, cache_dir, progress, t0, rescored)
     model, classes = _learner(cfg, labeled, fmt, pool, cache_dir, saved)
     t1 = time.perf_counter()
     scored = _score_shards(cfg, model, pool, strategy, progress, cache_dir)
@@ -118,58 +120,12 @@ def run_query(cfg: QueryConfig, progress: bool = False, cache_dir=None) -> dict:
     top, skipped = _merge(out, pool.n_shards, cfg.n, cfg.seed)
     skipped = pool.unlisted + skipped
     if not len(top["ids"]):
-        _write_skipped(out, skipped)
+        write_skipped(out, skipped)
         raise DataError(f"{cfg.pool}: none of its {len(skipped)} images can be read (the reasons: {out / 'skipped.csv'})")
     timing = {"model_s": t1 - t0, "score_s": t2 - t1, "merge_s": time.perf_counter() - t2, "shards_scored_now": scored}
-    sheet = _write_outputs(cfg, out, pool, top, skipped, classes, fmt, timing, rescored)
+    sheet = write_outputs(cfg, out, pool, top, skipped, classes, fmt, timing, rescored)
     return {"scored": scored, "queries": len(top["ids"]), "skipped": len(skipped), "excluded": pool.excluded,
             "rescored": rescored, "contact_sheet": sheet, "out": str(out), **timing}
-
-
-def _select_set(cfg: QueryConfig, strategy, labeled: Labeled, fmt: ImageFormat, pool: ImagePool, cache_dir,
-                progress: bool, t0: float, rescored: str | None) -> dict:
-    """A strategy that selects a set (coverage: typiclust, probcover; switch; diverse-margin) sees the whole
-    pool at once: every readable pool image is read into memory (N × C × H × W float32), the representation is
-    made of the labeled and pool images together (features cached by content), the learner learns from all of
-    them, and one round of ``ActiveRound`` asks for n. Nothing is scored shard by shard or resumed midway."""
-    from activegan.active import ActiveRound, learner_factory
-    from activegan.representation import PoolRepresentation
-
-    ids, images, skipped = [], [], list(pool.unlisted)
-    for i in range(pool.n_shards):
-        shard_ids, shard_images, shard_skipped = pool.shard(i)
-        ids += list(shard_ids)
-        images.append(shard_images)
-        skipped += shard_skipped
-    if not ids:
-        _write_skipped(Path(cfg.out), skipped)
-        raise DataError(f"{cfg.pool}: none of its {len(skipped)} images can be read (the reasons: {Path(cfg.out) / 'skipped.csv'})")
-    known = _labeled_images(labeled, fmt)
-    X = np.concatenate([known, *images]).astype(np.float32, copy=False)
-    classes = labeled.classes
-    representation = PoolRepresentation(X, cache_dir, features=cfg.features, progress=progress)
-    make = learner_factory(cfg.learner, pool=X, n_classes=len(classes), seed=cfg.seed, representation=representation,
-                           cache_dir=cache_dir, train=_train_options(cfg))
-    al = ActiveRound(X, strategy, make, seed=cfg.seed, representation=representation)
-    al.tell(np.arange(len(known)), labeled.y(classes))
-    model = al.fit(0)
-    t1 = time.perf_counter()
-    chosen = al.ask(cfg.n, round_=1)
-    probs = model.pool_proba(X, chosen) if hasattr(model, "pool_proba") else None
-    probs = model.predict_proba(X[chosen]) if probs is None else probs
-    rows = chosen - len(known)  # positions among the pool's readable images
-    top = {"ids": np.asarray(ids, dtype=str)[rows], "scores": np.arange(len(chosen), 0, -1, dtype=np.float64),
-           "pred": probs.argmax(axis=1), "prob": probs.max(axis=1)}
-    timing = {"model_s": t1 - t0, "score_s": time.perf_counter() - t1, "merge_s": 0.0, "shards_scored_now": pool.n_shards}
-    sheet = _write_outputs(cfg, Path(cfg.out), pool, top, skipped, classes, fmt, timing, rescored)
-    return {"scored": pool.n_shards, "queries": len(chosen), "skipped": len(skipped), "excluded": pool.excluded,
-            "rescored": rescored, "contact_sheet": sheet, "out": cfg.out, **timing}
-
-
-def _train_options(cfg: QueryConfig):
-    from activegan.learners.cnn import TrainOptions
-
-    return TrainOptions(epochs=cfg.epochs)
 
 
 def _inputs(cfg: QueryConfig) -> tuple[Labeled, ImageFormat, dict | None]:
@@ -260,7 +216,7 @@ def _learner(cfg: QueryConfig, labeled: Labeled, fmt: ImageFormat, pool: ImagePo
                          train=TrainOptions(epochs=cfg.epochs), features=cfg.features)
     if saved and hasattr(model, "load_state") and saved["state"]:
         return model.load_state(fmt.shape, len(classes), saved["state"]), classes
-    model.fit(_labeled_images(labeled, fmt), labeled.y(classes))  # a learner without weights (embedding) is refitted
+    model.fit(labeled_images(labeled, fmt), labeled.y(classes))  # a learner without weights (embedding) is refitted
     if not saved:
         state = model.state_dict() if hasattr(model, "state_dict") else {}
         atomic_torch_save({"learner": cfg.learner, "features": cfg.features, "classes": classes, "mode": fmt.mode, "side": fmt.side, "state": state},
@@ -278,16 +234,6 @@ def _load_model_file(path: Path) -> dict:
     if not isinstance(saved, dict) or not {"learner", "classes", "mode", "side", "state"} <= set(saved):
         raise DataError(f"{path}: not a model written by activegan query")
     return saved
-
-
-def _labeled_images(labeled: Labeled, fmt: ImageFormat) -> np.ndarray:
-    images = []
-    for path in labeled.paths:
-        try:
-            images.append(decode(path, fmt))
-        except DataError as e:
-            raise DataError(f"{path}: a labeled image cannot be read ({str(e).removeprefix(f'{path}: ')})") from None
-    return np.stack(images)
 
 
 def _pool_sample(pool: ImagePool, cfg: QueryConfig) -> np.ndarray:
@@ -407,42 +353,3 @@ def _merge(out: Path, n_shards: int, n: int, seed: int) -> tuple[dict, list[tupl
         top.add(part.pop("scores"), np.random.default_rng([seed, i, 1]).random(len(part["ids"])), **part)
     empty = {"ids": np.empty(0, str), "scores": np.empty(0), "pred": np.empty(0, int), "prob": np.empty(0)}
     return top.top or empty, skipped
-
-
-def _write_outputs(cfg: QueryConfig, out: Path, pool: ImagePool, top: dict, skipped, classes, fmt: ImageFormat,
-                   timing: dict, rescored: str | None) -> str | None:
-    """queries.csv, skipped.csv, config.json, the contact sheet (its path, or None when it could not be
-    drawn) and, for label-studio, its import files."""
-    from activegan.data.labelstudio import write_import
-    from activegan.plots import save_image_grid
-
-    rows = ["rank,id,score,predicted,probability"]
-    rows += [",".join([str(r + 1), _csv_cell(i), f"{s:.6g}", _csv_cell(classes[p]), f"{q:.4f}"])
-             for r, (i, s, p, q) in enumerate(zip(top["ids"], top["scores"], top["pred"], top["prob"]))]
-    atomic_write_text(out / "queries.csv", "\n".join(rows) + "\n")
-    _write_skipped(out, skipped)
-    sheet = None
-    try:
-        images = np.stack([pool.image(i) for i in top["ids"][:64]])
-    except DataError:  # an image changed since it was scored: the ranking stands, without its picture
-        images = None
-    if images is not None:
-        sheet = out / "contact_sheet.png"
-        save_image_grid(images, sheet, nrow=8)
-    atomic_write_json(out / "config.json", {**asdict(cfg), "classes": classes, "image_mode": fmt.mode, "image_side": fmt.side,
-                                            "pool_images": len(pool) + len(pool.unlisted) + pool.excluded, "skipped": len(skipped),
-                                            "excluded_labeled": pool.excluded, "rescored": rescored, "timing": timing})
-    if cfg.format == "label-studio":
-        write_import(out, pool.root, top["ids"], top["scores"], [classes[int(p)] for p in top["pred"]], classes,
-                     f"activegan-{cfg.learner}-{cfg.strategy}")
-    return None if sheet is None else str(sheet)
-
-
-def _write_skipped(out: Path, skipped) -> None:
-    atomic_write_text(out / "skipped.csv", "id,reason\n" + "".join(f"{_csv_cell(i)},{_csv_cell(r)}\n" for i, r in skipped))
-
-
-def _csv_cell(value) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow([value])
-    return buf.getvalue()

@@ -24,6 +24,13 @@ class RoundView:
     representation: object = None
 
 
+def pool_probabilities(model, X, candidates) -> np.ndarray:
+    """Class probabilities of the pool rows ``candidates``: by row from a learner that holds this pool
+    (``pool_proba``: no copy of the images, no lookup by content), else from the images."""
+    probs = model.pool_proba(X, candidates) if hasattr(model, "pool_proba") else None
+    return model.predict_proba(X[candidates]) if probs is None else probs
+
+
 class Strategy:
     """Scores candidate images with a model. ``differentiable`` strategies also have ``torch_scores``
     (softmax outputs → scores, for gradient ascent on generated images)."""

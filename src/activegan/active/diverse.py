@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from activegan import acquisition
-from activegan.active.base import RoundView, Strategy
+from activegan.active.base import RoundView, Strategy, pool_probabilities
 
 
 class DiverseMargin(Strategy):
@@ -22,10 +22,8 @@ class DiverseMargin(Strategy):
     def select(self, view: RoundView, n: int) -> np.ndarray:
         from sklearn.cluster import KMeans
 
-        from activegan.active.strategies import Margin
-
         candidates = np.asarray(view.candidates, dtype=np.int64)
-        scores = Margin().pool_scores(view.model, view.X, candidates, view.rng)  # −(P(best) − P(second)) ≤ 0
+        scores = acquisition.margin(pool_probabilities(view.model, view.X, candidates))  # −(P(best) − P(second)) ≤ 0
         top = acquisition.select_top(scores, min(len(candidates), self.prefilter * n), view.rng)
         if len(top) <= n:
             return candidates[top]

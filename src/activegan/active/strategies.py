@@ -24,7 +24,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from activegan import acquisition
-from activegan.active.base import RoundView, Strategy
+from activegan.active.base import RoundView, Strategy, pool_probabilities
 from activegan.active.diverse import DiverseMargin
 from activegan.active.probcover import ProbCover
 from activegan.active.switch import Switch
@@ -52,10 +52,7 @@ class _Uncertainty(Strategy):
         return self.function(model.predict_proba(X))
 
     def pool_scores(self, model, X, candidates, rng):
-        """A learner that holds this pool's rows (``pool_proba``) scores them by index: no copy of the
-        candidates' images, no lookup of each by content."""
-        probs = model.pool_proba(X, candidates) if hasattr(model, "pool_proba") else None
-        return self.function(probs) if probs is not None else super().pool_scores(model, X, candidates, rng)
+        return self.function(pool_probabilities(model, X, candidates))
 
 
 class LeastConfidence(_Uncertainty):
