@@ -25,7 +25,9 @@ from benchmarks import experiments, reporting
 from benchmarks.acquisition_report import render, write_overview
 
 BUDGETS = {"mnist": [10, 20, 30, 40, 60, 100, 250], "cifar10": [10, 20, 30, 40, 60, 100, 250, 500], "digits": [5, 10, 15, 20]}
-STRATEGIES = ["random", "margin", "entropy", "typiclust", "probcover", "diverse-margin", "switch"]
+# In the order their units run: the coverage strategies and the switch first, uncertainty last (margin and entropy
+# under the same learner are also in docs/results/label-efficiency/cifar10/, another label schedule).
+STRATEGIES = ["random", "typiclust", "probcover", "switch", "diverse-margin", "margin", "entropy"]
 
 
 def configs(args) -> dict[str, ExperimentConfig]:

@@ -7,8 +7,9 @@
     python -m benchmarks.stopping --dataset mnist --report-only           # rewrite from the rounds done
 
 The default learner, representation and first labels (``ExperimentConfig()``'s) at 10, 20, 30, 40, 60, 80, 100, 150, 200
-and 250 labels; margin (``query``'s default strategy) and random sampling in ``pool/``, margin with a 20 % audit in
-``audit/``. Every number is read from the runs' curves.csv (columns estimate, estimate_low, estimate_high, stop) and,
+and 250 labels; the default strategy (``activegan.active.DEFAULT_STRATEGY``) and random sampling in ``pool/``, the
+default strategy with a 20 % audit in ``audit/`` (the digits run of 2026-12-06 used margin, then the default: its
+config.json says so). Every number is read from the runs' curves.csv (columns estimate, estimate_low, estimate_high, stop) and,
 where this checkout holds the runs' state, from the estimate's records (window_sweep.csv: the estimate recomputed with
 other windows, which chose ``activegan.stopping.WINDOW``).
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from activegan.active import DEFAULT_STRATEGY
 from activegan.loop import ExperimentConfig
 from activegan.results import read_curves
 from benchmarks import experiments, reporting
@@ -27,7 +29,7 @@ from benchmarks.tables import Report, run_bullets
 
 BUDGETS = [10, 20, 30, 40, 60, 80, 100, 150, 200, 250]
 QUICK_BUDGETS = [10, 20, 30, 40, 60]
-EXPERIMENTS = {"pool": {"strategies": ["margin", "random"]}, "audit": {"strategies": ["margin"], "audit": 0.2}}
+EXPERIMENTS = {"pool": {"strategies": [DEFAULT_STRATEGY, "random"]}, "audit": {"strategies": [DEFAULT_STRATEGY], "audit": 0.2}}
 FROM = 50  # the estimate's aims count rounds from this many labels on
 AIM_ERROR, AIM_COVER, EARLY, LATE = 0.02, 0.85, 0.98, 0.99  # LATE: at most 20 % of the budget after 99 %
 WINDOWS = (1, 2, 3, 5, None)
