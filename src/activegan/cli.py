@@ -71,7 +71,7 @@ RUN_OPTIONS = [
     ("--learner", "learner", str, "what is trained each round: auto (default: selftrain on pixels, linear on a pretrained "
      "backbone's features); " + "; ".join(f"{name}: {spec.help}" for name, spec in LEARNERS.items())),
     ("--features", "features", str, "the pool's representation: auto (pixels for grey images, the embedded "
-     "pretrained efficientnet-lite0 for colour), pixels, efficientnet-lite0[@SIZE], efficientnet-lite2[@SIZE], or your "
+     "pretrained efficientnet-lite0 for colour), pixels, efficientnet-lite0[@SIZE], efficientnet-lite2[@SIZE], scattering (no pretrained weight), or your "
      "own backbone: torchscript:PATH, onnx:PATH, python:package.module:function"),
     ("--budgets", "budgets", _ints, "label counts after each round, e.g. 10,20,30,50 (instead of --initial/--rounds/--query-size)"),
     ("--query-size", "query_size", int, "labels queried per round (n)"),
@@ -148,7 +148,7 @@ def add_query_parser(sub) -> None:
     q.add_argument("-n", type=int, default=QueryConfig.n, help=f"images to ask for (default {QueryConfig.n})")
     q.add_argument("--learner", default=QueryConfig.learner, help=f"what is trained: {', '.join(query_learners())} (default {QueryConfig.learner})")
     q.add_argument("--features", default=QueryConfig.features, help="the pool's representation: auto (pixels for grey "
-                   "images, the embedded pretrained efficientnet-lite0 for colour), pixels, efficientnet-lite0[@SIZE], or your "
+                   "images, the embedded pretrained efficientnet-lite0 for colour), pixels, efficientnet-lite0[@SIZE], scattering, or your "
                    "own backbone: torchscript:PATH, onnx:PATH, python:package.module:function")
     q.add_argument("--model", help="a model.pt from an earlier query: score with it, no training")
     q.add_argument("--format", choices=FORMATS, default="csv", help="label-studio: also a Label Studio import file")

@@ -20,7 +20,7 @@ def add_features_parser(sub) -> None:
     src.add_argument("--dataset", help="digits, mnist, fashion-mnist or cifar10 (pool and test images)")
     p.add_argument("--data-dir", help="with --dataset: the directory (or archive) holding its files")
     p.add_argument("--out", required=True, help="the .npz file to write (atomically)")
-    p.add_argument("--features", default="auto", help="auto, pixels, efficientnet-lite0[@SIZE], efficientnet-lite2[@SIZE], "
+    p.add_argument("--features", default="auto", help="auto, pixels, efficientnet-lite0[@SIZE], efficientnet-lite2[@SIZE], scattering, "
                                                       "torchscript:PATH, onnx:PATH or python:package.module:function")
     p.add_argument("--image-size", type=int, help="with --pool: decode images at this side (default: the backbone's "
                                                  "input size, 64 for pixels)")

@@ -45,7 +45,7 @@ def add_label_parser(subparsers) -> None:
     label.add_argument("--gan-checkpoint", help="gan-<acquisition> strategies: this DCGAN (default: one trained into the cache)")
     label.add_argument("--initial-strategy", choices=["random", "typical"],
                        help="the first batch, before any label: typical or random (default: the state's, else typical)")
-    label.add_argument("--features", help="the pool's representation: auto, pixels, efficientnet-lite0[@SIZE], or your own "
+    label.add_argument("--features", help="the pool's representation: auto, pixels, efficientnet-lite0[@SIZE], scattering, or your own "
                        "backbone: torchscript:PATH, onnx:PATH, python:module:function (default: the state's, else auto)")
     label.add_argument("--steps", type=int, default=150, help="the CNN learner's gradient steps per retrain (default 150)")
     label.add_argument("--subset", type=int, default=2000, help="score a random subset of this many unlabeled images")
