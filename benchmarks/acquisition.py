@@ -12,7 +12,7 @@ One experiment per dataset (``default``): what ``activegan run`` does with no op
 representation ``auto``, typical first labels), so every strategy shares its seeds' first labels and is
 compared with random paired by seed. Budgets 10, 20, 30, 40, 60, 100, 250 (CIFAR-10 also 500): the budgets
 users meet. Settings of the strategies (δ, clusters, switch point) are chosen without labels or on the
-validation split (docs/results/acquisition/tuning.md); the test set gives only the reported numbers.
+validation split (docs/results/acquisition/tuning-cifar10.md); the test set gives only the reported numbers.
 """
 
 from __future__ import annotations
