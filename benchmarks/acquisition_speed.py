@@ -81,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
                             "peak RSS growth MiB", "round s (100 labeled, batch 10)"],
                            [[row["points"], row["dims"], row["delta"], row["delta_s"], row["graph_s"], row["edges"],
                              row["graph_mib"], row["peak_rss_growth_mib"], row["round_s"]]]), "",
+        *(["A peak RSS growth of 0 means the process's earlier peak (loading the dataset and its features) was higher than "
+           "anything the graph and its range search needed; the graph itself holds the MiB shown.", ""]
+          if row["peak_rss_growth_mib"] == 0 else []),
+        f"Timed on a shared machine (load average at start {' / '.join(map(str, reporting.machine()['load_average_at_start']))}): "
+        "other jobs ran beside it, so the seconds are upper bounds of what an idle core takes.", "",
         "## Aims", "", *[f"- {what}: **{'met' if ok else 'not met'}**." for what, ok in aims], ""])
     reporting.write_readme(out / f"probcover-speed-{name}.md", text)
     print(out / f"probcover-speed-{name}.md")
