@@ -52,7 +52,9 @@ def write_curves(rows: list[dict], path, strategies: list[str]) -> None:
     order = {s: i for i, s in enumerate(strategies)}
     rows = sorted(rows, key=lambda r: (order.get(r["strategy"], len(order)), r["seed"], r["round"]))
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CURVE_COLUMNS, lineterminator="\n", restval="")  # older runs: no classes_labeled
+    # the stop columns only where a run made them: an older run's curves keep the columns they had
+    columns = [c for c in CURVE_COLUMNS if c not in STOP_COLUMNS or any(c in r for r in rows)]
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", restval="", extrasaction="ignore")  # older runs: no classes_labeled
     w.writeheader()
     for r in rows:
         w.writerow({**r, "accuracy": f"{r['accuracy']:.6f}", **{k: f"{r[k]:.4f}" for k in ("train_s", "score_s", "select_s")},
