@@ -42,13 +42,6 @@ def configs(args) -> dict[str, ExperimentConfig]:
     return {"default": cfg.resolved()}
 
 
-def load(args):
-    if args.quick:
-        return experiments.quick_data()
-    from activegan.data import load_dataset
-
-    return load_dataset(args.dataset, args.data_dir or reporting.DATA_DIRS[args.dataset])
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="mnist", choices=["mnist", "cifar10"])
@@ -56,17 +49,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 BENCHMARK = experiments.Benchmark(
-    module="acquisition",
-    doc=__doc__,
-    add_arguments=add_arguments,
-    configs=configs,
-    load=load,
-    render=render,
+    module="acquisition", doc=__doc__, add_arguments=add_arguments, configs=configs, load=experiments.load_data, render=render,
     name=lambda args: "acquisition-" + ("digits" if args.quick else args.dataset),
     default_out=lambda name: reporting.RESULTS / "acquisition" / name.removeprefix("acquisition-"),
-    index_root=lambda out: out.parent.parent,
-    after_publish=lambda state, out: write_overview(out.parent.parent),
-)
+    index_root=lambda out: out.parent.parent, after_publish=lambda state, out: write_overview(out.parent.parent))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,6 +46,15 @@ def quick_data():
     return dataclasses.replace(d, x_test=d.x_test[:200], y_test=d.y_test[:200])
 
 
+def load_data(args):
+    """The dataset a benchmark's ``--dataset`` / ``--data-dir`` name (digits in ``--quick``)."""
+    if args.quick:
+        return quick_data()
+    from activegan.data import load_dataset
+
+    return load_dataset(args.dataset, args.data_dir or reporting.DATA_DIRS.get(args.dataset))
+
+
 def balanced_subset(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     """Sorted indices of n items of y, n / classes from each class, drawn with a fixed seed."""
     rng = np.random.default_rng(seed)

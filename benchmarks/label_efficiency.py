@@ -134,13 +134,6 @@ def after_publish(state: Path, out: Path) -> None:
             reporting.write_readme(out / sub / "calibration.csv", buf.getvalue())
 
 
-def load(args):
-    if args.quick:
-        return experiments.quick_data()
-    from activegan.data import load_dataset
-
-    return load_dataset(args.dataset, args.data_dir or reporting.DATA_DIRS[args.dataset])
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="mnist", choices=["mnist", "cifar10"])
@@ -155,7 +148,7 @@ BENCHMARK = experiments.Benchmark(
     doc=__doc__,
     add_arguments=add_arguments,
     configs=configs,
-    load=load,
+    load=experiments.load_data,
     render=render,
     name=lambda args: "label-efficiency-" + ("digits" if args.quick else args.dataset),
     default_out=lambda name: reporting.RESULTS / "label-efficiency" / name.removeprefix("label-efficiency-"),

@@ -42,13 +42,6 @@ def configs(args) -> dict[str, ExperimentConfig]:
             for sub, kw in EXPERIMENTS.items()}
 
 
-def load(args):
-    if args.quick:
-        return experiments.quick_data()
-    from activegan.data import load_dataset
-
-    return load_dataset(args.dataset, args.data_dir or reporting.DATA_DIRS.get(args.dataset))
-
 
 # -- measures -----------------------------------------------------------------------------------------------
 
@@ -270,7 +263,7 @@ def add_arguments(p) -> None:
 
 
 BENCHMARK = experiments.Benchmark(
-    module="stopping", doc=__doc__, add_arguments=add_arguments, configs=configs, load=load, render=render,
+    module="stopping", doc=__doc__, add_arguments=add_arguments, configs=configs, load=experiments.load_data, render=render,
     name=lambda args: "stopping-" + ("digits" if args.quick else args.dataset),
     default_out=lambda name: reporting.RESULTS / "stopping" / name.removeprefix("stopping-"),
     after_publish=after_publish, index_root=lambda out: out / "_index")
