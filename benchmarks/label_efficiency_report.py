@@ -45,15 +45,13 @@ EXPERIMENTS = [
 ]
 
 
-# X with ≤ N labels. CIFAR-10: 50 % was the aim on pixels; 60 % by 100 and 75 % by 250 are the pretrained backbone's.
-# A third field restricts an aim to the learners whose label holds it (no pretrained weight: scattering).
-AIMS = {"mnist": [("0.95", 30), ("0.98", 100), ("0.99", 300)],
-        "cifar10": [("0.50", 250), ("0.60", 100), ("0.75", 250), ("0.45", 250, "scattering")]}
+# X with ≤ N labels. CIFAR-10: 50 % was the aim on pixels; 60 % by 100 and 75 % by 250 are the pretrained backbone's;
+# a third field restricts an aim to the learners whose label holds it (no pretrained weight: scattering).
+AIMS = {"mnist": [("0.95", 30), ("0.98", 100), ("0.99", 300)], "cifar10": [("0.50", 250), ("0.60", 100), ("0.75", 250), ("0.45", 250, "scattering")]}
 
 
 def accuracy_at(summary: dict, strategy: str, n: int) -> float | None:
-    v = summary[strategy]
-    return v["accuracy_mean"][v["n_labeled"].index(n)] if n in v["n_labeled"] else None
+    return summary[strategy]["accuracy_mean"][summary[strategy]["n_labeled"].index(n)] if n in summary[strategy]["n_labeled"] else None
 
 
 def first_label_units(out: Path, initial_strategy: str, sub: str | None = None) -> list[list[int]]:
@@ -226,15 +224,13 @@ def _gap(gap: dict | None) -> str:
 def aims(everything: dict, dataset: str) -> list[str]:
     out = []
     for target, limit, *only in AIMS.get(dataset, []):
-        among = {k: v for k, v in everything.items() if not only or only[0] in k[0]}
-        if not among:
+        if not (among := {k: v for k, v in everything.items() if not only or only[0] in k[0]}):
             continue  # not run here
-        best = {k: labels_to(v["n_labeled"], v["accuracy_mean"], float(target)) for k, v in among.items()}
-        best = {k: b for k, b in best.items() if b is not None}
+        best = {k: b for k, v in among.items() if (b := labels_to(v["n_labeled"], v["accuracy_mean"], float(target))) is not None}
         pct = f"{float(target):.0%}" + (f" ({only[0]}: no pretrained weight)" if only else "")
         if not best:
-            top = max(among.items(), key=lambda kv: kv[1]["accuracy_mean"][-1]) if among else None
-            where = f" (highest final seed-mean: {top[1]['accuracy_mean'][-1]:.4f}, {' / '.join(top[0])})" if top else ""
+            top = max(among.items(), key=lambda kv: kv[1]["accuracy_mean"][-1])
+            where = f" (highest final seed-mean: {top[1]['accuracy_mean'][-1]:.4f}, {' / '.join(top[0])})"
             out.append(f"- {pct} with ≤ {limit} labels: no learner and strategy stays ≥ {pct} within the budget{where} — **not met**.")
             continue
         k, b = min(best.items(), key=lambda kv: kv[1])
