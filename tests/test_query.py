@@ -241,7 +241,7 @@ def test_a_coverage_strategy_sees_the_whole_pool_and_asks_for_classes_no_label_h
     rows = _rows(out / "queries.csv")
     assert [int(r["rank"]) for r in rows] == list(range(1, 11)) and len({r["id"] for r in rows}) == 10
     digits = [int(all_digits.y_pool[int(Path(r["id"]).stem[3:])]) for r in rows]
-    assert sum(d >= 5 for d in digits) >= 8, digits  # measured 9 of 10
+    assert sum(d >= 5 for d in digits) >= 7, digits  # measured 9 of 10 here; chance is 5
     assert not (out / "shards").exists()  # nothing was scored shard by shard
     assert main(["query", "--strategy", "margin", "--labeled", str(labeled), "--pool", str(query_folders / "pool"), "--out", str(tmp_path / "r"),
                  "--strategy", "typiclust", "--ray", "auto"]) == 2

@@ -20,6 +20,7 @@ def select_set(cfg, strategy, labeled: Labeled, fmt: ImageFormat, pool: ImagePoo
     made of the labeled and pool images together (features cached by content), the learner learns from all of
     them, and one round of ``ActiveRound`` asks for n. Nothing is scored shard by shard or resumed midway."""
     from activegan.active import ActiveRound, learner_factory
+    from activegan.active.base import pool_probabilities
     from activegan.representation import PoolRepresentation
 
     ids, images, skipped = [], [], list(pool.unlisted)
@@ -42,8 +43,7 @@ def select_set(cfg, strategy, labeled: Labeled, fmt: ImageFormat, pool: ImagePoo
     model = al.fit(0)
     t1 = time.perf_counter()
     chosen = al.ask(cfg.n, round_=1)
-    probs = model.pool_proba(X, chosen) if hasattr(model, "pool_proba") else None
-    probs = model.predict_proba(X[chosen]) if probs is None else probs
+    probs = pool_probabilities(model, X, chosen)
     rows = chosen - len(known)  # positions among the pool's readable images
     top = {"ids": np.asarray(ids, dtype=str)[rows], "scores": np.arange(len(chosen), 0, -1, dtype=np.float64),
            "pred": probs.argmax(axis=1), "prob": probs.max(axis=1)}
