@@ -10,7 +10,8 @@ import numpy as np
 from activegan import results as stats
 from activegan.results import labels_to, read_curves, summarize
 from benchmarks import published, reporting, tables
-from benchmarks.label_efficiency_sources import TEST_IMAGES, calibration_cells, read_calibration, tuning_words
+from benchmarks.label_efficiency_sources import (TEST_IMAGES, calibration_cells, first_label_units, read_calibration,
+                                                 tuning_words, units_words)
 
 THRESHOLDS = {"mnist": ("0.90", "0.95", "0.98", "0.99"), "cifar10": ("0.40", "0.50", "0.60", "0.75"), "digits": ("0.90", "0.95")}
 
@@ -52,36 +53,6 @@ AIMS = {"mnist": [("0.95", 30), ("0.98", 100), ("0.99", 300)], "cifar10": [("0.5
 
 def accuracy_at(summary: dict, strategy: str, n: int) -> float | None:
     return summary[strategy]["accuracy_mean"][summary[strategy]["n_labeled"].index(n)] if n in summary[strategy]["n_labeled"] else None
-
-
-def first_label_units(out: Path, initial_strategy: str, sub: str | None = None) -> list[list[int]]:
-    """Seeds that drew the same first labels. An experiment that recorded its first labels (``sub``) is
-    grouped by them alone. Runs that did not (before 2026-12-06) are grouped together: their first labels
-    were chosen before a learner saw them, one deterministic typical pick per seed, so one deterministic
-    learner reveals them for all."""
-    runs = {p.parent.name: read_curves(p) for p in sorted(out.glob("*/curves.csv"))
-            if published.as_run(None, p.parent).initial_strategy == initial_strategy}
-    if sub is not None and stats.recorded_first_labels(runs.get(sub, [])):
-        return stats.first_label_groups(runs[sub])
-    return stats.merge_groups(*[stats.first_label_groups(r) for r in runs.values() if not stats.recorded_first_labels(r)])
-
-
-def units_words(out: Path, cfgs: dict) -> str:
-    """'typical first labels: 3 distinct sets over 5 seeds (seeds 0, 3, 4 drew the same)'; one part per cold start."""
-    parts = []
-    for start in dict.fromkeys(c.initial_strategy for c in cfgs.values()):
-        recorded = [sub for sub, c in cfgs.items() if c.initial_strategy == start
-                    and (out / sub / "curves.csv").exists() and stats.recorded_first_labels(read_curves(out / sub / "curves.csv"))]
-        for who, groups in [*((f"`{sub}`", first_label_units(out, start, sub)) for sub in recorded),
-                            ("the runs that did not record them" if recorded else "", first_label_units(out, start))]:
-            if not groups:
-                continue
-            seeds = sum(len(g) for g in groups)
-            same = "; ".join("seeds " + ", ".join(map(str, g)) for g in groups if len(g) > 1)
-            how = "recorded" if who.startswith("`") else "inferred from equal round-0 accuracies"
-            parts.append(f"{start} first labels{' in ' + who if who else ''}: {len(groups)} distinct sets over {seeds} seeds "
-                         f"({how}" + (f"; {same} drew the same)" if same else ")"))
-    return "; ".join(parts)
 
 
 def load(out: Path, sub: str, cfg, groups: list[list[int]] | None = None) -> tuple[dict, dict, dict]:
@@ -301,10 +272,10 @@ def against_default(rep) -> list[str]:
     for key, (sub, cfg) in runs.items():
         if key == DEFAULT or (cfg.seeds, cfg.schedule()) != (dcfg.seeds, dcfg.schedule()):
             continue
-        if not same_first_labels(rep.out, dsub, sub):
+        if cfg.initial_strategy != dcfg.initial_strategy or not same_first_labels(rep.out, dsub, sub):
             out.append(f"- The default ({' / '.join(DEFAULT)}) against {' / '.join(key)}: not compared — `{dsub}` and `{sub}` "
-                       "drew different first labels (a rerun after each seed began drawing its own, or another representation), so they do not "
-                       "pair by seed.")
+                       "drew different first labels (another cold start, a rerun after each seed began drawing its own, or another "
+                       "representation), so they do not pair by seed.")
             continue
         units = stats.merge_groups(first_label_units(rep.out, dcfg.initial_strategy, dsub), first_label_units(rep.out, cfg.initial_strategy, sub))
         base = load(rep.out, dsub, dcfg, units)[1].get("random", {})

@@ -1,6 +1,6 @@
 """What the label-efficiency report reads besides the curves: each unit's calibration.csv row (test log-loss and
-ECE of its final learner, checked against the curve it belongs to) and the tuning sweeps behind the learners'
-settings."""
+ECE of its final learner, checked against the curve it belongs to), the tuning sweeps behind the learners'
+settings, and which seeds drew the same first labels."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ import csv
 from pathlib import Path
 
 import numpy as np
+
+from activegan import results as stats
+from activegan.results import read_curves
+from benchmarks import published
 
 # A refit of a unit's final learner (for calibration.csv) may differ from the run's by a test image or two (the
 # embedding's transform); a row further than this from the curve's final accuracy is from another learner.
@@ -70,3 +74,40 @@ def tuned_graph(path: Path) -> tuple[int, float] | None:
     for r in graph:
         means.setdefault((int(r["k"]), float(r["alpha"])), []).append(float(r["val_accuracy"]))
     return max(means, key=lambda k: np.mean(means[k])) if means else None
+
+
+# Round 0 of a deterministic learner in a run since replaced (2026-12-01): the runs that did not record their first labels
+# drew them by its rule from its cached embedding that day, so its equal round-0 accuracies show which seeds shared them.
+EVIDENCE = "first-labels-2026-12-01.csv"
+
+
+def first_label_units(out: Path, initial_strategy: str, sub: str | None = None) -> list[list[int]]:
+    """Seeds that drew the same first labels. An experiment that recorded its first labels (``sub``) is
+    grouped by them alone. Runs that did not (before 2026-12-06) are grouped together: their first labels
+    were chosen before a learner saw them, one deterministic typical pick per seed, so one deterministic
+    learner reveals them for all."""
+    runs = {p.parent.name: read_curves(p) for p in sorted(out.glob("*/curves.csv"))
+            if published.as_run(None, p.parent).initial_strategy == initial_strategy}
+    if sub is not None and stats.recorded_first_labels(runs.get(sub, [])):
+        return stats.first_label_groups(runs[sub])
+    older = [read_curves(out / EVIDENCE)] if initial_strategy == "typical" and (out / EVIDENCE).exists() else []
+    return stats.merge_groups(*[stats.first_label_groups(r) for r in [*runs.values(), *older] if not stats.recorded_first_labels(r)])
+
+
+def units_words(out: Path, cfgs: dict) -> str:
+    """'typical first labels: 3 distinct sets over 5 seeds (seeds 0, 3, 4 drew the same)'; one part per cold start."""
+    parts = []
+    for start in dict.fromkeys(c.initial_strategy for c in cfgs.values()):
+        recorded = [sub for sub, c in cfgs.items() if c.initial_strategy == start
+                    and (out / sub / "curves.csv").exists() and stats.recorded_first_labels(read_curves(out / sub / "curves.csv"))]
+        for who, groups in [*((f"`{sub}`", first_label_units(out, start, sub)) for sub in recorded),
+                            ("the runs that did not record them" if recorded else "", first_label_units(out, start))]:
+            if not groups:
+                continue
+            seeds = sum(len(g) for g in groups)
+            same = "; ".join("seeds " + ", ".join(map(str, g)) for g in groups if len(g) > 1)
+            how = ("recorded" if who.startswith("`") else "inferred from equal round-0 accuracies"
+                   + (f" of a deterministic learner, [{EVIDENCE}]({EVIDENCE})" if start == "typical" and (out / EVIDENCE).exists() else ""))
+            parts.append(f"{start} first labels{' in ' + who if who else ''}: {len(groups)} distinct sets over {seeds} seeds "
+                         f"({how}" + (f"; {same} drew the same)" if same else ")"))
+    return "; ".join(parts)

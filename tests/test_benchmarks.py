@@ -536,6 +536,25 @@ def test_classes_labeled_at_the_first_budget_are_listed_per_seed_when_the_run_re
     assert "not recorded by this run" in first_labels_line(tmp_path, head + ",classes_labeled", [r + "," for r in rows])
 
 
+def test_runs_that_did_not_record_first_labels_are_grouped_by_the_replaced_runs_evidence(tmp_path):
+    # A selftrain-like run whose round 0 differs on every seed (its initial weights differ per seed) hides which
+    # seeds shared first labels; the evidence file (round 0 of a deterministic learner, same day, same rule) shows
+    # seeds 0, 2 and 3 equal: 2 units, not 4. A run that recorded its first labels is grouped by them alone.
+    from benchmarks.label_efficiency_sources import EVIDENCE, first_label_units, units_words
+
+    head = "strategy,seed,round,n_labeled,accuracy,train_s,score_s,select_s"
+    (tmp_path / "selftrain").mkdir()
+    (tmp_path / "selftrain" / "curves.csv").write_text("\n".join([head, *(f"random,{s},0,10,0.9{s},1,0,0" for s in range(4))]) + "\n")
+    (tmp_path / "selftrain" / "config.json").write_text(json.dumps({"dataset": "mnist", "initial_strategy": "typical"}))
+    assert first_label_units(tmp_path, "typical") == [[0], [1], [2], [3]]
+    (tmp_path / EVIDENCE).write_text("\n".join([head, "random,0,0,10,0.96,1,0,0", "random,1,0,10,0.86,1,0,0",
+                                                "random,2,0,10,0.96,1,0,0", "random,3,0,10,0.96,1,0,0"]) + "\n")
+    assert first_label_units(tmp_path, "typical") == [[0, 2, 3], [1]]
+    assert first_label_units(tmp_path, "random") == []  # the evidence is about typical first labels only
+    cfg = ExperimentConfig(strategies=["random"], seeds=[0, 1, 2, 3], budgets=[10, 20], learner="selftrain", initial_strategy="typical")
+    assert "2 distinct sets over 4 seeds (inferred from equal round-0 accuracies of a deterministic learner" in units_words(tmp_path, {"selftrain": cfg})
+
+
 # -- statistics by hand, and the package's layout --------------------------------------------------------------
 
 # Two seeds, three rounds (10, 20, 30 labels). AULC is the trapezoid area over the label range (20):
