@@ -103,6 +103,8 @@ def test_label_a_batch_with_clicks_and_keys_and_see_the_next_one(server, page, d
     # The batch is complete: retraining in the background, then round 2 without a reload.
     expect(page.locator("#round-text")).to_have_text("Round 2", timeout=60_000)
     expect(page.locator("#curve circle")).to_have_count(1)
+    expect(page.locator("#curve rect.est-dot")).to_have_count(1)  # the accuracy estimate beside the test curve
+    expect(page.locator("#stop-signal")).to_contain_text("keep labeling")
     new_ids = [page.locator(".thumb img").nth(i).get_attribute("alt") for i in range(4)]
     assert not set(new_ids) & set(ids)
 

@@ -182,7 +182,30 @@ def cmd_query(args) -> int:
               file=sys.stderr)
     sheet = f" (contact sheet {result['contact_sheet']})" if result["contact_sheet"] else ""
     print(f"{result['queries']} queries: {cfg.out}/queries.csv{sheet}")
+    for line in stopping_lines(result["stopping"], cfg.out):
+        print(line)
     return 0
+
+
+def stopping_lines(s: dict | None, out: str) -> list[str]:
+    """query's accuracy estimate and stop signal (query.json's "stopping"), in words."""
+    if s is None:
+        return []
+    pct = lambda x: f"{100 * x:.1f} %"  # noqa: E731
+    interval = f"90 % interval {pct(s['estimate_low'])}–{pct(s['estimate_high'])}"
+    if s["labeled_since"] is None:
+        line = (f"accuracy estimate {pct(s['estimate'])}: the model's own confidence, {interval} (the first query into {out}: "
+                "label some of the queries and rerun into the same --out to measure it)")
+    elif s["residuals"] < 2:
+        line = (f"accuracy estimate {pct(s['estimate'])}: the model's own confidence, {interval} (not enough labels yet that "
+                f"an earlier query into {out} predicted before they were given: {s['residuals']})")
+    else:
+        line = (f"accuracy estimate {pct(s['estimate'])} ({interval}) from {s['residuals']} labels predicted before they "
+                f"were given, {s['predicted_since']} of them since the last query")
+    unpredicted = (s["labeled_since"] or 0) - s["predicted_since"]
+    if unpredicted:
+        line += f"; {unpredicted} labeled since had no earlier prediction (not asked by the last query into {out})"
+    return [line, f"stop signal: {s['advice']}"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,13 @@
 It is the core's round (``active.ActiveRound``'s strategies and rules) with the labeled images held
 as arrays: they may come from anywhere, and those that are rows of the pool count as its labeled set
 (what coverage strategies such as ``typiclust`` read).
+
+How good is it, with no test set, and is another batch worth it (``activegan.stopping``)? After ``fit`` and
+each ``teach``:
+
+    value, low, high = learner.estimate()      # accuracy from your labels, 90 % interval
+    kappa, stop, reason = learner.stop_signal()
+    print(learner.advice())                    # "keep labeling: …" or "…: another batch is unlikely to help"
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import numpy as np
 
 from activegan.active import DEFAULT_STRATEGY, RoundView, Strategy, check_strategy, make_strategy
 from activegan.errors import ConfigError
+from activegan.stopping import AccuracyEstimate, Decision, Estimate, StopSignal, stop_set
 
 
 @dataclass(eq=False)
@@ -29,6 +37,12 @@ class ActiveLearner:
     ``ssl-gan``) learn from the unlabeled ``pool`` too and need it, ``cnn`` is the poster's supervised
     CNN. ``strategy`` is a name from ``active.STRATEGIES`` or a Strategy object. ``features`` is the pool's
     representation (``activegan.features``: auto, pixels, efficientnet-lite0, or your own backbone).
+
+    The accuracy estimate and the stop signal: ``teach`` records what the model predicted of the images it is
+    taught *before* it learns their labels (the estimate's residuals); after each fit the model's probabilities on
+    the stop set (up to 2 000 images of ``pool``, or of the first pool queried when there is none, drawn with
+    ``random_state``) give the estimate (``estimate()``) and κ against the previous model (``stop_signal()``,
+    ``advice()``). Both are attributes of the learner (``accuracy_``, ``signal_``): pickling it keeps them.
     """
 
     estimator: object = None
@@ -62,6 +76,9 @@ class ActiveLearner:
         self.estimator_ = self.estimator if self.estimator is not None else self._default_estimator()
         self.estimator_.fit(self.X_, self.y_)
         self._rng = np.random.default_rng(self.random_state)
+        self.accuracy_, self.signal_ = AccuracyEstimate(), StopSignal()
+        self.stop_x_ = None if self.pool is None else self._stop_images(self.pool)
+        self._update_stopping()
         return self
 
     def _default_estimator(self):
@@ -82,17 +99,59 @@ class ActiveLearner:
                                           "given as ActiveLearner(pool=...)")
         from activegan.embedding import RowIndex
 
+        if self.stop_x_ is None:  # no pool given: the first pool queried holds the stop set
+            self.stop_x_ = self._stop_images(X_pool)
+            self._update_stopping()
         labeled = RowIndex(X_pool).nodes(self.X_)
         view = RoundView(self.estimator_, X_pool, np.setdiff1d(np.arange(len(X_pool)), labeled),
                          labeled[labeled >= 0], self._rng, representation)
         return self.strategy_.select(view, n)
 
     def teach(self, X, y) -> "ActiveLearner":
-        """Add newly labeled examples and refit on everything labeled so far."""
-        self.X_ = np.concatenate([self.X_, np.asarray(X, dtype=np.float32)])
-        self.y_ = np.concatenate([self.y_, np.asarray(y, dtype=np.int64)])
+        """Add newly labeled examples and refit on everything labeled so far (the model's predictions of them
+        before the refit are the estimate's new residuals)."""
+        X, y = np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.int64)
+        if len(X):
+            self.accuracy_.record(self.estimator_.predict_proba(X), y)
+        self.X_ = np.concatenate([self.X_, X])
+        self.y_ = np.concatenate([self.y_, y])
         self.estimator_.fit(self.X_, self.y_)
+        self._update_stopping()
         return self
+
+    def estimate(self) -> Estimate:
+        """(value, low, high): the current model's accuracy estimated from the labels taught so far, 90 % interval."""
+        self._check_stop_set()
+        return self.estimate_
+
+    def stop_signal(self) -> Decision:
+        """(kappa, stop, reason): κ against the previous model on the stop set, whether to stop, and why."""
+        self._check_stop_set()
+        return self.decision_
+
+    def advice(self) -> str:
+        """The stop signal in words."""
+        self._check_stop_set()
+        return self.signal_.advice()
+
+    def _check_stop_set(self) -> None:
+        if self.stop_x_ is None:
+            raise ConfigError("pool", "the accuracy estimate needs unlabeled images: ActiveLearner(pool=X_pool), or query a pool first")
+
+    def _stop_images(self, X_pool) -> np.ndarray:
+        X_pool = np.asarray(X_pool, dtype=np.float32)
+        return X_pool[stop_set(len(X_pool), self.random_state)]
+
+    def _update_stopping(self) -> None:
+        """The estimate and the signal of the model just fitted, from its probabilities on the stop set."""
+        if self.stop_x_ is None:
+            return
+        from activegan.embedding import RowIndex
+
+        probs = np.asarray(self.estimator_.predict_proba(self.stop_x_), dtype=np.float64)
+        unlabeled = RowIndex(self.X_).nodes(self.stop_x_) < 0  # labeled stop images leave the confidence term
+        self.estimate_ = self.accuracy_.estimate(probs[unlabeled] if unlabeled.any() else probs)
+        self.decision_ = self.signal_.update(probs.argmax(axis=1), self.estimate_)
 
     def predict_proba(self, X) -> np.ndarray:
         return self.estimator_.predict_proba(X)

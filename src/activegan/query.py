@@ -14,6 +14,9 @@ A rerun into the same ``out`` resumes only the same query on the same data: ``ou
 records the options and a hash of the labeled set (labels and image bytes) and of the pool's listing
 (names, sizes, modification times). Other options are refused; a changed labeled set or pool is
 rescored: the stale shard scores and ``out/model.pt`` are discarded (never a file the user gave).
+
+Each query also estimates its model's accuracy and gives the stop signal (``query_history``: from what the
+previous query into the same ``out`` predicted of the images labeled since), in the result and ``query.json``.
 """
 
 from __future__ import annotations
@@ -31,11 +34,13 @@ from activegan.active.strategies import DEFAULT_STRATEGY
 from activegan.data.user import ImageFormat, Labeled, ImagePool, image_format, read_labeled
 from activegan.errors import ConfigError, DataError
 from activegan.io import atomic_torch_save, atomic_write_bytes, atomic_write_json
+from activegan import query_history
 from activegan.query_outputs import labeled_images, write_outputs, write_skipped
 
 FORMATS = ("csv", "label-studio")
 MIN_POOL_SAMPLE = 20  # readable pool images a pool learner needs (its embedding and graph); fewer: cnn
 _DATA_KEYS = ("labeled_set", "pool_listing")
+_REPORT_KEYS = ("stopping",)  # what query.json reports besides the options and the data's hashes
 
 
 @dataclass
@@ -117,15 +122,18 @@ def run_query(cfg: QueryConfig, progress: bool = False, cache_dir=None) -> dict:
     t1 = time.perf_counter()
     scored = _score_shards(cfg, model, pool, strategy, progress, cache_dir)
     t2 = time.perf_counter()
-    top, skipped = _merge(out, pool.n_shards, cfg.n, cfg.seed)
+    share = query_history.share_of(out, len(pool))
+    top, skipped, stop = _merge(out, pool.n_shards, cfg.n, cfg.seed, share)
     skipped = pool.unlisted + skipped
     if not len(top["ids"]):
         write_skipped(out, skipped)
         raise DataError(f"{cfg.pool}: none of its {len(skipped)} images can be read (the reasons: {out / 'skipped.csv'})")
     timing = {"model_s": t1 - t0, "score_s": t2 - t1, "merge_s": time.perf_counter() - t2, "shards_scored_now": scored}
     sheet = write_outputs(cfg, out, pool, top, skipped, classes, fmt, timing, rescored)
+    stopping = query_history.record(out, labeled.fingerprint(), query_history.content_keys(labeled_images(labeled, fmt)),
+                                    labeled.labels, classes, top, stop, share)
     return {"scored": scored, "queries": len(top["ids"]), "skipped": len(skipped), "excluded": pool.excluded,
-            "rescored": rescored, "contact_sheet": sheet, "out": str(out), **timing}
+            "rescored": rescored, "contact_sheet": sheet, "out": str(out), "stopping": stopping, **timing}
 
 
 def _inputs(cfg: QueryConfig) -> tuple[Labeled, ImageFormat, dict | None]:
@@ -176,7 +184,7 @@ def _prepare_out(out: Path, cfg: QueryConfig, fmt: ImageFormat, labeled: Labeled
             have = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise DataError(f"{path}: unreadable ({e}); choose a new out directory") from None
-        options = {k: v for k, v in have.items() if k not in _DATA_KEYS}
+        options = {k: v for k, v in have.items() if k not in _DATA_KEYS + _REPORT_KEYS}
         if options != want:
             diff = sorted(k for k in set(options) | set(want) if options.get(k) != want.get(k))
             raise ConfigError("out", f"{out} holds scores of another query (differs in {', '.join(diff)}); "
@@ -329,27 +337,30 @@ def score_shard(cfg: QueryConfig, model, pool: ImagePool, strategy, i: int) -> i
     else:
         probs, scores = np.empty((0, 1), np.float32), np.empty(0)
     buf = io.BytesIO()
-    np.savez(buf, ids=np.array(ids, dtype=str), scores=np.asarray(scores, np.float64),
+    np.savez(buf, ids=np.array(ids, dtype=str), scores=np.asarray(scores, np.float64), key=query_history.content_keys(images),
              pred=probs.argmax(axis=1), prob=probs.max(axis=1) if len(probs) else np.empty(0),
              skipped=np.array([s[0] for s in skipped], dtype=str), reasons=np.array([s[1] for s in skipped], dtype=str))
     atomic_write_bytes(_shard_path(Path(cfg.out), i), buf.getvalue())
     return len(ids) + len(skipped)
 
 
-def _merge(out: Path, n_shards: int, n: int, seed: int) -> tuple[dict, list[tuple[str, str]]]:
+def _merge(out: Path, n_shards: int, n: int, seed: int, share: float) -> tuple[dict, list[tuple[str, str]], dict]:
     """The ``n`` highest scores over all shards, ties broken by a random key per image (``select_top``'s
     rule; shard i's keys come from its own stream, so they do not depend on the merge), keeping at most
-    n + one shard in memory."""
+    n + one shard in memory; and the content key, prediction and probability of the stop set's images."""
     from activegan.active.selection import StreamingTop
 
-    top, skipped = StreamingTop(n), []
+    top, skipped, stop = StreamingTop(n), [], []
     for i in range(n_shards):
         try:
             with np.load(_shard_path(out, i)) as z:
                 part = {k: z[k] for k in ("ids", "scores", "pred", "prob")}
+                part["key"] = z["key"] if "key" in z.files else np.full(len(part["ids"]), "")  # scored before keys
                 skipped += list(zip(z["skipped"].tolist(), z["reasons"].tolist()))
         except (OSError, ValueError, KeyError) as e:
             raise DataError(f"{_shard_path(out, i)}: unreadable scores ({e}); delete it and rerun to rescore that shard") from None
+        inside = query_history.in_stop_set(part["key"], share)
+        stop.append({k: part[k][inside] for k in ("key", "pred", "prob")})
         top.add(part.pop("scores"), np.random.default_rng([seed, i, 1]).random(len(part["ids"])), **part)
-    empty = {"ids": np.empty(0, str), "scores": np.empty(0), "pred": np.empty(0, int), "prob": np.empty(0)}
-    return top.top or empty, skipped
+    empty = {"ids": np.empty(0, str), "scores": np.empty(0), "pred": np.empty(0, int), "prob": np.empty(0), "key": np.empty(0, str)}
+    return top.top or empty, skipped, {k: np.concatenate([s[k] for s in stop]) if stop else empty[k] for k in ("key", "pred", "prob")}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from activegan import query_history
 from activegan.data.user import ImageFormat, ImagePool, Labeled
 from activegan.errors import DataError
 from activegan.query_outputs import labeled_images, write_outputs, write_skipped
@@ -45,12 +46,19 @@ def select_set(cfg, strategy, labeled: Labeled, fmt: ImageFormat, pool: ImagePoo
     chosen = al.ask(cfg.n, round_=1)
     probs = pool_probabilities(model, X, chosen)
     rows = chosen - len(known)  # positions among the pool's readable images
+    keys = query_history.content_keys(X[len(known):])
     top = {"ids": np.asarray(ids, dtype=str)[rows], "scores": np.arange(len(chosen), 0, -1, dtype=np.float64),
-           "pred": probs.argmax(axis=1), "prob": probs.max(axis=1)}
+           "pred": probs.argmax(axis=1), "prob": probs.max(axis=1), "key": keys[rows]}
     timing = {"model_s": t1 - t0, "score_s": time.perf_counter() - t1, "merge_s": 0.0, "shards_scored_now": pool.n_shards}
     sheet = write_outputs(cfg, Path(cfg.out), pool, top, skipped, classes, fmt, timing, rescored)
+    share = query_history.share_of(Path(cfg.out), len(ids))
+    inside = np.flatnonzero(query_history.in_stop_set(keys, share))
+    stop_probs = pool_probabilities(model, X, inside + len(known)) if len(inside) else np.empty((0, len(classes)))
+    stop = {"key": keys[inside], "pred": stop_probs.argmax(axis=1), "prob": stop_probs.max(axis=1, initial=0)}
+    stopping = query_history.record(Path(cfg.out), labeled.fingerprint(), query_history.content_keys(known), labeled.labels,
+                                    classes, top, stop, share)
     return {"scored": pool.n_shards, "queries": len(chosen), "skipped": len(skipped), "excluded": pool.excluded,
-            "rescored": rescored, "contact_sheet": sheet, "out": cfg.out, **timing}
+            "rescored": rescored, "contact_sheet": sheet, "out": cfg.out, "stopping": stopping, **timing}
 
 
 def _train_options(cfg):

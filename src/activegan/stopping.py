@@ -162,9 +162,17 @@ class AccuracyEstimate:
         probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels, dtype=np.int64)
         if probs.ndim != 2 or len(probs) != len(labels):
             raise ValueError(f"record needs (n, classes) probabilities and n labels, got {probs.shape} and {labels.shape}")
-        audit = np.zeros(len(labels), bool) if audit is None else np.asarray(audit, dtype=bool)
         pred = probs.argmax(axis=1) if len(probs) else np.empty(0, np.int64)
-        for key, v in (("round", np.full(len(labels), self.rounds)), ("pred", pred), ("conf", probs.max(axis=1, initial=0)),
+        self.record_predictions(pred, probs.max(axis=1, initial=0), labels, audit)
+
+    def record_predictions(self, predicted, confidence, labels, audit=None) -> None:
+        """``record`` from what was kept of those probabilities: the predicted class and its probability."""
+        pred, labels = np.asarray(predicted, dtype=np.int64), np.asarray(labels, dtype=np.int64)
+        conf = np.asarray(confidence, dtype=np.float64)
+        if not pred.shape == conf.shape == labels.shape or pred.ndim != 1:
+            raise ValueError(f"record needs n predictions, confidences and labels, got {pred.shape}, {conf.shape}, {labels.shape}")
+        audit = np.zeros(len(labels), bool) if audit is None else np.asarray(audit, dtype=bool)
+        for key, v in (("round", np.full(len(labels), self.rounds)), ("pred", pred), ("conf", conf),
                        ("correct", pred == labels), ("audit", audit)):
             self._cols[key].extend(v.tolist())
         self.rounds += 1
@@ -208,15 +216,18 @@ class StopSignal:
         self.history: dict[str, list[float]] = {"kappa": [], "changed": [], "estimate": [], "half_width": []}
         self.fired, self.reason = -1, ""
 
-    def update(self, predictions, estimate=None) -> Decision:
+    def update(self, predictions, estimate=None, previous=None) -> Decision:
         """This round's predictions on the stop set and the estimate ((value, low, high), or a bare value: its
-        plateau then counts whatever its interval): κ, whether to stop, and why."""
+        plateau then counts whatever its interval): κ, whether to stop, and why. ``previous``: the previous
+        model's predictions of the same images (default: the predictions given last round), for a stop set
+        whose images change between rounds (``query``: those labeled since leave the pool)."""
         pred, nan = np.asarray(predictions, dtype=np.int64), float("nan")
-        same = self.previous is not None and len(self.previous) == len(pred)
-        kappa = cohen_kappa(self.previous, pred) if same else nan
+        before = self.previous if previous is None else np.asarray(previous, dtype=np.int64)
+        same = before is not None and len(before) == len(pred) > 0
+        kappa = cohen_kappa(before, pred) if same else nan
         interval = estimate is not None and not np.isscalar(estimate)
         value = nan if estimate is None else float(estimate[0] if interval else estimate)
-        for key, v in (("kappa", kappa), ("changed", float((self.previous != pred).mean()) if same else nan),
+        for key, v in (("kappa", kappa), ("changed", float((before != pred).mean()) if same else nan),
                        ("estimate", value), ("half_width", (estimate[2] - estimate[1]) / 2 if interval else nan)):
             self.history[key].append(float(v))
         self.previous = pred
@@ -237,6 +248,19 @@ class StopSignal:
                 self.fired = len(h["estimate"]) - 1
                 self.reason = (f"the estimated accuracy rose {100 * gain:+.1f} points over the last {n} rounds (less than "
                                f"{100 * self.min_gain:g})" + ("" if np.isnan(half) else f", its 90 % interval ±{100 * half:.1f} points"))
+
+    def advice(self) -> str:
+        """The signal in words, for a person deciding whether to label another batch."""
+        if self.fired >= 0:
+            return f"{self.reason}: another batch is unlikely to help"
+        kappa = [k for k in self.history["kappa"] if not np.isnan(k)]
+        if not self.history["kappa"] or np.isnan(self.history["kappa"][-1]):
+            return (f"keep labeling: the signal compares successive models' predictions on the stop set, and there is "
+                    f"{'no' if not kappa else 'no comparable'} previous model yet")
+        streak = next((i for i, k in enumerate(reversed(self.history["kappa"])) if not k >= self.threshold), len(kappa))
+        return (f"keep labeling: predictions changed on {100 * self.history['changed'][-1]:.1f} % of the stop set since the "
+                f"previous model (Cohen's κ {self.history['kappa'][-1]:.3f}); it fires after {self.rounds} rounds in a row "
+                f"with κ ≥ {self.threshold:g}" + (f" ({streak} so far)" if streak else ""))
 
     def state_dict(self) -> dict:
         return {"previous": [] if self.previous is None else self.previous.tolist(), **self.history, "fired": self.fired,

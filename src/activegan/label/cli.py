@@ -47,6 +47,9 @@ def add_label_parser(subparsers) -> None:
                        help="the first batch, before any label: typical or random (default: the state's, else typical)")
     label.add_argument("--features", help="the pool's representation: auto, pixels, efficientnet-lite0[@SIZE], scattering, or your own "
                        "backbone: torchscript:PATH, onnx:PATH, python:module:function (default: the state's, else auto)")
+    label.add_argument("--no-test", action="store_true", default=None,
+                       help="no test split (folder:PATH <class>/* keeps every image in the pool): the page shows the accuracy "
+                            "estimate from your labels only (default: the state's, else a test split where the dataset has one)")
     label.add_argument("--steps", type=int, default=150, help="the CNN learner's gradient steps per retrain (default 150)")
     label.add_argument("--subset", type=int, default=2000, help="score a random subset of this many unlabeled images")
     label.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -157,6 +160,7 @@ def serve_command(args) -> int:
         gan_checkpoint=args.gan_checkpoint,
         subset=args.subset,
         device=args.device,
+        no_test=bool(args.no_test or meta.get("no_test", False)),
     )
     sock = bind_socket(args.host, args.port)
     try:
@@ -175,7 +179,7 @@ def _serve(args, state: Path, cfg, sock: socket.socket) -> int:
 
     cfg.cache_dir = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
     cfg.validate(10**9)  # the strategy and sizes, before the (maybe slow) dataset load
-    data = load_dataset(cfg.dataset, args.data_dir, cache_dir=cfg.cache_dir)
+    data = load_dataset(cfg.dataset, args.data_dir, cache_dir=cfg.cache_dir, test=not cfg.no_test)
     _log_to_stderr()
     # Retraining shares the machine with the page: leave a core for serving it.
     torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
@@ -184,7 +188,8 @@ def _serve(args, state: Path, cfg, sock: socket.socket) -> int:
         app = create_app(session, token)
         status = session.status()
         print(
-            f"activegan label: {cfg.dataset} ({len(data.y_pool)} pool images, {len(data.y_test)} test), "
+            f"activegan label: {cfg.dataset} ({len(data.y_pool)} pool images, "
+            f"{f'{len(data.y_test)} test' if len(data.y_test) else 'no test split: the accuracy is estimated from your labels'}), "
             f"strategy {cfg.strategy}, batches of {cfg.query_size}, budget {cfg.total_budget}; "
             f"round {status.round}, {status.labeled} labeled so far; state in {state}",
             flush=True,

@@ -3,8 +3,9 @@
 ``LabelSession`` reads as one strategy of ``activegan.loop``, except that the oracle answers
 whenever the person clicks:
 
-    person's labels → labeled set → training → test accuracy → model probabilities
-    → acquisition scores → selection → next batch (stored, then served)
+    person's labels → labeled set → training → test accuracy, accuracy estimate, stop signal
+    → model probabilities → acquisition scores → selection → next batch (stored with the model's
+    predictions of it, before the person labels it: the estimate's residuals), then served
 
 It returns plain data (items, counts, the learning curve) and imports no web framework:
 ``activegan.label.web`` puts it behind the page's JSON API.
@@ -27,8 +28,10 @@ import numpy as np
 from activegan import seeds
 from activegan.active import STRATEGIES, ActiveRound, Candidates, Pool, check_strategy, learner_factory, make_strategy
 from activegan.errors import ConfigError, DataError
+from activegan.label.estimate import asked_predictions, round_estimate
 from activegan.label.generated import GeneratedBatches, acquisition_of
 from activegan.label.store import DB_NAME, SCHEMA_VERSION, SKIP, Item, LabelStore
+from activegan.stopping import stop_set
 
 logger = logging.getLogger("activegan.label")
 
@@ -56,6 +59,7 @@ class LabelConfig:
     device: str = "cpu"
     cache_dir: Path | None = field(default=None, repr=False)
     gan_checkpoint: str | None = None  # gan-* strategies: this DCGAN (else one is trained into the cache)
+    no_test: bool = False  # the data has no test split (recorded: a restart keeps it); only the estimate is shown
 
     def validate(self, pool_size: int) -> None:
         """Raise ``ConfigError`` (naming the parameter) for a value this pool cannot work with."""
@@ -109,7 +113,8 @@ def check_state_dir(state_dir: Path, dataset: str | None, strategy: str | None) 
 @dataclass(frozen=True)
 class Status:
     """Where the current round stands. ``batch`` is the round's items in order; labeled ones carry
-    their label. ``curve`` holds one point per trained round (round, n_labeled, accuracy, train_s, time)."""
+    their label. ``curve`` holds one point per trained round (round, n_labeled, accuracy, train_s, time);
+    ``estimates`` the accuracy estimate and stop signal of each (``LabelStore.estimates``)."""
 
     round: int
     batch: list[Item]
@@ -121,6 +126,7 @@ class Status:
     training: bool  # the round is fully labeled and its retrain (or next batch) is pending
     training_error: str | None  # why the last retrain failed, while it is pending
     finished: bool  # the budget (or the pool) is spent and the last round is trained
+    estimates: list[dict] = field(default_factory=list)
 
 
 class LabelSession:
@@ -154,6 +160,7 @@ class LabelSession:
         try:
             self.store = LabelStore(self.state_dir)
             self._check_meta()
+            self.stop = stop_set(len(self.data.y_pool), self.seed)  # the stop signal's fixed unlabeled images
             self.active = self._active_round()
             if self.store.current_round() == 0:
                 self.store.add_batch(1, *self._select(None, 1))
@@ -196,7 +203,7 @@ class LabelSession:
                             image_shape=list(d.image_shape), created=time.time())
         # Batch size and budget may change between restarts; they apply from the next batch on.
         self.store.set_meta({**identity, "query_size": cfg.query_size, "budget": cfg.total_budget, "learner": cfg.learner,
-                            "initial_strategy": cfg.initial_strategy, "features": cfg.features})
+                            "initial_strategy": cfg.initial_strategy, "features": cfg.features, "no_test": cfg.no_test})
         self.seed = int(self.store.meta()["seed"])
 
     # -- what the person sees and does ---------------------------------------------------------
@@ -210,14 +217,14 @@ class LabelSession:
         with store.snapshot():  # one consistent view, even while the trainer stores a round
             r = store.current_round()
             items = store.batch(r)
-            curve = store.curve()
+            curve, estimates = store.curve(), store.estimates()
             counts, asked = store.counts(), store.n_items()
         closed = all(i.label is not None for i in items)
         finished = closed and bool(curve) and curve[-1]["round"] == r and not self._more_to_ask(asked)
         training = closed and not finished
         return Status(round=r, batch=items, curve=curve, labeled=counts["labeled"], skipped=counts["skipped"],
                       asked=asked, budget=self.cfg.total_budget, training=training,
-                      training_error=self.training_error if training else None, finished=finished)
+                      training_error=self.training_error if training else None, finished=finished, estimates=estimates)
 
     def label(self, item_id: str, label: str) -> dict:
         """Store a label (or a correction); wake the trainer when it closes the current round.
@@ -311,7 +318,8 @@ class LabelSession:
                            representation=representation)
 
     def _close_round(self, r: int) -> None:
-        """Retrain on every class label so far, measure test accuracy, store the next batch."""
+        """Retrain on every class label so far, measure test accuracy (where there is a test split) and estimate it,
+        store the next batch with the model's predictions of it."""
         data, al = self.data, self.active
         labeled = [i for i in self.store.labeled() if i.label != SKIP]
         t = time.perf_counter()
@@ -323,20 +331,24 @@ class LabelSession:
         if labeled:
             extra_x = np.stack([self._image(i) for i in made]) if made else None
             model = al.fit(r, extra_x, [data.classes.index(i.label) for i in made])
-            accuracy = model.score(data.x_test, data.y_test)
+            accuracy = model.score(data.x_test, data.y_test) if len(data.y_test) else None
         train_s = time.perf_counter() - t
         point = {"round": r, "n_labeled": len(labeled), "accuracy": accuracy, "train_s": train_s}
         curve = self.store.curve()
         if curve and curve[-1]["round"] == r:
             point = None  # reopened for a bigger budget: the round already has its point
+        elif model is not None:
+            point["estimate"] = round_estimate(self.store, model, data.x_pool, self.classes, self.stop)
         chosen, files = self._select(model, r + 1)
         if len(chosen) or files:
-            self.store.add_batch(r + 1, chosen, files, curve_point=point)
+            self.store.add_batch(r + 1, chosen, files, curve_point=point,
+                                 predictions=asked_predictions(model, data.x_pool, chosen))
         elif point is not None:
             self.store.add_curve_point(point)
         acc = "-" if accuracy is None else f"{accuracy:.3f}"
-        logger.info("round %d closed: test accuracy %s after training on %d labels (%.1f s); next batch: %d images",
-                    r, acc, len(labeled), train_s, len(chosen) + len(files))
+        est = (point or {}).get("estimate") or {"estimate": float("nan"), "advice": "-"}
+        logger.info("round %d closed: test accuracy %s, estimate %.3f after training on %d labels (%.1f s); next batch: "
+                    "%d images; %s", r, acc, est["estimate"], len(labeled), train_s, len(chosen) + len(files), est["advice"])
 
     def _select(self, model, round_: int) -> tuple[np.ndarray, list[str]]:
         """The next batch: (pool indices, generated image files) — the round's ask, or for gan-* the most

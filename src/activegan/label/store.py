@@ -11,6 +11,10 @@ Tables:
 ``labels``    the latest label of each item (a class name, or ``SKIP``).
 ``label_log`` every label, correction and undo, in order: nothing a person did is lost.
 ``curve``     test accuracy after the retrain that closed each round.
+``predictions`` what the model of the round before said of each pool item when it asked for it (before
+              its label): the accuracy estimate's residuals (``activegan.stopping``).
+``estimate``  the accuracy estimate and the stop signal after each round's retrain (the signal's state with
+              it), stored in the transaction that stores the round's curve point.
 
 Request strings are only ever used as SQL parameters, never to build a path.
 """
@@ -63,6 +67,19 @@ CREATE TABLE IF NOT EXISTS curve (
     accuracy REAL,              -- NULL when there was nothing to train on
     train_s REAL NOT NULL,
     time REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS predictions (
+    item_id TEXT PRIMARY KEY REFERENCES items(id),
+    predicted INTEGER NOT NULL, -- class index, by the model that asked for the item
+    confidence REAL NOT NULL    -- its probability
+);
+CREATE TABLE IF NOT EXISTS estimate (
+    round INTEGER PRIMARY KEY,
+    estimate REAL NOT NULL, low REAL NOT NULL, high REAL NOT NULL,  -- the model's accuracy, 90 % interval
+    residuals INTEGER NOT NULL, -- labels predicted before they were given, that the estimate used
+    kappa REAL,                 -- Cohen's κ against the previous round's model on the stop set (NULL: none)
+    stop INTEGER NOT NULL, reason TEXT NOT NULL, advice TEXT NOT NULL,  -- the stop signal, and in words
+    signal TEXT NOT NULL        -- StopSignal.state_dict() as JSON: the next round continues it
 );
 """
 
@@ -165,10 +182,12 @@ class LabelStore:
     def n_items(self) -> int:
         return int(self._rows("SELECT COUNT(*) FROM items")[0][0])
 
-    def add_batch(self, round_: int, pool_indices=(), files=(), curve_point: dict | None = None) -> None:
+    def add_batch(self, round_: int, pool_indices=(), files=(), curve_point: dict | None = None, predictions=None) -> None:
         """Store round ``round_``'s batch, and the curve point that closed the round before, at once.
 
-        One transaction: a restart finds either both or neither, so it serves the same batch.
+        One transaction: a restart finds either both or neither, so it serves the same batch. ``curve_point``'s
+        "estimate" (a dict of the ``estimate`` table's columns) is stored with it; ``predictions`` are
+        (predicted classes, confidences) of ``pool_indices`` by the model that chose them.
         """
         now = time.time()
         with self._tx():
@@ -177,12 +196,24 @@ class LabelStore:
                     "INSERT INTO curve(round, n_labeled, accuracy, train_s, time) VALUES (?, ?, ?, ?, ?)",
                     (curve_point["round"], curve_point["n_labeled"], curve_point["accuracy"], curve_point["train_s"], now),
                 )
+                if curve_point.get("estimate"):
+                    e = curve_point["estimate"]
+                    self._db.execute(
+                        "INSERT INTO estimate(round, estimate, low, high, residuals, kappa, stop, reason, advice, signal) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (curve_point["round"], e["estimate"], e["low"], e["high"], e["residuals"],
+                         None if e["kappa"] != e["kappa"] else e["kappa"], int(e["stop"]), e["reason"], e["advice"],
+                         json.dumps(e["signal"])),
+                    )
             position = 0
-            for index in pool_indices:
+            for k, index in enumerate(pool_indices):
                 self._db.execute(
                     "INSERT INTO items(id, round, position, pool_index, created) VALUES (?, ?, ?, ?, ?)",
                     (Item.pool_id(index), round_, position, int(index), now),
                 )
+                if predictions is not None:
+                    self._db.execute("INSERT INTO predictions(item_id, predicted, confidence) VALUES (?, ?, ?)",
+                                     (Item.pool_id(index), int(predictions[0][k]), float(predictions[1][k])))
                 position += 1
             for name in files:
                 if not _GENERATED_FILE.match(name):
@@ -262,6 +293,24 @@ class LabelStore:
     # -- the learning curve ----------------------------------------------------------------
     def curve(self) -> list[dict]:
         return [dict(r) for r in self._rows("SELECT round, n_labeled, accuracy, train_s, time FROM curve ORDER BY round")]
+
+    def estimates(self) -> list[dict]:
+        """The estimate and stop signal of each trained round (with its label count), oldest first."""
+        rows = self._rows("SELECT e.round, c.n_labeled, e.estimate, e.low, e.high, e.residuals, e.kappa, e.stop, e.reason, "
+                          "e.advice FROM estimate e JOIN curve c ON c.round = e.round ORDER BY e.round")
+        return [{**dict(r), "stop": bool(r["stop"])} for r in rows]
+
+    def signal_state(self) -> dict | None:
+        """The stop signal's state after the last round that has one."""
+        rows = self._rows("SELECT signal FROM estimate ORDER BY round DESC LIMIT 1")
+        return json.loads(rows[0]["signal"]) if rows else None
+
+    def predicted_labels(self) -> list[dict]:
+        """Labeled pool items that a model predicted before their label was given: round, predicted, confidence,
+        label (the latest; skips included), in round order."""
+        return [dict(r) for r in self._rows(
+            "SELECT i.round, p.predicted, p.confidence, l.label FROM predictions p JOIN items i ON i.id = p.item_id "
+            "JOIN labels l ON l.item_id = p.item_id ORDER BY i.round, i.position")]
 
     def add_curve_point(self, point: dict) -> None:
         """The last round's point, when there is no next batch to store with it."""

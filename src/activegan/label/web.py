@@ -124,8 +124,11 @@ def create_app(session: LabelSession, token: str) -> FastAPI:
 
 
 def batch_json(session: LabelSession) -> dict:
-    """GET /api/batch: the round, its unlabeled ``items`` and labeled ``done``, the keys, the curve."""
+    """GET /api/batch: the round, its unlabeled ``items`` and labeled ``done``, the keys, the test ``curve``
+    (accuracy null without a test split), the ``estimate_curve`` (the accuracy estimate and its 90 % interval
+    after each round, from the person's labels alone) and the ``stop_signal`` after the last round (null before)."""
     s = session.status()
+    last = s.estimates[-1] if s.estimates else None
     classes = session.classes
     return {
         "round": s.round,
@@ -145,6 +148,9 @@ def batch_json(session: LabelSession) -> dict:
         "asked": s.asked,
         "budget": s.budget,
         "curve": [{k: p[k] for k in ("round", "n_labeled", "accuracy", "train_s")} for p in s.curve],
+        "estimate_curve": [{k: p[k] for k in ("round", "n_labeled", "estimate", "low", "high", "residuals", "kappa", "stop")}
+                           for p in s.estimates],
+        "stop_signal": None if last is None else {k: last[k] for k in ("round", "stop", "kappa", "reason", "advice")},
         "dataset": session.cfg.dataset,
         "strategy": session.cfg.strategy,
         "test_size": len(session.data.y_test),

@@ -85,12 +85,14 @@ function apply(st) {
 }
 
 function announceRound(st) {
-  const pts = st.curve.filter((p) => p.accuracy !== null);
+  const test = st.curve.filter((p) => p.accuracy !== null);
+  const pts = test.length ? test.map((p) => p.accuracy) : (st.estimate_curve || []).map((p) => p.estimate);
   const last = pts[pts.length - 1];
-  if (!last) { toast(`Round ${st.round}: a new batch`); return; }
+  if (last === undefined) { toast(`Round ${st.round}: a new batch`); return; }
   const prev = pts[pts.length - 2];
-  const delta = prev ? ` (${last.accuracy >= prev.accuracy ? "+" : ""}${((last.accuracy - prev.accuracy) * 100).toFixed(1)} pts)` : "";
-  toast(`Round ${st.round}: test accuracy ${(last.accuracy * 100).toFixed(1)}%${delta}`);
+  const delta = prev !== undefined ? ` (${last >= prev ? "+" : ""}${((last - prev) * 100).toFixed(1)} pts)` : "";
+  toast(`Round ${st.round}: ${test.length ? "test" : "estimated"} accuracy ${pct(last)}${delta}` +
+    (st.stop_signal?.stop ? " · another batch is unlikely to help" : ""));
 }
 
 function preload() {
@@ -314,16 +316,23 @@ function svg(tag, attrs, text) {
   return e;
 }
 
+const pct = (a) => `${(a * 100).toFixed(1)}%`;
+
+// Test accuracy where the dataset has a test split; beside it (or, without one, instead of it) the accuracy
+// estimated from the person's labels alone, with its 90 % interval as a band; under it the stop signal in words.
 function drawCurve(st) {
   const W = 320, H = 210, L = 38, R = 14, T = 14, B = 30;
   const pts = st.curve.filter((p) => p.accuracy !== null);
-  const key = JSON.stringify([pts, st.budget]);
+  const est = st.estimate_curve || [];
+  const key = JSON.stringify([pts, est, st.budget, st.stop_signal]);
   if (drawCurve.key === key) return;
   drawCurve.key = key;
-  const xmax = Math.max(st.budget, ...pts.map((p) => p.n_labeled), 1);
+  const xmax = Math.max(st.budget, ...pts.map((p) => p.n_labeled), ...est.map((p) => p.n_labeled), 1);
   const x = (n) => L + ((W - L - R) * n) / xmax;
   const y = (a) => T + (H - T - B) * (1 - a);
-  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "test accuracy against labels" });
+  const xy = (n, a) => `${x(n).toFixed(1)},${y(a).toFixed(1)}`;
+  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img",
+    "aria-label": (st.test_size ? "test accuracy and " : "") + "estimated accuracy against labels" });
   for (const a of [0, 0.25, 0.5, 0.75, 1]) {
     root.append(svg("line", { class: a === 0 ? "axis" : "grid", x1: L, x2: W - R, y1: y(a), y2: y(a) }));
     root.append(svg("text", { class: "tick", x: L - 6, y: y(a) + 3, "text-anchor": "end" }, `${Math.round(a * 100)}%`));
@@ -331,30 +340,60 @@ function drawCurve(st) {
   const ticks = niceTicks(xmax);
   for (const n of ticks) root.append(svg("text", { class: "tick", x: x(n), y: H - B + 16, "text-anchor": "middle" }, String(n)));
   root.append(svg("text", { class: "tick", x: W - R, y: H - 2, "text-anchor": "end" }, "labeled images"));
-  if (!pts.length) {
+  if (!pts.length && !est.length) {
     root.append(svg("text", { class: "empty", x: (L + W - R) / 2, y: (T + H - B) / 2, "text-anchor": "middle" },
       "appears after the first batch"));
-  } else {
-    const line = pts.map((p) => `${x(p.n_labeled).toFixed(1)},${y(p.accuracy).toFixed(1)}`).join(" ");
-    const first = pts[0], last = pts[pts.length - 1];
-    root.append(svg("polygon", { class: "area", points: `${x(first.n_labeled)},${y(0)} ${line} ${x(last.n_labeled)},${y(0)}` }));
+  }
+  if (est.length) {
+    const band = [...est.map((p) => xy(p.n_labeled, p.high)), ...est.map((p) => xy(p.n_labeled, p.low)).reverse()];
+    root.append(svg("polygon", { class: "band", points: band.join(" ") }));
+    root.append(svg("polyline", { class: "est-line", points: est.map((p) => xy(p.n_labeled, p.estimate)).join(" ") }));
+    for (const p of est) {
+      root.append(svg("line", { class: "whisker", x1: x(p.n_labeled), x2: x(p.n_labeled), y1: y(p.low), y2: y(p.high) }));
+      const m = svg("rect", { class: "est-dot", x: x(p.n_labeled) - 3.5, y: y(p.estimate) - 3.5, width: 7, height: 7 });
+      m.append(svg("title", {}, `round ${p.round}: ${p.n_labeled} labels, estimated ${pct(p.estimate)} ` +
+        `(90% interval ${pct(p.low)}–${pct(p.high)})`));
+      root.append(m);
+    }
+  }
+  if (pts.length) {
+    const line = pts.map((p) => xy(p.n_labeled, p.accuracy)).join(" ");
     root.append(svg("polyline", { class: "line", points: line }));
     for (const p of pts) {
       const c = svg("circle", { class: "dot", cx: x(p.n_labeled), cy: y(p.accuracy), r: 4 });
-      c.append(svg("title", {}, `round ${p.round}: ${p.n_labeled} labels, ${(p.accuracy * 100).toFixed(1)}% test accuracy`));
+      c.append(svg("title", {}, `round ${p.round}: ${p.n_labeled} labels, ${pct(p.accuracy)} test accuracy`));
       root.append(c);
     }
-    const lx = Math.min(x(last.n_labeled), W - R - 18);
-    root.append(svg("text", { class: "value", x: lx, y: y(last.accuracy) - 10, "text-anchor": "middle" },
-      `${(last.accuracy * 100).toFixed(1)}%`));
+  }
+  const shown = pts.length ? pts[pts.length - 1] : est[est.length - 1];
+  if (shown) {
+    const value = pts.length ? shown.accuracy : shown.estimate;
+    root.append(svg("text", { class: "value", x: Math.min(x(shown.n_labeled), W - R - 18), y: y(value) - 10,
+      "text-anchor": "middle" }, pct(value)));
   }
   $("curve").replaceChildren(root);
-  const note = $("curve-note");
-  if (pts.length) {
-    const last = pts[pts.length - 1];
-    note.textContent = `After round ${last.round}: ${(last.accuracy * 100).toFixed(1)}% on ${st.test_size} held-out test images, ` +
-      `trained on ${last.n_labeled} labels in ${last.train_s.toFixed(1)} s.`;
-  } else note.textContent = `Measured on ${st.test_size} held-out test images after each batch.`;
+  $("curve-title").textContent = st.test_size ? "Accuracy" : "Estimated accuracy";
+  const legend = [...(st.test_size ? [el("span", "test", "test split")] : []), el("span", "est", "estimate, 90% interval")];
+  $("curve-legend").replaceChildren(...legend);
+  $("curve-note").textContent = curveNote(st, pts, est);
+  const signal = $("stop-signal");
+  signal.textContent = st.stop_signal ? st.stop_signal.advice : "";
+  signal.classList.toggle("stop", !!st.stop_signal?.stop);
+}
+
+function curveNote(st, pts, est) {
+  const e = est[est.length - 1];
+  const estimate = !e ? "" : `estimated ${pct(e.estimate)} (90% interval ${pct(e.low)}–${pct(e.high)}) from your labels` +
+    (e.residuals < 2 ? ": the model's own confidence until two labels it predicted before you gave them" :
+      ` (${e.residuals} it predicted before you gave them)`);
+  if (!st.test_size) {
+    return e ? `No test split. After round ${e.round}: ${estimate}.`
+      : "No test split: the accuracy is estimated from your labels after each batch.";
+  }
+  if (!pts.length) return `Measured on ${st.test_size} held-out test images after each batch, and estimated from your labels.`;
+  const last = pts[pts.length - 1];
+  return `After round ${last.round}: ${pct(last.accuracy)} on ${st.test_size} held-out test images` +
+    (estimate ? `; ${estimate}` : "") + `; trained on ${last.n_labeled} labels in ${last.train_s.toFixed(1)} s.`;
 }
 
 function niceTicks(max) {

@@ -1,0 +1,48 @@
+"""How good the labeling session's model is without a test set, and whether another batch is worth it
+(``activegan.stopping``), from what the store holds:
+
+    the model's prediction of each pool item, made when it asked for it (before the person labeled it)
+    + the person's latest label of it              → the estimate's residuals (corrections count)
+    + the new model's probabilities on the stop set → the estimate, κ against the round before, the signal
+
+Everything it reads is in the store, so a restarted session continues: the residuals are rebuilt from the
+``predictions`` and ``labels`` tables, the signal from the state stored with the last round's estimate.
+"""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+import numpy as np
+
+from activegan.label.store import LabelStore
+from activegan.stopping import AccuracyEstimate, StopSignal, class_probs
+
+
+def asked_predictions(model, x_pool, chosen) -> tuple[np.ndarray, np.ndarray] | None:
+    """(predicted class, its probability) of each chosen pool image, by the model that chose them; None before any model."""
+    if model is None or len(chosen) == 0:
+        return None
+    probs = class_probs(model, x_pool, chosen)
+    return probs.argmax(axis=1), probs.max(axis=1)
+
+
+def round_estimate(store: LabelStore, model, x_pool, classes: list[str], stop: np.ndarray) -> dict:
+    """The ``estimate`` table's row after a retrain: the estimate, its interval, κ, the signal and its state."""
+    accuracy = AccuracyEstimate()
+    rows = [r for r in store.predicted_labels() if r["label"] in classes]  # skipped images have no class
+    for _, group in groupby(rows, key=lambda r: r["round"]):
+        g = list(group)
+        accuracy.record_predictions([r["predicted"] for r in g], [r["confidence"] for r in g],
+                                    [classes.index(r["label"]) for r in g])
+    probs = class_probs(model, x_pool, stop)
+    asked = [i.pool_index for i in store.labeled() if i.pool_index is not None]
+    unlabeled = ~np.isin(stop, np.asarray(asked, dtype=np.int64))
+    est = accuracy.estimate(probs[unlabeled] if unlabeled.any() else probs)
+    signal, state = StopSignal(), store.signal_state()
+    if state is not None:
+        signal.load_state_dict(state)
+    decision = signal.update(probs.argmax(axis=1), est)
+    return {"estimate": est.value, "low": est.low, "high": est.high, "residuals": len(accuracy.residuals()),
+            "kappa": decision.kappa, "stop": decision.stop, "reason": decision.reason, "advice": signal.advice(),
+            "signal": signal.state_dict()}
