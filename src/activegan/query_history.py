@@ -57,9 +57,13 @@ def load(out: Path) -> dict | None:
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        history = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DataError(f"{path}: unreadable ({e}); delete it to start the accuracy estimate afresh") from None
+    keys = {"stop_share", "labeled_set", "before", "after", "rounds"}
+    if not isinstance(history, dict) or not keys <= set(history) or not all(set(_EMPTY) <= set(history[k]) for k in ("before", "after")):
+        raise DataError(f"{path}: not the history of an activegan query; delete it to start the accuracy estimate afresh")
+    return history
 
 
 def share_of(out: Path, pool_size: int) -> float:
@@ -103,7 +107,7 @@ def next_round(history: dict | None, labeled_set: str, labeled: dict, asked: dic
     if new:
         accuracy.record_predictions([index[earlier[k][0]] for k in new], [earlier[k][1] for k in new],
                                     [index[labeled[k]] for k in new])
-    conf = [v[1] for v in (stop or asked).values()]  # the stop set's unlabeled images (they are the pool's)
+    conf = [v[1] for v in (stop or asked).values()]  # the stop set's images (unlabeled: the pool's); else the asked ones
     est = accuracy.estimate(np.asarray(conf, dtype=np.float64)[:, None])  # one column: its maximum is the confidence
     common = sorted(set(base["stop"]) & set(stop))
     decision = signal.update([index[stop[k][0]] for k in common], est, previous=[index[base["stop"][k][0]] for k in common])
