@@ -29,11 +29,16 @@ def content_key(*parts) -> str:
     return h.hexdigest()[:16]
 
 
+def cache_path(cache_dir, name: str, key: str) -> Path:
+    """Where ``cached_arrays`` keeps ``name`` computed from ``key``."""
+    return Path(cache_dir) / f"{name}-{key}.npz"
+
+
 def cached_arrays(cache_dir, name: str, key: str, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """``cache_dir/name-key.npz`` if it is readable, else ``compute()`` written there (no cache_dir: computed)."""
     if cache_dir is None:
         return compute()
-    path = Path(cache_dir) / f"{name}-{key}.npz"
+    path = cache_path(cache_dir, name, key)
     if path.is_file():
         try:
             with np.load(path, allow_pickle=False) as z:

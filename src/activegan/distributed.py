@@ -8,6 +8,10 @@
   finished shards). A killed actor is restarted and its shard retried; an actor loads the model the
   driver saved (never trains one) and computes with the driver's thread count, so a restarted actor
   scores exactly as the first did, and as a local query does.
+- ``ActorQueue``: ``features --ray``. Calls of a CPU actor class's ``compute``, one in flight per actor,
+  submitted as actors come free: the arguments (a chunk of images) are sent when a call starts, so the
+  object store and this process hold one chunk per actor, never the pool — Ray Data's ``from_items``
+  would put every chunk in the object store first. Dead actors are restarted and their call retried.
 - ``run_units``: ``run --ray``. Each (strategy, seed) unit is a Ray task running the same
   ``experiment.run_unit`` as a local worker, with the same per-round state files.
 
@@ -19,12 +23,14 @@ way to ask for an actor pool changed between versions (``compute=ActorPoolStrate
 from __future__ import annotations
 
 import inspect
+import re
 import socket
 
-from activegan.errors import ConfigError
+from activegan.errors import ConfigError, DataError
 
 INSTALL = "Ray is not installed: pip install 'activegan[ray]'"
 RESTARTS = 3  # times a dead actor is restarted, and a task on it retried
+_ERROR_NAME = re.compile(r"^[\w.]*Error: ")  # "activegan.errors.ConfigError: " before a message in a traceback
 
 
 def require_ray():
@@ -78,6 +84,52 @@ def map_over_actors(address: str, actor_cls, init_kwargs: dict, items: list[int]
                          max_restarts=RESTARTS, max_task_retries=RESTARTS, **actor_pool_args(actors))
     for batch in out.iter_batches(batch_size=1, batch_format="numpy"):
         on_result(batch["result"][0])
+
+
+class ActorQueue:
+    """``actors`` 1-CPU ``actor_cls(**init_kwargs)`` on the cluster at ``address`` (each built once,
+    restarted when it dies); ``submit(*args, on_done=f)`` runs ``compute(*args)`` on a free actor,
+    waiting for one first, and ``f`` gets its result when it comes back; ``wait()`` waits for all."""
+
+    def __init__(self, address: str, actor_cls, init_kwargs: dict, actors: int):
+        self._ray = connect(address)
+        remote = self._ray.remote(num_cpus=1, max_restarts=RESTARTS, max_task_retries=RESTARTS)(actor_cls)
+        self._idle = [remote.remote(**init_kwargs) for _ in range(actors)]
+        self._busy: dict = {}  # call's ref: (actor, on_done)
+
+    def submit(self, *args, on_done=None) -> None:
+        while not self._idle:
+            self._collect()
+        actor = self._idle.pop()
+        self._busy[actor.compute.remote(*args)] = (actor, on_done)
+
+    def wait(self) -> None:
+        while self._busy:
+            self._collect()
+
+    def _collect(self) -> None:
+        done, _ = self._ray.wait(list(self._busy), num_returns=1)
+        for ref in done:
+            actor, on_done = self._busy.pop(ref)
+            self._idle.append(actor)
+            result = self._get(ref)
+            if on_done is not None:
+                on_done(result)
+
+    def _get(self, ref):
+        """The call's result; the library's own error (a backbone a node cannot load) as one line."""
+        from ray.exceptions import RayActorError, RayTaskError
+
+        try:
+            return self._ray.get(ref)
+        except RayTaskError as e:
+            if isinstance(e.cause, (ConfigError, DataError, OSError)):
+                raise e.cause from None
+            raise
+        except RayActorError as e:  # failed in __init__ (its error's last line), or died more than RESTARTS times
+            last = [line for line in str(e.error_msg).splitlines() if line.strip()][-1]
+            what = "could not start" if e.actor_init_failed else f"died {RESTARTS + 1} times"
+            raise DataError(f"a Ray actor {what}: {_ERROR_NAME.sub('', last.strip())[:300]}") from None
 
 
 def run_units(fn, common, units: list, address: str, on_report) -> None:

@@ -16,7 +16,8 @@
   docs/results/representation/choice.md (``AUTO`` below), and says what it picked.
 
 Features of a pool are computed once, in batches, streamed into chunk files that survive kill -9,
-and cached by the pool's content and the backbone's key (``pool_features``).
+and cached by the pool's content and the backbone's key (``pool_features``); on Ray actors, the chunks
+not written yet are computed there (``chunk_actors``, ``submit_chunks``) and read here.
 """
 
 from __future__ import annotations
@@ -120,54 +121,133 @@ def resolve(name: str, image_shape) -> Features:
     return Features(name, backbones.python_factory(target, size))
 
 
-def pool_features(images, features: Features, cache_dir=None, progress: bool = False, batch: int = 128) -> np.ndarray:
+def pool_features(images, features: Features, cache_dir=None, progress: bool = False, batch: int = 128,
+                  chunk: int | None = None, actors=None) -> np.ndarray:
     """Features of every pool image, cached by (pool content, backbone key). Computed in chunks of
-    ``CHUNK`` images, each written atomically as it finishes, so a killed run resumes where it stopped;
-    memory holds one batch of resized images at a time."""
+    ``chunk`` (default ``CHUNK``) images, each written atomically as it finishes (``features.chunks``), so
+    a killed run resumes where it stopped; memory holds the result and one chunk. ``actors`` (from
+    ``chunk_actors``): the missing chunks are computed on Ray and written there, into ``cache_dir``, which
+    every node must reach; this process then reads them."""
     images = np.asarray(images, dtype=np.float32)
     if features.is_pixels:
         return images.reshape(len(images), -1)
     from activegan.cache import cached_arrays, content_key
 
     key = content_key(images, features.key)
-    return cached_arrays(cache_dir, "features", key,
-                         lambda: {"features": _chunked(images, features, cache_dir, key, progress, batch)})["features"]
+    chunk = chunk or CHUNK
+    return cached_arrays(cache_dir, "features", key, lambda: {
+        "features": _chunked(images, features, cache_dir, key, progress, batch, chunk, actors)})["features"]
 
 
-def _chunked(images, features: Features, cache_dir, key: str, progress: bool, batch: int) -> np.ndarray:
+def submit_chunks(images, features: Features, cache_dir, actors, chunk: int | None = None, on_chunk=None) -> int:
+    """Hand the chunks of this pool that no file holds yet to ``actors`` and return their count without
+    waiting for them (``actors.wait()`` does), so a caller can read its next images meanwhile;
+    ``on_chunk(rows)`` is told as each is written. Nothing to do when the whole pool is cached."""
+    from activegan.cache import cache_path, content_key
+
+    images = np.asarray(images, dtype=np.float32)
+    if features.is_pixels:
+        return 0
+    key = content_key(images, features.key)
+    if cache_dir is not None and cache_path(cache_dir, "features", key).is_file():
+        return 0
+    return _submit(images, _ray_parts(cache_dir, key), actors, chunk or CHUNK, on_chunk)
+
+
+def _ray_parts(cache_dir, key: str) -> Path:
+    from activegan.features.chunks import parts_dir
+
+    parts = parts_dir(cache_dir, key)
+    if parts is None:
+        raise ConfigError("cache_dir", "features computed on Ray are written to the cache directory: give one "
+                                       f"that can be written (and that every node reaches), not {cache_dir}")
+    return parts
+
+
+def _submit(images, parts: Path, actors, chunk: int, on_chunk) -> int:
+    from activegan.features.chunks import chunk_path, missing_chunks
+
+    todo = missing_chunks(parts, len(images), chunk)
+    for start, rows in todo:  # sent as it is submitted: one chunk per busy actor in flight, not the pool
+        actors.submit(str(chunk_path(parts, start)), images[start:start + rows], on_done=on_chunk)
+    return len(todo)
+
+
+class ChunkWorker:
+    """A Ray actor of ``chunk_actors``: the backbone resolved once from the driver's spec (a file path
+    every node reaches, the embedded wheel installed there, an importable factory; nothing downloads)
+    and checked to have the driver's key; ``compute`` writes one chunk as a local run would. It computes
+    with the driver's thread count: another count sums in another order (float32 rounding)."""
+
+    def __init__(self, name: str, image_shape, key: str, threads: int, batch: int):
+        from activegan.workers import limit_threads
+
+        limit_threads(threads)
+        self.features, self.batch = resolve(name, image_shape), batch
+        if self.features.key != key:
+            raise ConfigError("features", f"{name} on a Ray node is not the backbone this process resolved "
+                                          f"(key {self.features.key}, here {key})")
+
+    def compute(self, path: str, images) -> int:
+        from activegan.features.chunks import write_chunk
+
+        write_chunk(Path(path), self.features(images, self.batch))
+        return len(images)
+
+
+def chunk_actors(address: str, features: Features, image_shape, actors: int, batch: int = 128):
+    """A ``distributed.ActorQueue`` of ``actors`` ``ChunkWorker``s for ``features`` on the Ray cluster at
+    ``address``, for ``pool_features`` and ``submit_chunks``."""
+    from activegan.distributed import ActorQueue
+
+    return ActorQueue(address, ChunkWorker, worker_args(features, image_shape, batch), actors)
+
+
+def worker_args(features: Features, image_shape, batch: int = 128) -> dict:
+    """What a ``ChunkWorker`` is built from: the spec ``features`` was resolved from (a file as an absolute
+    path: an actor's working directory is not this one), its key, and this process's thread count."""
+    import torch
+
+    base, at, size = features.name.partition("@")
+    kind, _, target = base.partition(":")
+    if kind in ("torchscript", "onnx"):
+        base = f"{kind}:{Path(target).expanduser().resolve()}"
+    return {"name": base + at + size, "image_shape": tuple(int(v) for v in image_shape), "key": features.key,
+            "threads": torch.get_num_threads(), "batch": batch}
+
+
+def _chunked(images, features: Features, cache_dir, key: str, progress: bool, batch: int, chunk: int, actors) -> np.ndarray:
     from tqdm.auto import tqdm
 
-    from activegan.io import atomic_file
+    from activegan.features.chunks import chunk_path, chunk_starts, parts_dir, read_chunk, write_chunk
 
-    parts = None if cache_dir is None else Path(cache_dir) / f"features-{key}.partial"
-    if parts is not None:
-        try:
-            parts.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            parts = None
-    chunks = []
     bar = tqdm(total=len(images), desc=f"features ({features.name})", unit="img", disable=not progress, leave=False)
-    for start in range(0, len(images), CHUNK):
-        path = None if parts is None else parts / f"{start:09d}.npy"
-        chunk = None
-        if path is not None and path.is_file():
-            try:
-                chunk = np.load(path, allow_pickle=False)
-            except Exception:  # noqa: BLE001 - a damaged chunk is recomputed
-                chunk = None
-        if chunk is None or len(chunk) != min(CHUNK, len(images) - start):
-            chunk = features(images[start:start + CHUNK], batch, on_batch=bar.update)
+    parts = parts_dir(cache_dir, key)
+    if actors is not None:
+        todo = _submit(images, _ray_parts(cache_dir, key), actors, chunk, on_chunk=bar.update)
+        actors.wait()
+        if todo:
+            logger.info("features: %d of %d chunks computed on Ray", todo, len(chunk_starts(len(images), chunk)))
+    out = np.zeros((0, 0), dtype=np.float32)
+    for start, rows in chunk_starts(len(images), chunk):
+        path = None if parts is None else chunk_path(parts, start)
+        part = None if path is None else read_chunk(path, rows)
+        if part is None:
+            if actors is not None:
+                raise ConfigError("cache_dir", f"{path} was written on Ray but is not here: the cache directory must "
+                                               "be one every node reaches (one machine or a shared filesystem)")
+            part = features(images[start:start + rows], batch, on_batch=bar.update)
             if path is not None:
                 try:
-                    with atomic_file(path) as f:
-                        np.save(f, chunk)
+                    write_chunk(path, part)
                 except OSError:
                     pass
-        else:
-            bar.update(len(chunk))
-        chunks.append(chunk)
+        elif actors is None:
+            bar.update(rows)
+        if start == 0:
+            out = np.empty((len(images), part.shape[1]), dtype=np.float32)
+        out[start:start + rows] = part
     bar.close()
-    out = np.concatenate(chunks).astype(np.float32)
     if parts is not None:
         import shutil
 

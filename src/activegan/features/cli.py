@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -27,6 +28,10 @@ def add_features_parser(sub) -> None:
     p.add_argument("--grey", action="store_true", help="with --pool: decode as greyscale (default colour)")
     p.add_argument("--cache-dir", help="cache (default $ACTIVEGAN_CACHE or ~/.cache/activegan)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--ray", help="compute the chunks not cached yet on this Ray cluster: auto or HOST:PORT (pip install "
+                                 "'activegan[ray]'; the cache directory must be reachable from its nodes, as must a "
+                                 "torchscript/onnx file; a python: factory must be importable there)")
+    p.add_argument("--actors", type=int, default=2, help="with --ray: actors computing chunks, each loading the backbone once (default 2)")
 
 
 def run_features_command(args) -> int:
@@ -37,6 +42,12 @@ def run_features_command(args) -> int:
     check_name(args.features)
     if args.image_size is not None and args.image_size < 1:
         raise ConfigError("image_size", f"must be at least 1, got {args.image_size}")
+    if args.actors < 1:
+        raise ConfigError("actors", f"must be at least 1, got {args.actors}")
+    if args.ray:
+        from activegan.distributed import connect
+
+        connect(args.ray)  # an unreachable cluster is refused before any image is read
     cache = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
     out = Path(args.out)
     if out.suffix != ".npz":
@@ -56,7 +67,8 @@ def _dataset(args, cache):
 
     data = load_dataset(args.dataset, args.data_dir, cache_dir=cache)
     f = resolve(args.features, data.image_shape)
-    parts = [pool_features(x, f, cache, progress=not args.no_progress) for x in (data.x_pool, data.x_test)]
+    actors = _actors(args, f, data.image_shape)
+    parts = [pool_features(x, f, cache, progress=not args.no_progress, actors=actors) for x in (data.x_pool, data.x_test)]
     ids = [f"pool:{i}" for i in range(len(data.x_pool))] + [f"test:{i}" for i in range(len(data.x_test))]
     return ids, np.concatenate(parts), [], f.name
 
@@ -72,13 +84,40 @@ def _pool(args, cache):
                                                                      if base == "auto" and mode == "RGB" else 64))
     pool = ImagePool(args.pool, ImageFormat(mode, side))
     f = resolve(args.features, (1 if args.grey else 3, side, side))
+    actors = _actors(args, f, (1 if args.grey else 3, side, side))
+    if actors is not None:
+        _submit_pool(pool, f, cache, actors, progress=not args.no_progress)
     ids, parts, skipped = [], [], list(pool.unlisted)
     for i in range(pool.n_shards):
         shard_ids, images, bad = pool.shard(i)
         ids += shard_ids
         skipped += bad
         if len(images):
-            parts.append(pool_features(images, f, cache, progress=not args.no_progress))
+            parts.append(pool_features(images, f, cache, progress=not args.no_progress, actors=actors))
     if not parts:
         raise ConfigError("pool", f"{args.pool}: no readable image")
     return ids, np.concatenate(parts), skipped, f.name
+
+
+def _actors(args, f, image_shape):
+    from activegan.features import chunk_actors
+
+    return None if not args.ray or f.is_pixels else chunk_actors(args.ray, f, image_shape, args.actors)
+
+
+def _submit_pool(pool, f, cache, actors, progress: bool) -> None:
+    """Every shard's missing chunks to the actors, the next shard read while they compute; the loop after
+    this reads the shards again and finds their chunks written."""
+    from tqdm.auto import tqdm
+
+    from activegan.features import submit_chunks
+
+    bar = tqdm(total=len(pool), desc=f"features on Ray ({f.name})", unit="img", disable=not progress, leave=False)
+    todo = 0
+    for i in range(pool.n_shards):
+        _, images, _ = pool.shard(i)
+        if len(images):
+            todo += submit_chunks(images, f, cache, actors, on_chunk=bar.update)
+    actors.wait()
+    bar.close()
+    logging.getLogger("activegan").info("features: %d chunks computed on Ray (the others were cached)", todo)
