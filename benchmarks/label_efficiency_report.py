@@ -358,7 +358,9 @@ def render(rep) -> str:
              "Labels to X: the first count after which the seed-mean accuracy stays ≥ X ('–': not within the budget). "
              "AULC − random: paired by first-label set under the same learner (t interval over distinct sets). "
              + ROUND_NOTE, "", *sum(([n, ""] for n in calibration_notes(rep)), []),
-             "## First labels", "", *classes_at_first_budget(rep), "",
+             "## First labels", "", *classes_at_first_budget(rep),
+             *(["- Which typical cold start covers the most classes, and what it does to accuracy: [cold-start.md](cold-start.md) "
+                "(validation)."] if (rep.out / "cold-start.md").exists() else []), "",
              "## Aims", "", *aims(everything, dataset), "",
              "## What this shows", "", *conclusions(rep, everything), "", "## Curves", ""]
     lines += [f"![{sub}]({sub}/learning_curves.png)" for sub in rep.cfgs if (rep.out / sub / "learning_curves.png").exists()]
