@@ -111,14 +111,15 @@ def verdict(cov: list[dict], acc: list[dict]) -> list[str]:
     every = [n for n in RULES if all(r["classes"] == 10 for r in cov if r["rule"] == n and r["labels"] == 10)]
     out = [f"- Every class with 10 labels on every seed: {', '.join(every) if every else 'no rule'}. Most classes at 10 "
            f"labels: {best} ({mean[best]:.2f} against the default's {mean[default]:.2f})."]
-    if acc:
+    measured = [n for n in RULES if any(r["rule"] == n for r in acc)]
+    if default in measured:
         for b in ACCURACY_BUDGETS:
-            v = {n: np.mean([r["val_accuracy"] for r in acc if r["rule"] == n and r["labels"] == b]) for n in RULES}
+            v = {n: np.mean([r["val_accuracy"] for r in acc if r["rule"] == n and r["labels"] == b]) for n in measured}
             top = max(v, key=v.get)
             out.append(f"- Validation accuracy at {b} labels: best {top} ({v[top]:.4f}; default {v[default]:.4f}).")
         area = {n: np.trapezoid([np.mean([r["val_accuracy"] for r in acc if r["rule"] == n and r["labels"] == b])
                                  for b in ACCURACY_BUDGETS], ACCURACY_BUDGETS) / (ACCURACY_BUDGETS[-1] - ACCURACY_BUDGETS[0])
-                for n in RULES}
+                for n in measured}
         out.append(f"- Area under the validation curve over {ACCURACY_BUDGETS[0]}–{ACCURACY_BUDGETS[-1]} labels: "
                    + ", ".join(f"{n} {a:.4f}" for n, a in area.items())
                    + ". The default first-label rule (`active.first_labels`) is kept unless another is ahead here by more "

@@ -665,3 +665,19 @@ def test_every_relative_link_in_the_readme_and_docs_points_to_a_file():
               if not re.match(r"[a-z]+:", target) and not target.startswith("#")
               and not (page.parent / target.split("#")[0]).exists()]
     assert not broken
+
+
+def test_cold_start_verdict_reads_classes_and_the_validation_area_by_hand():
+    from benchmarks.cold_start import RULES, verdict
+
+    names = list(RULES)  # 1 start, best of 10 (default), Ward
+    cov = [{"rule": n, "seed": s, "labels": 10, "classes": c} for n, cs in zip(names, [(10, 9), (9, 9), (10, 10)])
+           for s, c in enumerate(cs)]
+    # Validation accuracy at 10, 20, 40 labels; area over 10–40 = (10·(a+b)/2 + 20·(b+c)/2) / 30:
+    #   default 0.40 0.50 0.60 → (4.5 + 11) / 30 = 0.5167;  Ward 0.50 0.52 0.60 → (5.1 + 11.2) / 30 = 0.5433 (ahead by 0.0267)
+    acc = [{"rule": n, "seed": 0, "labels": b, "val_accuracy": a} for n, accs in
+           zip(names, [(0.40, 0.50, 0.60), (0.40, 0.50, 0.60), (0.50, 0.52, 0.60)]) for b, a in zip((10, 20, 40), accs)]
+    text = "\n".join(verdict(cov, acc))
+    assert "Every class with 10 labels on every seed: Ward over 5n k-means clusters." in text
+    assert "Ward over 5n k-means clusters 0.5433" in text and "ahead by 0.0267, so the rule should change" in text
+    assert "none is, so it is kept" in "\n".join(verdict(cov, [r for r in acc if r["rule"] != names[2]]))
