@@ -154,22 +154,24 @@ def window_sweep(state: Path, cfg: ExperimentConfig, sub: str) -> list[dict]:
         saved = [torch.load(p, map_location="cpu", weights_only=True) for seed in cfg.seeds
                  if (p := state_path(state, strategy, seed)).exists()]
         saved = [s for s in saved if "stopping" in s]
-        for w in WINDOWS:
+        for w, weighted in [(w, True) for w in WINDOWS] + [(None, False)]:
             err, cover = [], []
             for s in saved:
-                rec = {k: np.asarray(v) for k, v in s["stopping"]["accuracy"].items() if k != "rounds"}
+                rec = {k: np.asarray(v) for k, v in s["stopping"]["accuracy"].items() if k not in ("rounds", "edges", "shares")}
                 for r, (row, (mean, var, n)) in enumerate(zip(s["rows"], s["stopping"]["confidence"])):
                     if row["n_labeled"] < FROM:
                         continue
                     done = rec["round"] < r  # recorded before this round's estimate
-                    keep = used_records({k: v[done] for k, v in rec.items()}, r, w)
+                    keep = used_records({k: v[done] for k, v in rec.items()}, r, w, recent=None)
                     conf = rec["conf"][done][keep]
-                    e = difference_estimate(mean, var, int(n), rec["correct"][done][keep] - conf,
+                    weights = rec["weight"][done][keep] if "weight" in rec and weighted else None
+                    e = difference_estimate(mean, var, int(n), rec["correct"][done][keep] - conf, weights=weights,
                                             floor=float((conf * (1 - conf)).mean()) if len(conf) else 0.0)
                     err.append(e.value - row["accuracy"])
                     cover.append(e.low <= row["accuracy"] <= e.high)
             if err:
-                out.append({"experiment": sub, "strategy": strategy, "window": w or "all", "pairs": len(err),
+                label = (w or "all") if weighted else "all, unweighted (the estimator before)"
+                out.append({"experiment": sub, "strategy": strategy, "window": label, "pairs": len(err),
                             "mean_error": round(float(np.mean(err)), 5), "mean_abs_error": round(float(np.mean(np.abs(err))), 5),
                             "within_2_points": round(float(np.mean(np.abs(np.asarray(err)) <= AIM_ERROR)), 4),
                             "coverage": round(float(np.mean(cover)), 4)})
@@ -212,7 +214,9 @@ def sections(out: Path, cfgs: dict) -> tuple[list[str], list[str]]:
             with open(sweep, newline="") as f:
                 srows = list(csv.DictReader(f))
             detail += [f"Window sweep (`{sub}/window_sweep.csv`): the estimate recomputed from the runs' records with the "
-                       f"residuals of the last W rounds only, from {FROM} labels on.", "",
+                       f"residuals of the last W rounds only, weighted as the estimate weighs them or (the estimator before "
+                       f"this one) not, judged against test accuracy from {FROM} labels on — a comparison, not how the "
+                       "setting was chosen (that was on the pool's truth, [selection](../selection-cifar10.md)).", "",
                        reporting.md_table(["strategy", "W", "pairs", "mean error", "mean |error|", "within ±2 points", "coverage"],
                                           [[r["strategy"], r["window"], r["pairs"], r["mean_error"], r["mean_abs_error"],
                                             r["within_2_points"], r["coverage"]] for r in srows]), ""]
@@ -220,7 +224,7 @@ def sections(out: Path, cfgs: dict) -> tuple[list[str], list[str]]:
 
 
 def render(rep: Report) -> str:
-    from activegan.stopping import MIN_AUDIT, STOP_SET_SIZE, WINDOW
+    from activegan.stopping import BINS, GAIN_PER_100, MIN_AUDIT, RECENT, STOP_SET_SIZE, WINDOW
 
     cfg = next(iter(rep.cfgs.values()))
     aims, detail = sections(rep.out, rep.cfgs)
@@ -230,13 +234,16 @@ def render(rep: Report) -> str:
         f"- Learner {cfg.learner}, features {cfg.features}, first labels {cfg.initial_strategy}; labels "
         f"{', '.join(map(str, cfg.schedule()))}; seeds {', '.join(map(str, cfg.seeds))}.",
         f"- Estimate: mean confidence of the current model on the unlabeled part of the stop set ({STOP_SET_SIZE} pool images, "
-        f"the whole pool when smaller) + mean (correct − confidence) of the labels, each predicted before it was told "
-        f"(window: {'all rounds' if WINDOW is None else f'the last {WINDOW} rounds'}; once an audit has {MIN_AUDIT} labels, "
-        "the audit's labels only); 90 % t interval, the residuals' variance at least the mean c(1 − c) of their "
-        "confidences. Never reads the test set.",
+        f"the whole pool when smaller) + weighted mean (correct − confidence) of the labels, each predicted before it was "
+        f"told, weighted to the stop set's confidence distribution ({BINS} quantile bins) under the model that predicted it "
+        f"(window: {'all rounds' if WINDOW is None else f'the last {WINDOW} rounds'}, back to the first that brings them to "
+        f"{RECENT} labels; once an audit has {MIN_AUDIT} labels, the audit's labels only, unweighted); 90 % t interval "
+        "(effective count of the weights), the residuals' variance at least the mean c(1 − c) of their confidences. "
+        "Never reads the test set. Chosen on the training pool's truth: [../selection-cifar10.md](../selection-cifar10.md).",
         "- Stop: Cohen's κ ≥ 0.99 between successive rounds' predictions on the stop set for 3 rounds, or the estimate "
-        "rising less than 0.5 point over 3 rounds while its interval is within ±5 points; judged against the test curve's first reach of 98 % and 99 % of its "
-        "final value (per seed).",
+        f"rising less than {100 * GAIN_PER_100:g} points per 100 labels over the last round while its interval is within "
+        "±5 points (runs before 2026-12-06 evening: less than 0.5 point over 3 rounds); judged against the test curve's "
+        "first reach of 98 % and 99 % of its final value (per seed).",
         "- Unlabeled-pool accuracy: the simulation's truth on the stop set's unlabeled images (curves.csv "
         "`pool_accuracy`) — what the estimate estimates; it differs from test accuracy where the strategy's labels took "
         "the hard images out of a small pool, or where the learner fits the pool's own images (selftrain's label spreading).",
@@ -258,6 +265,9 @@ def write_front(root: Path) -> None:
         lines += [f"## [{folder.name}]({folder.name}/README.md)", "", *(aims or ["Not run yet."]), ""]
     pages = sorted(root.glob("*-acquisition.md"))
     lines += ["## On the acquisition benchmark's runs", "", *[f"- [{p.stem}]({p.name})" for p in pages], ""] if pages else []
+    chosen = sorted(root.glob("selection-*.md"))
+    lines += ["## How the estimate and the stop rule were chosen (on the training pool's truth)", "",
+              *[f"- [{p.stem}]({p.name})" for p in chosen], ""] if chosen else []
     reporting.write_readme(root / "README.md", "\n".join(lines))
 
 

@@ -14,7 +14,7 @@ from activegan.errors import ConfigError, DataError
 from activegan.experiment import run_experiment
 from activegan.loop import ExperimentConfig, TrainOptions, run_strategy
 from activegan.results import STOP_COLUMNS, read_curves, summarize
-from activegan.stopping import audit_count, audit_draw
+from activegan.stopping import audit_count, audit_draw, confidence_bins, difference_estimate, matched_weights, used_records
 
 from conftest import gray
 
@@ -67,6 +67,17 @@ def test_the_signal_fires_on_the_estimates_plateau():
         "(less than 0.5), its 90 % interval ±4.0 points") and not d.stop
 
 
+def test_given_the_labels_the_plateau_is_a_gain_per_100_labels():
+    signal, rng = StopSignal(), np.random.default_rng(0)
+    steps = [(0.50, 20), (0.60, 40), (0.65, 100), (0.68, 200)]  # +50, +8.3, then +3.0 points per 100 labels
+    decisions = [signal.update(rng.integers(0, 10, 100), (e, e - 0.04, e + 0.04), n_labeled=n) for e, n in steps]
+    assert [d.stop for d in decisions] == [False, False, False, True]
+    assert decisions[-1].reason == ("the estimated accuracy rose +3.0 points per 100 labels over the last round "
+                                    "(less than 4), its 90 % interval ±4.0 points")
+    wide = StopSignal()  # the same gains with a ±6-point interval: not a plateau measured
+    assert not any(wide.update(rng.integers(0, 10, 100), (e, e - 0.06, e + 0.06), n_labeled=n).stop for e, n in steps)
+
+
 def test_the_estimate_and_its_interval_by_hand():
     est = AccuracyEstimate()
     # predicted 0, 0, 0, 1 with confidence 0.9, 0.6, 0.7, 0.8; right, wrong, right, right
@@ -79,6 +90,39 @@ def test_the_estimate_and_its_interval_by_hand():
     assert (value, low, high) == pytest.approx((0.7, 0.7 - half, 1.0), abs=1e-5)  # high clipped at 1
     assert est.estimate([[0.8, 0.2]]).value == pytest.approx(0.8)
     assert AccuracyEstimate().estimate([[0.8, 0.2]]) == (pytest.approx(0.8), 0.0, 1.0)  # no label yet: no interval
+
+
+def test_the_weights_give_the_queries_the_stop_sets_confidence_mix():
+    edges, shares = confidence_bins([0.2, 0.4, 0.6, 0.8, 0.9, 1.0], bins=2)  # median 0.7: half the stop set each side
+    assert edges == pytest.approx([0.7]) and shares == pytest.approx([0.5, 0.5])
+    # 1 query below 0.7, 3 above: shares 1/4, 3/4 against 1/2, 1/2 → weights 2, 2/3, 2/3, 2/3 (mean 1)
+    assert matched_weights([0.3, 0.8, 0.9, 0.95], edges, shares) == pytest.approx([2, 2 / 3, 2 / 3, 2 / 3])
+    assert matched_weights([0.8, 0.9], edges, [0.0, 1.0]) == pytest.approx([1, 1])  # one bin: nothing to match
+
+
+def test_the_weighted_difference_estimate_by_hand():
+    # 10 × residuals −0.5 (weight 2) and 0.1, 0.1, 0.1 (weight 2/3): weighted mean (−1 + 0.2)/4 = −0.2; effective
+    # count 40² / (10 × (4 + 3 × 4/9)) = 30; weighted variance (2 × 0.09 + 2 × 0.09)/4 = 0.09, × 30/29, under the floor 0.16
+    value, low, high = difference_estimate(0.8, 0.0, 100, [-0.5, 0.1, 0.1, 0.1] * 10, weights=[2, 2 / 3, 2 / 3, 2 / 3] * 10,
+                                           floor=0.16)
+    half = stats.t.ppf(0.95, 29) * math.sqrt(0.16 / 30)
+    assert (value, low, high) == pytest.approx((0.6, 0.6 - half, 0.6 + half))
+
+
+def test_the_estimate_weights_each_round_by_the_previous_models_stop_set():
+    est = AccuracyEstimate()
+    est.estimate(np.array([[c, 1 - c] for c in (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.96, 0.97)]))
+    est.record([[0.62, 0.38], [0.99, 0.01], [0.98, 0.02], [0.97, 0.03], [0.98, 0.02]], [0, 1, 0, 0, 0])
+    edges, shares = confidence_bins([0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.96, 0.97])
+    assert est.state_dict()["weight"] == pytest.approx(matched_weights([0.62, 0.99, 0.98, 0.97, 0.98], edges, shares).tolist())
+    assert AccuracyEstimate().load_state_dict(est.state_dict()).state_dict() == est.state_dict()
+
+
+def test_the_residuals_reach_back_to_RECENT_labels():
+    records = {"round": np.repeat([0, 1, 2, 3], [50, 60, 70, 30]), "audit": np.zeros(210, int)}
+    assert used_records(records, 4, None, recent=120).sum() == 160  # rounds 3, 2 give 30 + 70 = 100: round 1 too
+    assert used_records(records, 4, None, recent=100).sum() == 100  # 30 + 70 reach 100 exactly
+    assert used_records(records, 4, None, recent=None).sum() == 210
 
 
 def test_the_window_and_the_audit_choose_the_residuals():

@@ -151,7 +151,7 @@ class ActiveLearner:
         probs = np.asarray(self.estimator_.predict_proba(self.stop_x_), dtype=np.float64)
         unlabeled = RowIndex(self.X_).nodes(self.stop_x_) < 0  # labeled stop images leave the confidence term
         self.estimate_ = self.accuracy_.estimate(probs[unlabeled] if unlabeled.any() else probs)
-        self.decision_ = self.signal_.update(probs.argmax(axis=1), self.estimate_)
+        self.decision_ = self.signal_.update(probs.argmax(axis=1), self.estimate_, n_labeled=len(self.y_))
 
     def predict_proba(self, X) -> np.ndarray:
         return self.estimator_.predict_proba(X)

@@ -110,7 +110,8 @@ def next_round(history: dict | None, labeled_set: str, labeled: dict, asked: dic
     conf = [v[1] for v in (stop or asked).values()]  # the stop set's images (unlabeled: the pool's); else the asked ones
     est = accuracy.estimate(np.asarray(conf, dtype=np.float64)[:, None])  # one column: its maximum is the confidence
     common = sorted(set(base["stop"]) & set(stop))
-    decision = signal.update([index[stop[k][0]] for k in common], est, previous=[index[base["stop"][k][0]] for k in common])
+    decision = signal.update([index[stop[k][0]] for k in common], est, previous=[index[base["stop"][k][0]] for k in common],
+                             n_labeled=len(labeled))
     summary = {"round": len(rounds), "n_labeled": len(labeled), "estimate": est.value, "estimate_low": est.low,
                "estimate_high": est.high, "residuals": len(accuracy.residuals()), "predicted_since": len(new),
                "labeled_since": len(set(labeled) - before) if history else None, "stop_set": len(stop),

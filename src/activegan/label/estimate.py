@@ -42,7 +42,7 @@ def round_estimate(store: LabelStore, model, x_pool, classes: list[str], stop: n
     signal, state = StopSignal(), store.signal_state()
     if state is not None:
         signal.load_state_dict(state)
-    decision = signal.update(probs.argmax(axis=1), est)
+    decision = signal.update(probs.argmax(axis=1), est, n_labeled=len(asked))
     return {"estimate": est.value, "low": est.low, "high": est.high, "residuals": len(accuracy.residuals()),
             "kappa": decision.kappa, "stop": decision.stop, "reason": decision.reason, "advice": signal.advice(),
             "signal": signal.state_dict()}
