@@ -107,7 +107,7 @@ def units_words(out: Path, cfgs: dict) -> str:
             seeds = sum(len(g) for g in groups)
             same = "; ".join("seeds " + ", ".join(map(str, g)) for g in groups if len(g) > 1)
             how = ("recorded" if who.startswith("`") else "inferred from equal round-0 accuracies"
-                   + (f" of a deterministic learner, [{EVIDENCE}]({EVIDENCE})" if start == "typical" and (out / EVIDENCE).exists() else ""))
+                   + (f" of a deterministic learner in `{EVIDENCE}`" if start == "typical" and (out / EVIDENCE).exists() else ""))
             parts.append(f"{start} first labels{' in ' + who if who else ''}: {len(groups)} distinct sets over {seeds} seeds "
                          f"({how}" + (f"; {same} drew the same)" if same else ")"))
     return "; ".join(parts)
