@@ -236,8 +236,8 @@ def render(rep: Report) -> str:
         f"- Estimate: mean confidence of the current model on the unlabeled part of the stop set ({STOP_SET_SIZE} pool images, "
         f"the whole pool when smaller) + weighted mean (correct − confidence) of the labels, each predicted before it was "
         f"told, weighted to the stop set's confidence distribution ({BINS} quantile bins) under the model that predicted it "
-        f"(window: {'all rounds' if WINDOW is None else f'the last {WINDOW} rounds'}, back to the first that brings them to "
-        f"{RECENT} labels; once an audit has {MIN_AUDIT} labels, the audit's labels only, unweighted); 90 % t interval "
+        f"(window: {'all rounds' if WINDOW is None else f'the last {WINDOW} rounds'}"
+        + ("" if RECENT is None else f", back to the first that brings them to {RECENT} labels") + f"; once an audit has {MIN_AUDIT} labels, the audit's labels only, unweighted); 90 % t interval "
         "(effective count of the weights), the residuals' variance at least the mean c(1 − c) of their confidences. "
         "Never reads the test set. Chosen on the training pool's truth: [../selection-cifar10.md](../selection-cifar10.md).",
         "- Stop: Cohen's κ ≥ 0.99 between successive rounds' predictions on the stop set for 3 rounds, or the estimate "
