@@ -24,7 +24,7 @@ import numpy as np
 
 from activegan.active import DEFAULT_STRATEGY, RoundView, Strategy, check_strategy, make_strategy
 from activegan.errors import ConfigError
-from activegan.stopping import AccuracyEstimate, Decision, Estimate, StopSignal, stop_set
+from activegan.stopping import AccuracyEstimate, Decision, Estimate, StopSignal, assess, stop_set
 
 
 @dataclass(eq=False)
@@ -150,8 +150,7 @@ class ActiveLearner:
 
         probs = np.asarray(self.estimator_.predict_proba(self.stop_x_), dtype=np.float64)
         unlabeled = RowIndex(self.X_).nodes(self.stop_x_) < 0  # labeled stop images leave the confidence term
-        self.estimate_ = self.accuracy_.estimate(probs[unlabeled] if unlabeled.any() else probs)
-        self.decision_ = self.signal_.update(probs.argmax(axis=1), self.estimate_, n_labeled=len(self.y_))
+        self.estimate_, self.decision_ = assess(self.accuracy_, self.signal_, probs, unlabeled, len(self.y_))
 
     def predict_proba(self, X) -> np.ndarray:
         return self.estimator_.predict_proba(X)

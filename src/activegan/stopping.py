@@ -342,6 +342,16 @@ class StopSignal:
         return self
 
 
+def assess(accuracy: AccuracyEstimate, signal: StopSignal, probs, unlabeled, n_labeled: int) -> tuple[Estimate, Decision]:
+    """After a fit, from the model's probabilities on the stop set: the estimate from its unlabeled images (all of
+    them once none is left) and the stop signal from its predictions on the whole stop set — what ``run``, the
+    labeling app and ``ActiveLearner`` each do after a round."""
+    probs = np.asarray(probs, dtype=np.float64)
+    unlabeled = np.asarray(unlabeled, dtype=bool)
+    est = accuracy.estimate(probs[unlabeled] if unlabeled.any() else probs)
+    return est, signal.update(probs.argmax(axis=1), est, n_labeled=n_labeled)
+
+
 class Monitor:
     """The estimate, the stop signal and the audit of one run (a strategy and a seed), round by round:
     what ``run``'s loop calls. ``state`` (from ``state_dict``) continues a saved run."""
@@ -376,8 +386,7 @@ class Monitor:
         conf = probs[unlabeled] if unlabeled.any() else probs
         c = conf.max(axis=1)
         self.confidence.append([float(c.mean()), float(c.var(ddof=1)) if len(c) > 1 else 0.0, float(len(c))])
-        est = self.accuracy.estimate(conf)
-        decision = self.signal.update(probs.argmax(axis=1), est, n_labeled=len(labeled))
+        est, decision = assess(self.accuracy, self.signal, probs, unlabeled, len(labeled))
         out = {"estimate": est.value, "estimate_low": est.low, "estimate_high": est.high, "stop_kappa": decision.kappa,
                "stop": int(decision.stop), "stop_reason": decision.reason}
         if y_pool is not None:

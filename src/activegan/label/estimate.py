@@ -16,7 +16,7 @@ from itertools import groupby
 import numpy as np
 
 from activegan.label.store import LabelStore
-from activegan.stopping import AccuracyEstimate, StopSignal, class_probs
+from activegan.stopping import AccuracyEstimate, StopSignal, assess, class_probs
 
 
 def asked_predictions(model, x_pool, chosen) -> tuple[np.ndarray, np.ndarray] | None:
@@ -37,12 +37,10 @@ def round_estimate(store: LabelStore, model, x_pool, classes: list[str], stop: n
                                     [classes.index(r["label"]) for r in g])
     probs = class_probs(model, x_pool, stop)
     asked = [i.pool_index for i in store.labeled() if i.pool_index is not None]
-    unlabeled = ~np.isin(stop, np.asarray(asked, dtype=np.int64))
-    est = accuracy.estimate(probs[unlabeled] if unlabeled.any() else probs)
     signal, state = StopSignal(), store.signal_state()
     if state is not None:
         signal.load_state_dict(state)
-    decision = signal.update(probs.argmax(axis=1), est, n_labeled=len(asked))
+    est, decision = assess(accuracy, signal, probs, ~np.isin(stop, np.asarray(asked, dtype=np.int64)), len(asked))
     return {"estimate": est.value, "low": est.low, "high": est.high, "residuals": len(accuracy.residuals()),
             "kappa": decision.kappa, "stop": decision.stop, "reason": decision.reason, "advice": signal.advice(),
             "signal": signal.state_dict()}
