@@ -13,6 +13,7 @@ const S = {
   focus: 0,           // index into order
   pending: new Set(), // ids with a label request in flight
   undo: [],           // [{id, prev}] labels made in this tab, newest last
+  sending: new Map(), // id → the label request still on its way
   keyToClass: {},
   view: "label",
   modalItem: null,    // {id, image, label, round} being corrected
@@ -121,8 +122,10 @@ async function labelFocused(label) {
   S.userMoved = false;
   S.focus = nextOpen(S.focus);
   render();
+  const sent = api("POST", "/api/label", { id: it.id, label });
+  S.sending.set(it.id, sent);  // an undo of this label waits for it to reach the server first
   try {
-    const r = await api("POST", "/api/label", { id: it.id, label });
+    const r = await sent;
     if (r.replaced && prev === null) toast(`That image was labeled in another tab too; kept yours (${labelName(label)})`);
     if (r.batch_complete) { clearTimeout(S.pollTimer); S.pollTimer = setTimeout(poll, 150); }
   } catch (e) {
@@ -131,13 +134,17 @@ async function labelFocused(label) {
     toast(e.message, true);
   } finally {
     S.pending.delete(it.id);
+    if (S.sending.get(it.id) === sent) S.sending.delete(it.id);
     render();
   }
 }
 
 async function undo() {
+  const newest = S.undo[S.undo.length - 1];
+  if (!newest) { toast("Nothing to undo in this batch"); return; }
+  await S.sending.get(newest.id)?.catch(() => {});  // a DELETE sent before its POST would leave the label in place
+  if (S.undo[S.undo.length - 1] !== newest) return;  // that label failed and was taken back already
   const last = S.undo.pop();
-  if (!last) { toast("Nothing to undo in this batch"); return; }
   const idx = S.order.findIndex((i) => i.id === last.id);
   try {
     if (last.prev !== null) {
