@@ -327,6 +327,18 @@ def separate_runs(rep) -> list[str]:
     return out
 
 
+def code_changes(rep) -> list[str]:
+    """Library changes since each experiment ran that would move its numbers (reporting.CODE_CHANGES)."""
+    run = reporting.read_json_if(rep.out / "run.json") or {}
+    out = []
+    for sub, cfg in rep.cfgs.items():
+        ended = (reporting.read_json_if(rep.out / sub / "run.json") or run).get("ended")
+        path = rep.out / sub / "curves.csv"
+        out += reporting.code_change_notes(ended, cfg.learner, cfg.dataset, read_curves(path) if path.exists() else [],
+                                           f"`{sub}` ran")
+    return out
+
+
 def render(rep) -> str:
     # Every experiment published in this folder, not only those this invocation ran.
     found = {sub: published.as_run(None, rep.out / sub) for sub, *_ in EXPERIMENTS if (rep.out / sub / "config.json").exists()}
@@ -342,8 +354,8 @@ def render(rep) -> str:
              "without labels (random, or typical = TypiClust on the pool's embedding). Learners: `embedding` (label "
              "spreading over a k-NN graph of a PCA → UMAP embedding fit on the pool's images only; test images mapped with "
              "`transform`), `selftrain` (a CNN trained each round on every pool image against the spread labels, from the "
-             "second round against their mean with its own predictions while the spread labels are sure of themselves; "
-             "warm-started; classifies test images itself), `cnn` (the poster's supervised CNN, 50 epochs per round, 2 000 "
+             "second round against their mean with its own predictions while the spread labels are sure of themselves and "
+             "the round labels no class it has not seen; warm-started; classifies test images itself), `cnn` (the poster's supervised CNN, 50 epochs per round, 2 000 "
              "candidates scored per round) and `ssl-gan` (the DCGAN's discriminator as a K+1-class semi-supervised "
              "classifier trained on labeled, pool and generated images, feature matching; warm-started). Learners `on "
              "efficientnet-lite0@128` work on the embedded pretrained backbone's features of the pool (128 px, L2-normalised, "
@@ -351,7 +363,7 @@ def render(rep) -> str:
              "a logistic-regression head fit on every pool image's spread label weighted by its confidence "
              "(docs/results/representation/). "
              + tuning_words(rep.out, dataset),
-             "", *tables.run_bullets(rep), *separate_runs(rep), *shorter_runs(rep, cfg0), "",
+             "", *tables.run_bullets(rep), *separate_runs(rep), *shorter_runs(rep, cfg0), *code_changes(rep), "",
              "- Raw data: each sub-folder's `curves.csv`, `summary.json`, `config.json`, `calibration.csv` (test log-loss and "
              "15-bin expected calibration error of each unit's final learner), `learning_curves.png`.", "",
              "## Learner × first labels × strategy", "", text, "",

@@ -37,6 +37,7 @@ def commands() -> list[str]:
     out = [reporting.command(m, [*a, "--report-only"]) for m, a in REPORTS]
     return out + [reporting.command("speed", ["--report-only"]), reporting.command("query_scale", ["--report-only"]),
                   reporting.command("demo", ["--report-only"]),
+                  *(reporting.command("stopping", ["--from-acquisition", d]) for d in ("mnist", "cifar10")),
                   reporting.command("gan_report", []), reporting.command("index", [])]
 
 
@@ -72,6 +73,10 @@ def benchmarks_table(results: Path) -> str:
         ["`python -m benchmarks.acquisition_speed --dataset {mnist,cifar10}`", "`docs/results/acquisition/probcover-speed-*.md`",
          "its page states it"],
         ["`python -m benchmarks.query_scale`", "`docs/results/query-scale/`", _query_scale_took(results)],
+        ["`python -m benchmarks.cold_start [--dataset cifar10 --accuracy]`", "`docs/results/label-efficiency/*/cold-start.md`",
+         "its page states it"],
+        ["`python -m benchmarks.new_class_vote`", "`docs/results/label-efficiency/mnist/new-class-vote.md`", "its page states it"],
+        ["`python -m benchmarks.stopping --dataset {digits,cifar10}`", "`docs/results/stopping/`", "its page states it"],
     ]
     for folder in sorted((results / "gan").glob("mnist-loop*")):
         run = reporting.read_json_if(folder / "run.json") or {}
@@ -117,7 +122,7 @@ def splice_benchmarks_readme(readme: Path, results: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from benchmarks import (acquisition, demo, gal, gan_loop, gan_report, headline, index, label_efficiency, poster, query_scale,
-                            speed)
+                            speed, stopping)
 
     p = argparse.ArgumentParser(prog="python -m benchmarks.regenerate", description=__doc__.strip().splitlines()[0])
     p.add_argument("--splice", type=Path, metavar="README", help="also put the headline between README's results markers")
@@ -136,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         query_scale.main(["--report-only"])
     if (reporting.RESULTS / "demo" / "curves.csv").exists():
         demo.main(["--report-only"])
+    for dataset in ("mnist", "cifar10"):  # the stop signal judged on the acquisition runs (committed files only)
+        if (reporting.RESULTS / "acquisition" / dataset / "default" / "curves.csv").exists():
+            stopping.main(["--from-acquisition", dataset])
     print(gan_report.write())
     index.write_index(reporting.RESULTS)
     splice_benchmarks_readme(reporting.REPO / "benchmarks" / "README.md", reporting.RESULTS)

@@ -271,3 +271,49 @@ def write_rows_csv(path: Path, rows: list[dict]) -> None:
     w.writeheader()
     w.writerows(rows)
     atomic_write_text(path, buf.getvalue())
+
+
+# -- library changes that would move published numbers ---------------------------------------------
+#
+# A change to the library after which a run that ended before it would give other numbers. A report on
+# such a run says so beside its numbers, and which of its units the change touches, until it is rerun.
+CODE_CHANGES = [
+    {"date": "2026-12-06T22:35:00Z", "learner": "selftrain", "datasets": ("mnist", "digits"),  # where its CNN votes
+     "what": "the `selftrain` CNN no longer votes in its own targets in a round whose labels hold a class it was never "
+             "trained on (validation: `docs/results/label-efficiency/mnist/new-class-vote.md`)"},
+]
+
+
+def units_gaining_a_class(rows: list[dict]) -> tuple[int, int] | None:
+    """(units whose labeled set holds more classes in a later round than in round 0, all units), or None when the
+    rows do not record the classes labeled."""
+    first, more = {}, set()
+    for r in rows:
+        c = r.get("classes_labeled")
+        if c is None or c == "" or c != c:  # absent, empty, or NaN
+            return None
+        c = int(float(c))
+        unit = (r["strategy"], r["seed"])
+        if r["round"] == 0:
+            first[unit] = c
+        elif unit in first and c > first[unit]:
+            more.add(unit)
+    return (len(more), len(first)) if first else None
+
+
+def code_change_notes(ended: str | None, learner: str, dataset: str, rows: list[dict], name: str = "this run") -> list[str]:
+    """'- Changed since …' for each CODE_CHANGES entry that came after ``ended`` and touches ``learner`` on ``dataset``."""
+    out = []
+    for c in CODE_CHANGES:
+        if learner != c["learner"] or dataset not in c["datasets"] or (ended is not None and ended >= c["date"]):
+            continue
+        touched = units_gaining_a_class(rows)
+        out.append(f"- **Changed since {name}** ({c['date'][:10]}): {c['what']}. "
+                   + ("It does not touch any unit here (none labeled a new class after round 0): they are unchanged."
+                      if touched is not None and touched[0] == 0 else
+                      f"{touched[0]} of {touched[1]} units here labeled a new class after round 0 and would give other "
+                      "numbers from that round on" + ("; the others are unchanged" if touched[0] < touched[1] else "")
+                      + ". Not rerun yet." if touched is not None else
+                      "The run did not record the classes labeled per round, so which of its units would differ is not "
+                      "known. Not rerun yet."))
+    return out

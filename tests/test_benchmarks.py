@@ -681,3 +681,36 @@ def test_cold_start_verdict_reads_classes_and_the_validation_area_by_hand():
     assert "Every class with 10 labels on every seed: Ward over 5n k-means clusters." in text
     assert "Ward over 5n k-means clusters 0.5433" in text and "ahead by 0.0267, so the rule should change" in text
     assert "none is, so it is kept" in "\n".join(verdict(cov, [r for r in acc if r["rule"] != names[2]]))
+
+
+def test_a_report_names_the_library_changes_since_its_run_and_the_units_they_touch():
+    from benchmarks.reporting import CODE_CHANGES, code_change_notes, units_gaining_a_class
+
+    rows = [{"strategy": s, "seed": seed, "round": r, "classes_labeled": str(c)}
+            for s, seed, cs in (("random", 0, [9, 10, 10]), ("random", 1, [10, 10, 10]), ("typiclust", 0, [8, 9, 10]))
+            for r, c in enumerate(cs)]
+    assert units_gaining_a_class(rows) == (2, 3)  # random/0 and typiclust/0 labeled a new class after round 0
+    assert units_gaining_a_class([{**r, "classes_labeled": ""} for r in rows]) is None  # not recorded
+    change = next(c for c in CODE_CHANGES if c["learner"] == "selftrain")
+    before = "2026-12-06T15:00:00Z"
+    assert "2 of 3 units here" in code_change_notes(before, "selftrain", "mnist", rows)[0]
+    assert code_change_notes(change["date"], "selftrain", "mnist", rows) == []  # ran after the change
+    assert code_change_notes(before, "linear", "mnist", rows) == []  # another learner
+    assert code_change_notes(before, "selftrain", "cifar10", rows) == []  # its CNN never votes there
+    assert "not known" in code_change_notes(before, "selftrain", "mnist", [{**r, "classes_labeled": ""} for r in rows])[0]
+    assert "does not touch" in code_change_notes(before, "selftrain", "mnist", [r for r in rows if r["seed"] == 1])[0]
+
+
+def test_new_class_vote_verdict_pairs_the_variants_by_seed_by_hand():
+    from benchmarks.new_class_vote import verdict
+
+    acc = {("vote always", 0): [0.80, 0.80], ("vote always", 1): [0.70, 0.72], ("no vote on a new class", 0): [0.80, 0.90],
+           ("no vote on a new class", 1): [0.70, 0.80]}
+    rows = [{"variant": v, "seed": s, "labels": b, "classes": 9 if b == 10 else 10, "val_accuracy": a}
+            for (v, s), accs in acc.items() for b, a in zip([10, 20], accs)]
+    text = verdict(rows, [10, 20])
+    assert "Seeds finished by both variants: 2 (0, 1); classes labeled at 10 labels, per seed: 9, 9." in text[0]
+    # differences +0.10 and +0.08: mean +0.09, std 0.01414, t(1) 12.706 × 0.01 = ±0.1271
+    assert text[1].startswith("- At 20 labels, no vote on a new class − vote always: +0.0900 [-0.0371, +0.2171]")
+    assert "2 of 2 seeds ahead, 0 behind" in text[1]
+    assert verdict(rows[:6], [10, 20]) == ["- Seeds finished by both variants: 1 — too few to compare."]

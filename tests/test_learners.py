@@ -208,6 +208,45 @@ def test_selftrain_does_not_vote_for_itself_when_the_spread_labels_are_unsure(sm
     assert np.allclose(seen[0][1].numpy()[40:], want[40:].max(axis=1))
 
 
+class _SureSpread(_UnsureSpread):
+    """A stand-in teacher that is sure of itself (top probability 0.9) and right."""
+
+    def fit(self, X, y):
+        probs = np.full((len(self.y_pool), self.n_classes), 0.1 / (self.n_classes - 1), np.float32)
+        probs[np.arange(len(self.y_pool)), self.y_pool] = 0.9
+        self.pool_probs_ = probs
+        return self
+
+
+def test_selftrain_does_not_vote_in_the_round_that_labels_a_class_it_never_saw(small_digits):
+    # MNIST: seeds whose first 10 labels missed a class stayed at 0.885 for two more rounds after it was
+    # labeled: the CNN, never trained on it, halved the spread labels of that class's images.
+    from activegan.learners.selftrain import SelfTrainLearner, SelfTrainOptions
+
+    d = small_digits
+    y = np.asarray(d.y_pool)
+    no_nine = np.flatnonzero(y != 9)[:30]
+    with_nine = np.concatenate([no_nine, np.flatnonzero(y == 9)[:2]])
+    learner = SelfTrainLearner(d.x_pool, _SureSpread(y), 10, SelfTrainOptions(first_images=300, passes_per_round=1))
+    learner.fit(d.x_pool[no_nine], y[no_nine])
+    seen = []
+    original = learner._train
+    learner._train = lambda images, label, weight, n: seen.append((label.clone(), weight.clone())) or original(images, label, weight, n)
+    last = learner.pool_probs_.copy()
+    learner.fit(d.x_pool[with_nine], y[with_nine])  # a nine: the spread labels alone
+    rest = np.setdiff1d(np.arange(len(y)), with_nine)
+    assert (seen[0][0].numpy()[rest] == y[rest]).all() and np.allclose(seen[0][1].numpy()[rest], 0.9)
+    assert not np.allclose(((learner.spread.pool_probs_ + last) / 2)[rest].max(axis=1), 0.9)  # what a vote would give
+    # the next round holds no new class: the CNN, now trained on nines too, votes again
+    last = learner.pool_probs_.copy()
+    learner.fit(d.x_pool[with_nine], y[with_nine])
+    want = (learner.spread.pool_probs_ + last) / 2
+    assert np.allclose(seen[1][1].numpy()[rest], want[rest].max(axis=1))
+    # a learner loaded from a saved state knows which classes its CNN saw
+    loaded = SelfTrainLearner(d.x_pool, _SureSpread(y), 10).load_state(d.x_pool.shape[1:], 10, learner.state_dict())
+    assert loaded.classes_.tolist() == np.unique(y[with_nine]).tolist()
+
+
 def test_a_loaded_selftrain_learner_scores_without_the_pool_graph(selftrain_learner, small_digits):
     # What every `query --ray` actor does: load the saved CNN, then score. The pool's UMAP graph is only
     # for training; pool images answer with the CNN's probabilities as the fit left them.

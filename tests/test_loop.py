@@ -229,8 +229,8 @@ def test_resume_after_kill_gives_the_same_curves(tmp_path, learner="selftrain"):
     # run with the same share of the cores as the uninterrupted run's (workers.run_in_processes), and the
     # default learner is the one whose CNN would drift with another thread count.
     args = [sys.executable, "-m", "activegan", "run", "--strategies", "random,entropy", "--seeds", "1", "--learner", learner,
-            "--initial", "10", "--query-size", "5", "--rounds", "6", "--steps", "15", "--no-progress", "--jobs", "2"]
-    env = {**os.environ, "ACTIVEGAN_CACHE": str(tmp_path / "cache")}
+            "--initial", "10", "--query-size", "5", "--rounds", "4", "--steps", "15", "--no-progress", "--jobs", "2"]
+    env = dict(os.environ)  # the session's cache: the digits pool's embedding is fitted once for every test
     ref = tmp_path / "ref"
     subprocess.run(args + ["--out", str(ref)], check=True, env=env, capture_output=True)
 
@@ -244,7 +244,7 @@ def test_resume_after_kill_gives_the_same_curves(tmp_path, learner="selftrain"):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = {tuple(r[:3]): r for r in _read(out / "curves.csv")}
-    assert 0 < len(before) < 14, "the kill should land mid-run"
+    assert 0 < len(before) < 10, "the kill should land mid-run"
 
     res = subprocess.run(args + ["--out", str(out), "--resume"], env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr

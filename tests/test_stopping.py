@@ -273,3 +273,19 @@ def test_the_benchmark_judges_the_estimate_and_the_signal_against_the_test_curve
     assert judge(rows, "margin")["seeds"][0]["ok"]
     rows[3]["stop"] = 1  # at 40: 0.95 < 0.9604, early
     assert not judge(rows, "margin")["aim_stop"]
+
+
+def test_the_page_on_the_acquisition_runs_is_written_from_committed_files(tmp_path, monkeypatch):
+    import shutil
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root))
+    from benchmarks import reporting, stopping
+
+    shutil.copytree(root / "docs" / "results" / "acquisition" / "cifar10", tmp_path / "acquisition" / "cifar10")
+    monkeypatch.setattr(reporting, "RESULTS", tmp_path)
+    page = stopping.from_acquisition("cifar10").read_text()  # (a NameError before: it used another function's name)
+    assert "(`default/`: 5 distinct first-label sets (recorded))" in page and "## Aims" in page
+    assert "Changed since" not in page  # the change to selftrain does not touch the linear learner's runs

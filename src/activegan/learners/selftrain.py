@@ -4,11 +4,16 @@ Each round, label spreading over the pool's graph (``learners.EmbeddingLearner``
 image a distribution over classes. A CNN is trained on all pool images against those pseudo-labels
 (each image weighted by its confidence; the labeled images carry their own label with weight 1) with
 light augmentation. From the second round the targets are the mean of the spread labels and the
-CNN's own predictions of the last round (self-training) — only while the spreading is sure of itself
-(its mean top probability over the pool ≥ ``trust_spread``): an unsure teacher averaged with the
-CNN's confident votes would lock the first round's errors in (CIFAR-10 pixels) — and the CNN
-continues from its weights (warm start) for a shorter pass. Images outside the pool (the test set) are classified by the CNN
-itself, not mapped through the embedding. Its results: docs/results/label-efficiency/.
+CNN's own predictions of the last round (self-training), and the CNN continues from its weights
+(warm start) for a shorter pass. The CNN does not vote
+- while the spreading is unsure of itself (its mean top probability over the pool < ``trust_spread``):
+  an unsure teacher averaged with the CNN's confident votes would lock the first round's errors in
+  (CIFAR-10 pixels);
+- in a round whose labels hold a class the last CNN was not trained on: it gives that class no
+  probability, so its vote would halve the new class's spread labels and keep those images under the
+  class it called them before (MNIST seeds whose first labels missed a class).
+Images outside the pool (the test set) are classified by the CNN itself, not mapped through the
+embedding. Its results: docs/results/label-efficiency/.
 """
 
 from __future__ import annotations
@@ -68,9 +73,10 @@ class SelfTrainLearner(ClassifierMixin):
         self.opt_ = torch.optim.Adam(self.model_.parameters(), lr=self.options.lr)
         self.gen_ = torch.Generator().manual_seed(self.random_state)
         self.fits_, self.pool_probs_ = 0, None
+        self.classes_ = None  # the classes of the labels the CNN was last trained on
 
     def adopt(self, earlier: "SelfTrainLearner") -> "SelfTrainLearner":
-        for name in ("model_", "opt_", "gen_", "fits_", "pool_probs_"):
+        for name in ("model_", "opt_", "gen_", "fits_", "pool_probs_", "classes_"):
             setattr(self, name, getattr(earlier, name))
         if hasattr(earlier, "rows_") and earlier.pool is self.pool:
             self.rows_ = earlier.rows_
@@ -79,7 +85,8 @@ class SelfTrainLearner(ClassifierMixin):
     def state_dict(self) -> dict:
         """What a resumed run needs to continue exactly: the CNN, its optimiser, the random stream."""
         return {"model": self.model_.state_dict(), "opt": self.opt_.state_dict(), "rng": self.gen_.get_state(),
-                "fits": torch.tensor(self.fits_)}
+                "fits": torch.tensor(self.fits_),
+                **({} if self.classes_ is None else {"classes": torch.as_tensor(self.classes_)})}
 
     def load_state(self, image_shape, n_classes: int, state: dict) -> "SelfTrainLearner":
         self.n_classes = n_classes
@@ -88,6 +95,7 @@ class SelfTrainLearner(ClassifierMixin):
         self.opt_.load_state_dict(state["opt"])
         self.gen_.set_state(state["rng"])
         self.fits_ = int(state["fits"])
+        self.classes_ = state["classes"].numpy() if "classes" in state else None  # unknown in states saved before
         self.model_.eval()
         self.pool_probs_ = None  # made when first needed (_last_pool_probs): scoring alone needs no graph
         return self
@@ -110,7 +118,9 @@ class SelfTrainLearner(ClassifierMixin):
             self._build()
         self.spread.fit(X, y)
         targets = self.spread.pool_probs_.astype(np.float32)
-        if targets.max(axis=1).mean() >= self.options.trust_spread and (last := self._last_pool_probs()) is not None:
+        classes = np.unique(np.asarray(y))
+        knows = self.classes_ is None or bool(np.isin(classes, self.classes_).all())
+        if knows and targets.max(axis=1).mean() >= self.options.trust_spread and (last := self._last_pool_probs()) is not None:
             targets = (targets + last) / 2  # self-training: the last round's CNN votes too
         label, weight = targets.argmax(axis=1), targets.max(axis=1)
         images, y = np.asarray(self.pool, dtype=np.float32), np.asarray(y, dtype=np.int64)
@@ -126,6 +136,7 @@ class SelfTrainLearner(ClassifierMixin):
             n = min(o.images_per_round, len(images) * o.passes_per_round)
         self._train(torch.from_numpy(images), torch.from_numpy(label), torch.from_numpy(weight), n)
         self.fits_ += 1
+        self.classes_ = classes
         self.pool_probs_ = self._cnn_probs(self.pool)
         return self
 
