@@ -181,7 +181,7 @@ def front(results, link_prefix: str = "") -> list[str]:
 def changes(out, cfg, rows) -> list[str]:
     """Library changes since the run that would move its numbers (reporting.CODE_CHANGES)."""
     run = reporting.read_json_if(out / "run.json") or {}
-    return reporting.code_change_notes(run.get("ended"), cfg.learner, cfg.dataset, rows, f"the {cfg.dataset} acquisition run")
+    return reporting.code_change_notes(run.get("started"), cfg.learner, cfg.dataset, rows, f"the {cfg.dataset} acquisition run")
 
 
 def render(rep) -> str:

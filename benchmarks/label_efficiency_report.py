@@ -332,9 +332,9 @@ def code_changes(rep) -> list[str]:
     run = reporting.read_json_if(rep.out / "run.json") or {}
     out = []
     for sub, cfg in rep.cfgs.items():
-        ended = (reporting.read_json_if(rep.out / sub / "run.json") or run).get("ended")
+        started = (reporting.read_json_if(rep.out / sub / "run.json") or run).get("started")
         path = rep.out / sub / "curves.csv"
-        out += reporting.code_change_notes(ended, cfg.learner, cfg.dataset, read_curves(path) if path.exists() else [],
+        out += reporting.code_change_notes(started, cfg.learner, cfg.dataset, read_curves(path) if path.exists() else [],
                                            f"`{sub}` ran")
     return out
 

@@ -275,10 +275,11 @@ def write_rows_csv(path: Path, rows: list[dict]) -> None:
 
 # -- library changes that would move published numbers ---------------------------------------------
 #
-# A change to the library after which a run that ended before it would give other numbers. A report on
-# such a run says so beside its numbers, and which of its units the change touches, until it is rerun.
+# A change to the library (dated by its commit) after which a run that started before it would give other
+# numbers. A report on such a run says so beside its numbers, and which of its units the change touches,
+# until it is rerun.
 CODE_CHANGES = [
-    {"date": "2026-12-06T22:35:00Z", "learner": "selftrain", "datasets": ("mnist", "digits"),  # where its CNN votes
+    {"date": "2026-12-06T22:30:28Z", "learner": "selftrain", "datasets": ("mnist", "digits"),  # where its CNN votes
      "what": "the `selftrain` CNN no longer votes in its own targets in a round whose labels hold a class it was never "
              "trained on (validation: `docs/results/label-efficiency/mnist/new-class-vote.md`)"},
 ]
@@ -301,11 +302,11 @@ def units_gaining_a_class(rows: list[dict]) -> tuple[int, int] | None:
     return (len(more), len(first)) if first else None
 
 
-def code_change_notes(ended: str | None, learner: str, dataset: str, rows: list[dict], name: str = "this run") -> list[str]:
-    """'- Changed since …' for each CODE_CHANGES entry that came after ``ended`` and touches ``learner`` on ``dataset``."""
+def code_change_notes(started: str | None, learner: str, dataset: str, rows: list[dict], name: str = "this run") -> list[str]:
+    """'- Changed since …' for each CODE_CHANGES entry that came after ``started`` and touches ``learner`` on ``dataset``."""
     out = []
     for c in CODE_CHANGES:
-        if learner != c["learner"] or dataset not in c["datasets"] or (ended is not None and ended >= c["date"]):
+        if learner != c["learner"] or dataset not in c["datasets"] or (started is not None and started >= c["date"]):
             continue
         touched = units_gaining_a_class(rows)
         out.append(f"- **Changed since {name}** ({c['date'][:10]}): {c['what']}. "

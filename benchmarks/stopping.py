@@ -261,16 +261,16 @@ def render(rep: Report) -> str:
         "- Unlabeled-pool accuracy: the simulation's truth on the stop set's unlabeled images (curves.csv "
         "`pool_accuracy`) — what the estimate estimates; it differs from test accuracy where the strategy's labels took "
         "the hard images out of a small pool, or where the learner fits the pool's own images (selftrain's label spreading).",
-        *run_bullets(rep), *changes(rep.out, rep.cfgs, (rep.run or {}).get("ended")), "",
+        *run_bullets(rep), *changes(rep.out, rep.cfgs, (rep.run or {}).get("started")), "",
         "## Aims", "", *(aims or ["Not run yet."]), "", "## Per round", "", *detail,
     ])
 
 
-def changes(out: Path, cfgs: dict, ended: str | None) -> list[str]:
+def changes(out: Path, cfgs: dict, started: str | None) -> list[str]:
     """Library changes since the runs that would move their numbers (reporting.CODE_CHANGES)."""
     from activegan.results import read_curves
 
-    return sum((reporting.code_change_notes(ended, c.learner, c.dataset, read_curves(out / sub / "curves.csv")
+    return sum((reporting.code_change_notes(started, c.learner, c.dataset, read_curves(out / sub / "curves.csv")
                                             if (out / sub / "curves.csv").exists() else [], f"`{sub}/` ran")
                 for sub, c in cfgs.items()), [])
 
@@ -313,7 +313,7 @@ def from_acquisition(dataset: str) -> Path:
         "the other pages here; strategies without the columns (runs that predate them) are left out.", "",
         f"- Learner {cfg.learner}, features {cfg.features}, first labels {cfg.initial_strategy}; labels "
         f"{', '.join(map(str, cfg.schedule()))}; seeds {', '.join(map(str, cfg.seeds))} ({units(Report(folder, folder, {'default': cfg}, run, '', False, '', None))}).",
-        *changes(folder, {"default": cfg}, (run or {}).get("ended")), "",
+        *changes(folder, {"default": cfg}, (run or {}).get("started")), "",
         "## Aims", "", *(aims or ["No strategy of this run has the estimate's columns."]), "", "## Per round", "", *detail]))
     return page
 

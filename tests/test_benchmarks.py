@@ -694,7 +694,7 @@ def test_a_report_names_the_library_changes_since_its_run_and_the_units_they_tou
     change = next(c for c in CODE_CHANGES if c["learner"] == "selftrain")
     before = "2026-12-06T15:00:00Z"
     assert "2 of 3 units here" in code_change_notes(before, "selftrain", "mnist", rows)[0]
-    assert code_change_notes(change["date"], "selftrain", "mnist", rows) == []  # ran after the change
+    assert code_change_notes(change["date"], "selftrain", "mnist", rows) == []  # started with the change
     assert code_change_notes(before, "linear", "mnist", rows) == []  # another learner
     assert code_change_notes(before, "selftrain", "cifar10", rows) == []  # its CNN never votes there
     assert "not known" in code_change_notes(before, "selftrain", "mnist", [{**r, "classes_labeled": ""} for r in rows])[0]
