@@ -90,6 +90,31 @@ def test_the_apps_estimate_is_built_from_its_store_and_continues_after_a_restart
     store.close()
 
 
+def test_the_apps_residuals_are_weighted_to_the_stop_sets_confidence_mix_of_the_model_that_asked(tmp_path):
+    # As in run: a batch's residuals weighted so that its confidences have the stop set's mix under the model that
+    # asked for it (two bins split at 0.7, half the stop set in each), stored with that model's round.
+    store = LabelStore(tmp_path)
+    store.add_batch(1, [0, 1])
+    told = {"estimate": 0.5, "low": 0.0, "high": 1.0, "residuals": 0, "kappa": float("nan"), "stop": False,
+            "reason": "", "advice": "", "signal": StopSignal().state_dict(), "bins": [[0.7], [0.5, 0.5]]}
+    store.add_batch(2, [2, 3, 4, 5], curve_point={"round": 1, "n_labeled": 2, "accuracy": None, "train_s": 0.1,
+                                                  "estimate": told}, predictions=([1, 0, 1, 1], [0.9, 0.6, 0.8, 0.95]))
+    for item, label in (("p0", "a"), ("p1", "b"), ("p2", "b"), ("p3", "b"), ("p4", "b"), ("p5", "a")):
+        store.set_label(item, label)
+    assert store.stop_set_bins() == {1: [[0.7], [0.5, 0.5]]}
+    model = Fixed([[0.75, 0.25]] * 8)  # the unlabeled p6, p7: confidence 0.75
+    row = round_estimate(store, model, None, ["a", "b"], np.arange(8))
+    # residuals +0.1, −0.6, +0.2, −0.95; the one image under 0.7 stands for half the stop set: weight 2, the
+    # three above 2/3 each → (2·(−0.6) + (2/3)·(0.1 + 0.2 − 0.95)) / 4 = −0.408 33 (unweighted: −0.3125)
+    assert row["estimate"] == pytest.approx(0.75 + (2 * -0.6 + (2 / 3) * (0.1 + 0.2 - 0.95)) / 4)
+    assert row["bins"] == [[0.75] * 4, [1.0, 0.0, 0.0, 0.0, 0.0]]  # the current model's (all ties), for the next batch
+    store.close()
+    reopened = LabelStore(tmp_path)  # a store made before the column existed gets it on opening
+    reopened._db.execute("ALTER TABLE estimate DROP COLUMN bins")
+    reopened.close()
+    assert LabelStore(tmp_path).stop_set_bins() == {}
+
+
 @pytest.fixture
 def no_test_app(tmp_path, small_digits):
     """open() → (session, client) of the app on small digits with no test split; closed after the test."""

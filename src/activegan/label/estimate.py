@@ -31,8 +31,13 @@ def round_estimate(store: LabelStore, model, x_pool, classes: list[str], stop: n
     """The ``estimate`` table's row after a retrain: the estimate, its interval, κ, the signal and its state."""
     accuracy = AccuracyEstimate()
     rows = [r for r in store.predicted_labels() if r["label"] in classes]  # skipped images have no class
-    for _, group in groupby(rows, key=lambda r: r["round"]):
+    bins = store.stop_set_bins()
+    for round_, group in groupby(rows, key=lambda r: r["round"]):
         g = list(group)
+        # the batch of round k was asked for by round k − 1's model: its residuals get the weights that give them the
+        # stop set's confidence mix under that model, as in run (none stored: a store from before, weights 1)
+        asked_by = bins.get(round_ - 1)
+        accuracy.bins = tuple(np.asarray(b, dtype=np.float64) for b in asked_by) if asked_by else None
         accuracy.record_predictions([r["predicted"] for r in g], [r["confidence"] for r in g],
                                     [classes.index(r["label"]) for r in g])
     probs = class_probs(model, x_pool, stop)
@@ -43,4 +48,4 @@ def round_estimate(store: LabelStore, model, x_pool, classes: list[str], stop: n
     est, decision = assess(accuracy, signal, probs, ~np.isin(stop, np.asarray(asked, dtype=np.int64)), len(asked))
     return {"estimate": est.value, "low": est.low, "high": est.high, "residuals": len(accuracy.residuals()),
             "kappa": decision.kappa, "stop": decision.stop, "reason": decision.reason, "advice": signal.advice(),
-            "signal": signal.state_dict()}
+            "signal": signal.state_dict(), "bins": [b.tolist() for b in accuracy.bins]}

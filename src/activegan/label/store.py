@@ -79,7 +79,8 @@ CREATE TABLE IF NOT EXISTS estimate (
     residuals INTEGER NOT NULL, -- labels predicted before they were given, that the estimate used
     kappa REAL,                 -- Cohen's κ against the previous round's model on the stop set (NULL: none)
     stop INTEGER NOT NULL, reason TEXT NOT NULL, advice TEXT NOT NULL,  -- the stop signal, and in words
-    signal TEXT NOT NULL        -- StopSignal.state_dict() as JSON: the next round continues it
+    signal TEXT NOT NULL,       -- StopSignal.state_dict() as JSON: the next round continues it
+    bins TEXT                   -- the stop set's confidence bins under this round's model, JSON [edges, shares]
 );
 """
 
@@ -125,6 +126,8 @@ class LabelStore:
         with self._tx():  # executescript would commit on its own; run the statements one by one
             for statement in _statements(_SCHEMA):
                 self._db.execute(statement)
+            if "bins" not in {r[1] for r in self._db.execute("PRAGMA table_info(estimate)")}:  # a store made before
+                self._db.execute("ALTER TABLE estimate ADD COLUMN bins TEXT")
 
     @staticmethod
     def exists(state_dir: str | Path) -> bool:
@@ -199,11 +202,11 @@ class LabelStore:
                 if curve_point.get("estimate"):
                     e = curve_point["estimate"]
                     self._db.execute(
-                        "INSERT INTO estimate(round, estimate, low, high, residuals, kappa, stop, reason, advice, signal) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO estimate(round, estimate, low, high, residuals, kappa, stop, reason, advice, signal, bins) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (curve_point["round"], e["estimate"], e["low"], e["high"], e["residuals"],
                          None if e["kappa"] != e["kappa"] else e["kappa"], int(e["stop"]), e["reason"], e["advice"],
-                         json.dumps(e["signal"])),
+                         json.dumps(e["signal"]), json.dumps(e["bins"]) if e.get("bins") else None),
                     )
             position = 0
             for k, index in enumerate(pool_indices):
@@ -304,6 +307,10 @@ class LabelStore:
         """The stop signal's state after the last round that has one."""
         rows = self._rows("SELECT signal FROM estimate ORDER BY round DESC LIMIT 1")
         return json.loads(rows[0]["signal"]) if rows else None
+
+    def stop_set_bins(self) -> dict[int, list]:
+        """Round → the stop set's confidence bins under its model: they weight the residuals of the batch it asked for."""
+        return {r["round"]: json.loads(r["bins"]) for r in self._rows("SELECT round, bins FROM estimate WHERE bins IS NOT NULL")}
 
     def predicted_labels(self) -> list[dict]:
         """Labeled pool items that a model predicted before their label was given: round, predicted, confidence,
