@@ -281,7 +281,10 @@ def write_rows_csv(path: Path, rows: list[dict]) -> None:
 CODE_CHANGES = [
     {"date": "2026-12-06T22:30:28Z", "learner": "selftrain", "datasets": ("mnist", "digits"),  # where its CNN votes
      "what": "the `selftrain` CNN no longer votes in its own targets in a round whose labels hold a class it was never "
-             "trained on (validation: `docs/results/label-efficiency/mnist/new-class-vote.md`)"},
+             "trained on (validation: `docs/results/label-efficiency/mnist/new-class-vote.md`)", "touches": "new class"},
+    {"date": "2026-12-06T23:10:00Z", "learner": "selftrain", "datasets": ("digits",),  # pools under 1 500 images
+     "what": "the `selftrain` CNN makes up to 20 passes over a small pool in each later round, not 4 (validation: "
+             "`docs/results/label-efficiency/selftrain-passes.md`)", "touches": "all"},
 ]
 
 
@@ -308,12 +311,14 @@ def code_change_notes(started: str | None, learner: str, dataset: str, rows: lis
     for c in CODE_CHANGES:
         if learner != c["learner"] or dataset not in c["datasets"] or (started is not None and started >= c["date"]):
             continue
-        touched = units_gaining_a_class(rows)
+        units = len({(r["strategy"], r["seed"]) for r in rows})
+        touched = units_gaining_a_class(rows) if c["touches"] == "new class" else ((units, units) if units else None)
         out.append(f"- **Changed since {name}** ({c['date'][:10]}): {c['what']}. "
                    + ("It does not touch any unit here (none labeled a new class after round 0): they are unchanged."
                       if touched is not None and touched[0] == 0 else
-                      f"{touched[0]} of {touched[1]} units here labeled a new class after round 0 and would give other "
-                      "numbers from that round on" + ("; the others are unchanged" if touched[0] < touched[1] else "")
+                      f"{touched[0]} of {touched[1]} units here " + ("labeled a new class after round 0 and would give "
+                      "other numbers from that round on" if c["touches"] == "new class" else "would give other numbers from "
+                      "round 1 on") + ("; the others are unchanged" if touched[0] < touched[1] else "")
                       + ". Not rerun yet." if touched is not None else
                       "The run did not record the classes labeled per round, so which of its units would differ is not "
                       "known. Not rerun yet."))

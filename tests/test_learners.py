@@ -166,7 +166,7 @@ def test_selftrain_learns_from_spread_labels_and_then_from_itself(selftrain_lear
     want = (learner.spread.pool_probs_ + before) / 2
     assert (label.numpy()[40:] == want[40:].argmax(axis=1)).all() and np.allclose(weight.numpy()[40:], want[40:].max(axis=1))
     assert (label.numpy()[:40] == d.y_pool[:40]).all() and (weight.numpy()[:40] == 1).all()  # the labels themselves
-    assert n == 4 * 300 and learner.fits_ == 2  # a small pool: passes_per_round passes
+    assert n == 20 * 300 and learner.fits_ == 2  # a small pool: passes_per_round (20) passes
 
 
 class _UnsureSpread:
