@@ -282,7 +282,7 @@ CODE_CHANGES = [
     {"date": "2026-12-06T22:30:28Z", "learner": "selftrain", "datasets": ("mnist", "digits"),  # where its CNN votes
      "what": "the `selftrain` CNN no longer votes in its own targets in a round whose labels hold a class it was never "
              "trained on (validation: `docs/results/label-efficiency/mnist/new-class-vote.md`)", "touches": "new class"},
-    {"date": "2026-12-06T23:10:00Z", "learner": "selftrain", "datasets": ("digits",),  # pools under 1 500 images
+    {"date": "2026-12-06T23:29:11Z", "learner": "selftrain", "datasets": ("digits",),  # pools under 1 500 images
      "what": "the `selftrain` CNN makes up to 20 passes over a small pool in each later round, not 4 (validation: "
              "`docs/results/label-efficiency/selftrain-passes.md`)", "touches": "all"},
 ]
