@@ -714,3 +714,17 @@ def test_new_class_vote_verdict_pairs_the_variants_by_seed_by_hand():
     assert text[1].startswith("- At 20 labels, no vote on a new class − vote always: +0.0900 [-0.0371, +0.2171]")
     assert "2 of 2 seeds ahead, 0 behind" in text[1]
     assert verdict(rows[:6], [10, 20]) == ["- Seeds finished by both variants: 1 — too few to compare."]
+
+
+def test_selftrain_passes_page_reads_its_csv_by_hand(tmp_path):
+    from benchmarks.selftrain_passes import render
+
+    rows = ["passes,seed,labels,val_accuracy,spread_val_accuracy"]
+    for passes, accs in ((4, [0.40, 0.50, 0.60]), (20, [0.40, 0.90, 0.70])):  # seed 0; seed 1 adds 0.1 everywhere
+        rows += [f"{passes},{seed},{b},{a + 0.1 * seed:.2f},0.95" for seed in (0, 1) for b, a in zip([5, 10, 20], accs)]
+    (tmp_path / "selftrain-passes.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "selftrain-passes-run.json").write_text(json.dumps({"command": "c", "date": "d", "seconds": 1, "machine": "m"}))
+    render(tmp_path)
+    page = (tmp_path / "selftrain-passes.md").read_text()
+    assert "| 4 | 0.4500 | 0.5500 | 0.6500 |" in page and "| 20 | 0.4500 | 0.9500 | 0.7500 |" in page
+    assert "over 10–20 labels: 20 passes" in page  # mean 0.85 against 0.60
