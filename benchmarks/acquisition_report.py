@@ -174,14 +174,14 @@ def front(results, link_prefix: str = "") -> list[str]:
                   f"{len({r['seed'] for r in rows})} seeds ({len(groups)} distinct first-label sets); each strategy − random "
                   "paired by first-label set, AULC over 10–100 and 10–250 labels, 95 % interval:", "",
                   *table(rows, strategies, groups, shown, compact=True), "", *aims(rows, strategies, groups, dataset, 10),
-                  *changes(results / "acquisition" / dataset, cfg, rows), ""]
+                  *changes(results / "acquisition" / dataset, cfg), ""]
     return parts
 
 
-def changes(out, cfg, rows) -> list[str]:
+def changes(out, cfg) -> list[str]:
     """Library changes since the run that would move its numbers (reporting.CODE_CHANGES)."""
-    run = reporting.read_json_if(out / "run.json") or {}
-    return reporting.code_change_notes(run.get("started"), cfg.learner, cfg.dataset, rows, f"the {cfg.dataset} acquisition run")
+    return reporting.change_notes(out, {"default": cfg}, reporting.read_json_if(out / "run.json"),
+                                  lambda _: f"the {cfg.dataset} acquisition run")
 
 
 def render(rep) -> str:
@@ -202,7 +202,7 @@ def render(rep) -> str:
              "first-label set (t interval over distinct sets). Strategy settings: δ of `probcover` by the k-means "
              "purity rule (no label), `switch`'s switch point from the validation split "
              "([tuning-cifar10.md](../tuning-cifar10.md)); the test set gives only these numbers.", "",
-             *tables.run_bullets(rep), *changes(rep.out, cfg, rows), "",
+             *tables.run_bullets(rep), *changes(rep.out, cfg), "",
              "- Raw data: [default/curves.csv](default/curves.csv) (one row per strategy, seed and round), "
              "`default/summary.json`, `default/config.json`, `default/learning_curves.png`.", "",
              "## Strategy against random", "", *table(rows, strategies, groups, budgets), "",

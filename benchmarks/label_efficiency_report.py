@@ -329,14 +329,7 @@ def separate_runs(rep) -> list[str]:
 
 def code_changes(rep) -> list[str]:
     """Library changes since each experiment ran that would move its numbers (reporting.CODE_CHANGES)."""
-    run = reporting.read_json_if(rep.out / "run.json") or {}
-    out = []
-    for sub, cfg in rep.cfgs.items():
-        started = (reporting.read_json_if(rep.out / sub / "run.json") or run).get("started")
-        path = rep.out / sub / "curves.csv"
-        out += reporting.code_change_notes(started, cfg.learner, cfg.dataset, read_curves(path) if path.exists() else [],
-                                           f"`{sub}` ran")
-    return out
+    return reporting.change_notes(rep.out, rep.cfgs, reporting.read_json_if(rep.out / "run.json"))
 
 
 def render(rep) -> str:

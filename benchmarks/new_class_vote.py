@@ -55,6 +55,11 @@ def vote_always(on: bool):
         selftrain.SelfTrainLearner.fit = fit
 
 
+def validation_split(n_pool: int, size: int) -> np.ndarray:
+    """The held-out pool images (never labeled): the same for every variant, seed and benchmark that asks."""
+    return np.random.default_rng(123).choice(n_pool, size, replace=False)
+
+
 def unit(data, rep, seed: int, always: bool, cache_dir, budgets: list[int], n_val: int) -> list[dict]:
     from activegan.active import DEFAULT_STRATEGY, ActiveRound
     from activegan.active.first_labels import first_labels
@@ -64,7 +69,7 @@ def unit(data, rep, seed: int, always: bool, cache_dir, budgets: list[int], n_va
     from activegan.seeds import initial_rng
 
     y = np.asarray(data.y_pool)
-    val = np.random.default_rng(123).choice(len(y), n_val, replace=False)
+    val = validation_split(len(y), n_val)
     rest = np.setdiff1d(np.arange(len(y)), val)
     learner = resolve_learner("auto", "auto", data.image_shape)
     make = learner_factory(learner, pool=data.x_pool, n_classes=data.n_classes, seed=seed, representation=rep, cache_dir=cache_dir)

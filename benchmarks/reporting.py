@@ -293,11 +293,9 @@ def units_gaining_a_class(rows: list[dict]) -> tuple[int, int] | None:
     rows do not record the classes labeled."""
     first, more = {}, set()
     for r in rows:
-        c = r.get("classes_labeled")
-        if c is None or c == "" or c != c:  # absent, empty, or NaN
+        if r.get("classes_labeled") in (None, ""):
             return None
-        c = int(float(c))
-        unit = (r["strategy"], r["seed"])
+        c, unit = int(r["classes_labeled"]), (r["strategy"], r["seed"])
         if r["round"] == 0:
             first[unit] = c
         elif unit in first and c > first[unit]:
@@ -311,15 +309,31 @@ def code_change_notes(started: str | None, learner: str, dataset: str, rows: lis
     for c in CODE_CHANGES:
         if learner != c["learner"] or dataset not in c["datasets"] or (started is not None and started >= c["date"]):
             continue
-        units = len({(r["strategy"], r["seed"]) for r in rows})
-        touched = units_gaining_a_class(rows) if c["touches"] == "new class" else ((units, units) if units else None)
-        out.append(f"- **Changed since {name}** ({c['date'][:10]}): {c['what']}. "
-                   + ("It does not touch any unit here (none labeled a new class after round 0): they are unchanged."
-                      if touched is not None and touched[0] == 0 else
-                      f"{touched[0]} of {touched[1]} units here " + ("labeled a new class after round 0 and would give "
-                      "other numbers from that round on" if c["touches"] == "new class" else "would give other numbers from "
-                      "round 1 on") + ("; the others are unchanged" if touched[0] < touched[1] else "")
-                      + ". Not rerun yet." if touched is not None else
-                      "The run did not record the classes labeled per round, so which of its units would differ is not "
-                      "known. Not rerun yet."))
+        head = f"- **Changed since {name}** ({c['date'][:10]}): {c['what']}. "
+        if c["touches"] == "new class":
+            touched, how = units_gaining_a_class(rows), "labeled a new class after round 0 and would give other numbers from that round on"
+        else:
+            n = len({(r["strategy"], r["seed"]) for r in rows})
+            touched, how = ((n, n) if n else None), "would give other numbers from round 1 on"
+        if touched is None:
+            out.append(head + "The run did not record the classes labeled per round, so which of its units would differ is "
+                       "not known. Not rerun yet.")
+        elif touched[0] == 0:
+            out.append(head + "It does not touch any unit here (none labeled a new class after round 0): they are unchanged.")
+        else:
+            out.append(head + f"{touched[0]} of {touched[1]} units here {how}"
+                       + ("; the others are unchanged" if touched[0] < touched[1] else "") + ". Not rerun yet.")
     return out
+
+
+def change_notes(out: Path, cfgs: dict, run: dict | None, name=lambda sub: f"`{sub}` ran") -> list[str]:
+    """``code_change_notes`` of each experiment folder ``out/<sub>`` of a published run: started as its own run.json
+    says, else as ``run`` (the folder's record) says."""
+    from activegan.results import read_curves
+
+    notes = []
+    for sub, cfg in cfgs.items():
+        started = (read_json_if(out / sub / "run.json") or run or {}).get("started")
+        path = out / sub / "curves.csv"
+        notes += code_change_notes(started, cfg.learner, cfg.dataset, read_curves(path) if path.exists() else [], name(sub))
+    return notes

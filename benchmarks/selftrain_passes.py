@@ -55,12 +55,12 @@ def passes_per_round(passes: int, seen: list):
 def measure(passes: list[int], seeds: int, budgets: list[int]) -> list[dict]:
     from activegan.data import default_cache_dir, load_dataset
     from activegan.representation import PoolRepresentation
-    from benchmarks.new_class_vote import unit
+    from benchmarks.new_class_vote import unit, validation_split
 
     data = load_dataset("digits")
     rep = PoolRepresentation(data.x_pool, default_cache_dir(), features="auto")
     y = np.asarray(data.y_pool)
-    val = np.random.default_rng(123).choice(len(y), 300, replace=False)  # the same split as new_class_vote's
+    val = validation_split(len(y), 300)
     rows = []
     for p in passes:
         for seed in range(seeds):
