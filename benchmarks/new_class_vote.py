@@ -33,7 +33,7 @@ BUDGETS = {"mnist": [10, 20, 30], "digits": [5, 10, 15, 20]}
 VALIDATION = {"mnist": 5000, "digits": 300}  # held-out pool images
 OUT = reporting.RESULTS / "label-efficiency" / "mnist"
 FILES = {"mnist": "new-class-vote.csv", "digits": "new-class-vote-digits.csv"}
-FIELDS = ["variant", "seed", "labels", "classes", "val_accuracy"]
+FIELDS = ["variant", "seed", "labels", "classes", "val_accuracy", "first_labels"]
 
 
 @contextlib.contextmanager
@@ -66,6 +66,7 @@ def unit(data, rep, seed: int, always: bool, cache_dir, budgets: list[int], n_va
     from activegan.active.round import learner_factory
     from activegan.active.strategies import make_strategy
     from activegan.learners import resolve_learner
+    from activegan.loop import labels_key
     from activegan.seeds import initial_rng
 
     y = np.asarray(data.y_pool)
@@ -75,14 +76,14 @@ def unit(data, rep, seed: int, always: bool, cache_dir, budgets: list[int], n_va
     make = learner_factory(learner, pool=data.x_pool, n_classes=data.n_classes, seed=seed, representation=rep, cache_dir=cache_dir)
     al = ActiveRound(data.x_pool, make_strategy(DEFAULT_STRATEGY), make, seed=seed, representation=rep)
     chosen = first_labels("typical", budgets[0], initial_rng(seed), candidates=rest, representation=rep)
-    labeled, rows = [], []
+    labeled, rows, key = [], [], labels_key(chosen)
     with vote_always(always):
         for r, (b, nxt) in enumerate(zip(budgets, [*budgets[1:], None])):
             al.tell(chosen, y[chosen])
             labeled += list(chosen)
             p = al.fit(r).predict_proba(data.x_pool[val])
             rows.append({"seed": seed, "labels": b, "classes": len(set(y[labeled].tolist())),
-                         "val_accuracy": round(float((np.asarray(p).argmax(1) == y[val]).mean()), 4)})
+                         "val_accuracy": round(float((np.asarray(p).argmax(1) == y[val]).mean()), 4), "first_labels": key})
             if nxt is not None:
                 chosen = al.ask(nxt - b, r + 1, exclude=val)
     return rows
@@ -112,8 +113,11 @@ def verdict(rows: list[dict], budgets: list[int]) -> list[str]:
         return [f"- Seeds finished by both variants: {len(both)} — too few to compare."]
     acc = {(r["variant"], r["seed"], r["labels"]): r["val_accuracy"] for r in rows}
     old, new = VARIANTS
+    keys = {r.get("first_labels", "") for r in rows if r["seed"] in both}
+    sets = (f"{len(keys)} distinct first-label sets (recorded)" if "" not in keys else
+            "first-label sets not recorded by this run (each seed draws its own: `first_labels(…, initial_rng(seed))`)")
     out = [f"- Seeds finished by both variants: {len(both)} ({', '.join(map(str, both))}); classes labeled at "
-           f"{budgets[0]} labels, per seed: {', '.join(str(next(r['classes'] for r in rows if r['seed'] == s and r['labels'] == budgets[0])) for s in both)}."]
+           f"{budgets[0]} labels, per seed: {', '.join(str(next(r['classes'] for r in rows if r['seed'] == s and r['labels'] == budgets[0])) for s in both)}. {sets[0].upper() + sets[1:]}."]
     for b in budgets[1:]:
         d = [acc[(new, s, b)] - acc[(old, s, b)] for s in both]
         t = paired(d)
@@ -128,7 +132,7 @@ def read(path) -> list[dict]:
         return []
     with open(path, newline="") as f:
         return [{"variant": r["variant"], "seed": int(r["seed"]), "labels": int(r["labels"]), "classes": int(r["classes"]),
-                 "val_accuracy": float(r["val_accuracy"])} for r in csv.DictReader(f)]
+                 "val_accuracy": float(r["val_accuracy"]), "first_labels": r.get("first_labels") or ""} for r in csv.DictReader(f)]
 
 
 def render(out) -> None:
