@@ -22,6 +22,14 @@ from PIL import Image
 from activegan.data import load_dataset
 
 
+def pytest_terminal_summary(terminalreporter):
+    """The CPU under the results (also with -q): numerics differ between Intel and AMD and their instruction
+    sets, so a report of a failure says which one it ran on."""
+    from benchmarks.reporting import machine, machine_line
+
+    terminalreporter.write_line(f"machine: {machine_line(machine())}")
+
+
 def pytest_unconfigure(config):
     shutil.rmtree(SESSION_CACHE, ignore_errors=True)
 
