@@ -38,17 +38,22 @@ FIELDS = ["variant", "seed", "labels", "classes", "val_accuracy", "first_labels"
 
 @contextlib.contextmanager
 def vote_always(on: bool):
-    """The code before the change: the learner forgets which classes its CNN saw, so it always votes."""
+    """Both variants vote (``SelfTrainOptions(vote=True)``, the default when this page was made; off since:
+    selftrain-vote.md). ``on``: the code before the change — the learner forgets which classes its CNN saw, so it
+    always votes."""
+    import dataclasses
+
     from activegan.learners import selftrain
 
     fit = selftrain.SelfTrainLearner.fit
 
-    def forgetful(self, X, y):
-        self.classes_ = None
+    def voting(self, X, y):
+        self.options = dataclasses.replace(self.options, vote=True)
+        if on:
+            self.classes_ = None
         return fit(self, X, y)
 
-    if on:
-        selftrain.SelfTrainLearner.fit = forgetful
+    selftrain.SelfTrainLearner.fit = voting
     try:
         yield
     finally:

@@ -285,6 +285,9 @@ CODE_CHANGES = [
     {"date": "2026-12-06T23:29:11Z", "learner": "selftrain", "datasets": ("digits",),  # pools under 1 500 images
      "what": "the `selftrain` CNN makes up to 20 passes over a small pool in each later round, not 4 (validation: "
              "`docs/results/label-efficiency/selftrain-passes.md`)", "touches": "all"},
+    {"date": "2026-12-07T01:26:30Z", "learner": "selftrain", "datasets": ("mnist", "digits"),  # where its CNN voted
+     "what": "the `selftrain` CNN no longer averages its own last predictions into its targets: it trains on the spread "
+             "labels alone (validation: `docs/results/label-efficiency/mnist/selftrain-vote.md`)", "touches": "all"},
 ]
 
 

@@ -691,10 +691,12 @@ def test_a_report_names_the_library_changes_since_its_run_and_the_units_they_tou
             for r, c in enumerate(cs)]
     assert units_gaining_a_class(rows) == (2, 3)  # random/0 and typiclust/0 labeled a new class after round 0
     assert units_gaining_a_class([{**r, "classes_labeled": ""} for r in rows]) is None  # not recorded
-    change = next(c for c in CODE_CHANGES if c["learner"] == "selftrain")
+    latest = max(c["date"] for c in CODE_CHANGES if c["learner"] == "selftrain" and "mnist" in c["datasets"])
     before = "2026-12-06T15:00:00Z"
-    assert "2 of 3 units here" in code_change_notes(before, "selftrain", "mnist", rows)[0]
-    assert code_change_notes(change["date"], "selftrain", "mnist", rows) == []  # started with the change
+    notes = code_change_notes(before, "selftrain", "mnist", rows)
+    assert "2 of 3 units here" in notes[0]  # the new-class vote: the units that labeled a new class
+    assert "3 of 3 units here would give other numbers from round 1 on" in notes[1]  # no vote at all: every unit
+    assert code_change_notes(latest, "selftrain", "mnist", rows) == []  # started with the last change
     assert code_change_notes(before, "linear", "mnist", rows) == []  # another learner
     assert code_change_notes(before, "selftrain", "cifar10", rows) == []  # its CNN never votes there
     assert "not known" in code_change_notes(before, "selftrain", "mnist", [{**r, "classes_labeled": ""} for r in rows])[0]
@@ -728,3 +730,19 @@ def test_selftrain_passes_page_reads_its_csv_by_hand(tmp_path):
     page = (tmp_path / "selftrain-passes.md").read_text()
     assert "| 4 | 0.4500 | 0.5500 | 0.6500 |" in page and "| 20 | 0.4500 | 0.9500 | 0.7500 |" in page
     assert "over 10–20 labels: 20 passes" in page  # mean 0.85 against 0.60
+
+
+def test_selftrain_vote_decision_follows_the_worst_seed_unless_the_mean_is_lower_by_hand():
+    from benchmarks.selftrain_vote import BUDGETS, decision
+
+    def acc(table):  # {(variant, seed): accuracy at every later budget}
+        return {(v, "typiclust", s, b): {"val_accuracy": a} for (v, s), a in table.items() for b in BUDGETS}
+
+    locked = acc({("vote", 0): 0.98, ("vote", 1): 0.95, ("spread only", 0): 0.979, ("spread only", 1): 0.981})
+    text = "\n".join(decision(locked, "typiclust", [0, 1]))
+    # worst seed: 0.95 against 0.979; mean 0.965 against 0.980; largest loss 0.979 − 0.98
+    assert "vote 1, spread only 0 of 2" in text and "worst seed at 60: vote 0.9500, spread only 0.9790" in text
+    assert "-0.0010" in text and text.endswith("**spread only**.")
+    # a better worst seed but a lower mean: the mean decides
+    lower = acc({("vote", 0): 0.99, ("vote", 1): 0.95, ("spread only", 0): 0.955, ("spread only", 1): 0.955})
+    assert "\n".join(decision(lower, "typiclust", [0, 1])).endswith("**vote**.")

@@ -8,7 +8,7 @@ and ``--help`` all list learners from ``LEARNERS``.
 
 - ``cnn``: the poster's supervised CNN; sees the labeled images only.
 - ``embedding``: label spreading over a k-NN graph of the whole pool's unsupervised embedding.
-- ``selftrain``: the spread labels (and later its own predictions) teach a CNN over the whole pool.
+- ``selftrain``: the spread labels teach a CNN over the whole pool.
 - ``linear``: logistic regression on the pool representation's vectors (a pretrained backbone's features).
 - ``ssl-gan``: the project's DCGAN as a semi-supervised K+1-class discriminator.
 """
