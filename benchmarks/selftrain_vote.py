@@ -147,7 +147,8 @@ def render() -> None:
              "never saw, nor while the spreading is unsure). `spread only` (the default since): every round trains on the "
              "spread labels alone (warm-started as before).", "",
              "The rule below was written after the first typiclust seeds were in (seed 2 locked in under the vote); the "
-             "random rows ran after it.", ""]
+             "random rows ran after it. The default learner follows the rows of the default strategy (`typiclust`); the "
+             "other strategies' rows say what the choice costs them, for or against.", ""]
     for strategy in sorted({r["strategy"] for r in rows}):
         seeds = sorted({r["seed"] for r in rows if r["strategy"] == strategy})
         lines += [f"## {strategy}", "", "| variant | seed | " + " | ".join(f"at {b} (classes)" for b in BUDGETS) + " |",
