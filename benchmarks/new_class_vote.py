@@ -37,27 +37,35 @@ FIELDS = ["variant", "seed", "labels", "classes", "val_accuracy", "first_labels"
 
 
 @contextlib.contextmanager
+def selftrain_fit(before):
+    """Inside, every ``SelfTrainLearner.fit`` first calls ``before(learner)``: a benchmark's variant of the learner."""
+    from activegan.learners import selftrain
+
+    fit = selftrain.SelfTrainLearner.fit
+
+    def patched(self, X, y):
+        before(self)
+        return fit(self, X, y)
+
+    selftrain.SelfTrainLearner.fit = patched
+    try:
+        yield
+    finally:
+        selftrain.SelfTrainLearner.fit = fit
+
+
 def vote_always(on: bool):
     """Both variants vote (``SelfTrainOptions(vote=True)``, the default when this page was made; off since:
     selftrain-vote.md). ``on``: the code before the change — the learner forgets which classes its CNN saw, so it
     always votes."""
     import dataclasses
 
-    from activegan.learners import selftrain
-
-    fit = selftrain.SelfTrainLearner.fit
-
-    def voting(self, X, y):
-        self.options = dataclasses.replace(self.options, vote=True)
+    def variant(learner):
+        learner.options = dataclasses.replace(learner.options, vote=True)
         if on:
-            self.classes_ = None
-        return fit(self, X, y)
+            learner.classes_ = None
 
-    selftrain.SelfTrainLearner.fit = voting
-    try:
-        yield
-    finally:
-        selftrain.SelfTrainLearner.fit = fit
+    return selftrain_fit(variant)
 
 
 def validation_split(n_pool: int, size: int) -> np.ndarray:

@@ -21,7 +21,6 @@ learner and first labels; both variants continue from the same round-0 learner a
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import csv
 import dataclasses
@@ -33,7 +32,7 @@ import numpy as np
 
 from activegan.io import atomic_write_json, atomic_write_text
 from benchmarks import reporting
-from benchmarks.new_class_vote import validation_split
+from benchmarks.new_class_vote import selftrain_fit, validation_split
 
 VARIANTS = ("vote", "spread only")
 BUDGETS = [10, 20, 30, 40, 60]
@@ -42,22 +41,9 @@ OUT = reporting.RESULTS / "label-efficiency" / "mnist"
 CSV, RECORD = OUT / "selftrain-vote.csv", OUT / "selftrain-vote-run.json"
 
 
-@contextlib.contextmanager
 def voting(on: bool):
     """Every selftrain learner fitted inside votes (``on``) or does not, whatever its options said."""
-    from activegan.learners import selftrain
-
-    fit = selftrain.SelfTrainLearner.fit
-
-    def with_vote(self, X, y):
-        self.options = dataclasses.replace(self.options, vote=on)
-        return fit(self, X, y)
-
-    selftrain.SelfTrainLearner.fit = with_vote
-    try:
-        yield
-    finally:
-        selftrain.SelfTrainLearner.fit = fit
+    return selftrain_fit(lambda learner: setattr(learner, "options", dataclasses.replace(learner.options, vote=on)))
 
 
 def unit(data, rep, strategy: str, seed: int, cache_dir, budgets: list[int]) -> list[dict]:
