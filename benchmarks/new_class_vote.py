@@ -187,7 +187,6 @@ def main(argv=None) -> int:
         return 0
     reporting.one_thread()
     from activegan.data import default_cache_dir, load_dataset
-    from activegan.io import atomic_write_json
     from activegan.representation import PoolRepresentation
 
     t0 = time.time()
@@ -211,19 +210,10 @@ def main(argv=None) -> int:
                 reporting.write_rows_csv(path, sorted(kept + rows, key=lambda r: (r["seed"], list(VARIANTS).index(r["variant"]), r["labels"])))
     if args.quick:
         return 0
-    import json
-    import sys
-
-    m = reporting.machine()
-    record = OUT / "new-class-vote-run.json"
     # processes that share a csv (--resume, --seed-list) or that add the other dataset add themselves to one record
     others = any((OUT / f).exists() for d, f in FILES.items() if d != dataset)
-    run = (json.loads(record.read_text()) if (args.resume or args.seed_list or others) and record.exists()
-           else {"commands": [], "seconds": 0.0})
-    run["commands"].append("python -m benchmarks.new_class_vote " + " ".join(sys.argv[1:] if argv is None else argv))
-    run.update(date=time.strftime("%Y-%m-%d", time.gmtime(t0)), seconds=round(run["seconds"] + time.time() - t0, 1),
-               machine=f"{m['cpu_model']} ({m['cores']} cores)")
-    atomic_write_json(record, run)
+    reporting.add_to_run_record(OUT / "new-class-vote-run.json", "new_class_vote", argv, t0,
+                                keep=bool(args.resume or args.seed_list or others))
     render(OUT)
     print(OUT / "new-class-vote.md")
     return 0

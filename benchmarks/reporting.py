@@ -261,6 +261,17 @@ def fmt_ci(ci, digits: int = 4) -> str:
     return "–" if not ci else f"[{ci[0]:+.{digits}f}, {ci[1]:+.{digits}f}]"
 
 
+def add_to_run_record(path: Path, module: str, argv: list[str] | None, t0: float, keep: bool) -> None:
+    """A validation benchmark's record (commands, date, seconds, machine): this invocation added to the record at
+    ``path`` when ``keep`` (a resumed or shared run), else a new one."""
+    m = machine()
+    run = json.loads(path.read_text()) if keep and path.exists() else {"commands": [], "seconds": 0.0}
+    run["commands"].append(f"python -m benchmarks.{module} " + " ".join(sys.argv[1:] if argv is None else argv))
+    run.update(date=time.strftime("%Y-%m-%d", time.gmtime(t0)), seconds=round(run["seconds"] + time.time() - t0, 1),
+               machine=f"{m['cpu_model']} ({m['cores']} cores)")
+    atomic_write_json(path, run)
+
+
 def write_rows_csv(path: Path, rows: list[dict]) -> None:
     """``rows`` (dicts with the same keys) as a CSV file, written atomically, columns in the first row's order."""
     import csv

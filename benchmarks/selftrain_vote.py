@@ -25,12 +25,11 @@ import copy
 import csv
 import dataclasses
 import json
-import sys
 import time
 
 import numpy as np
 
-from activegan.io import atomic_write_json, atomic_write_text
+from activegan.io import atomic_write_text
 from benchmarks import reporting
 from benchmarks.new_class_vote import selftrain_fit, validation_split
 
@@ -194,12 +193,7 @@ def main(argv=None) -> int:
                 reporting.write_rows_csv(CSV, read() + rows)
     if args.quick:
         return 0
-    m = reporting.machine()
-    run = json.loads(RECORD.read_text()) if args.resume and RECORD.exists() else {"commands": [], "seconds": 0.0}
-    run["commands"].append("python -m benchmarks.selftrain_vote " + " ".join(sys.argv[1:] if argv is None else argv))
-    run.update(date=time.strftime("%Y-%m-%d", time.gmtime(t0)), seconds=round(run["seconds"] + time.time() - t0, 1),
-               machine=f"{m['cpu_model']} ({m['cores']} cores)")
-    atomic_write_json(RECORD, run)
+    reporting.add_to_run_record(RECORD, "selftrain_vote", argv, t0, keep=args.resume)
     render()
     print(OUT / "selftrain-vote.md")
     return 0
