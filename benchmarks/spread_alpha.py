@@ -207,6 +207,7 @@ def main(argv=None) -> int:
     if not (args.resume or args.quick) and csv_path.exists():
         raise SystemExit(f"{csv_path} exists: continue it with --resume")
     done = [] if args.quick else read(dataset)
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
 
     def save(new):
         if args.quick:
