@@ -216,6 +216,7 @@ def main(argv=None) -> int:
     p.add_argument("--dataset", choices=tuple(SETTINGS), default="mnist")
     p.add_argument("--quick", action="store_true", help="the digits, 1 seed, 3 rounds, printed only")
     p.add_argument("--part", choices=("grid", "rounds", "all"), default="all")
+    p.add_argument("--strategies", help="comma list: the rounds part for these strategies only (default: the dataset's)")
     p.add_argument("--resume", action="store_true", help="keep the rows already in the csv (a part or unit done is skipped)")
     p.add_argument("--report-only", action="store_true", help="rewrite spread-alpha.md from the committed files")
     args = p.parse_args(argv)
@@ -251,7 +252,8 @@ def main(argv=None) -> int:
     if args.part in ("grid", "all") and not any(r["part"] == "grid" for r in done):
         save(grid(data, S, val, rest, 1 if args.quick else 3, cfg["grid"][:2] if args.quick else cfg["grid"]))
     if args.part in ("rounds", "all"):
-        for strategy, seed in itertools.product(cfg["strategies"][:3] if args.quick else cfg["strategies"],
+        strategies = args.strategies.split(",") if args.strategies else cfg["strategies"]
+        for strategy, seed in itertools.product(strategies[:3] if args.quick else strategies,
                                                 range(1 if args.quick else cfg["seeds"])):
             if not any(r["part"] == "rounds" and r["strategy"] == strategy and r["seed"] == seed for r in done):
                 save(rounds(data, rep, S, val, strategy, seed, cfg["rounds"][:3] if args.quick else cfg["rounds"]))
