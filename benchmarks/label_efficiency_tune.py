@@ -282,7 +282,8 @@ def write(rows: list[dict], info: dict, out) -> str:
         "10-d, 15 neighbours, min_dist 0, fit on the pool's images only) is fixed, not swept. "
         f"Embedding and graph: {reporting.fmt_seconds(info['embedding_and_graph_s'])} (read from the cache when there).",
         "", "## Graph neighbours k and spreading α (validation accuracy, mean over seeds)", "", table, "",
-        f"Chosen: k = {info['best_k']}, α = {info['best_alpha']} (highest mean): the learner's defaults.", "",
+        f"Chosen: k = {info['best_k']}, α = {info['best_alpha']} (highest mean). Since, the learner's α is 0.9999 and each "
+        "class's spread mass is its share of the labels, chosen past this grid's edge in [spread-alpha.md](../mnist/spread-alpha.md).", "",
         "## First labels: random against typical (TypiClust), at the chosen k and α", "", cold, "",
         *selftrain_section(rows)])
     reporting.write_readme(out / "tuning.md", text)

@@ -78,6 +78,8 @@ def benchmarks_table(results: Path) -> str:
         ["`python -m benchmarks.new_class_vote`", "`docs/results/label-efficiency/mnist/new-class-vote.md`", "its page states it"],
         ["`python -m benchmarks.selftrain_passes`", "`docs/results/label-efficiency/selftrain-passes.md`", "its page states it"],
         ["`python -m benchmarks.selftrain_vote`", "`docs/results/label-efficiency/mnist/selftrain-vote.md`", "its page states it"],
+        ["`python -m benchmarks.spread_alpha --dataset {mnist,digits}`", "`docs/results/label-efficiency/*/spread-alpha.md`",
+         "its page states it"],
         ["`python -m benchmarks.stopping --dataset {digits,cifar10}`", "`docs/results/stopping/`", "its page states it"],
     ]
     for folder in sorted((results / "gan").glob("mnist-loop*")):

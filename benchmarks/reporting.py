@@ -299,6 +299,10 @@ CODE_CHANGES = [
     {"date": "2026-12-07T01:26:30Z", "learner": "selftrain", "datasets": ("mnist", "digits"),  # where its CNN voted
      "what": "the `selftrain` CNN no longer averages its own last predictions into its targets: it trains on the spread "
              "labels alone (validation: `docs/results/label-efficiency/mnist/selftrain-vote.md`)", "touches": "all"},
+    *({"date": "2026-12-07T04:16:15Z", "learner": learner, "datasets": ("mnist", "digits", "cifar10"),  # every pool it spreads on
+       "what": "label spreading (the `embedding` learner, and the teacher of the `selftrain` CNN) gives each class its "
+               "share of the labels, not an equal share, with α 0.9999, not 0.999 (validation: "
+               "`docs/results/label-efficiency/mnist/spread-alpha.md`)", "touches": "all"} for learner in ("embedding", "selftrain")),
 ]
 
 

@@ -387,3 +387,22 @@ def test_class_mass_normalisation_stops_the_bigger_class_taking_over():
     fair = label_spreading(S, [0, 1, 3], [0, 0, 1], n_classes=2, alpha=0.999, class_mass=True)
     assert plain.argmax(axis=1)[3] == 0  # near α = 1 the majority class wins even at the other label
     assert fair.argmax(axis=1).tolist() == [0, 0, 1, 1] and np.allclose(fair.sum(axis=0), 1)
+
+
+def test_class_mass_by_the_labels_share_sets_each_class_total_to_its_share():
+    # The same path; "labeled": class 0 holds 2 of 3 labels, so its total is (2 + 1) / (3 + 2) = 0.6, class 1's 0.4.
+    w = np.diag(np.ones(3), 1)
+    w = w + w.T
+    inv = 1 / np.sqrt(w.sum(1))
+    S = sp.csr_matrix(inv[:, None] * w * inv[None, :])
+    uniform = label_spreading(S, [0, 1, 3], [0, 0, 1], n_classes=2, alpha=0.999, class_mass="uniform")
+    share = label_spreading(S, [0, 1, 3], [0, 0, 1], n_classes=2, alpha=0.999, class_mass="labeled")
+    assert np.allclose(share.sum(axis=0), [0.6, 0.4])
+    assert np.allclose(share, uniform * [0.6, 0.4])
+    # Near α = 1 on a 4-node path the mass is almost flat, so the larger share wins everywhere; the labels' own
+    # neighbourhoods hold where spreading is local.
+    assert share.argmax(axis=1).tolist() == [0, 0, 0, 0]
+    local = label_spreading(S, [0, 1, 3], [0, 0, 1], n_classes=2, alpha=0.5, class_mass="labeled")
+    assert local.argmax(axis=1)[[0, 1, 3]].tolist() == [0, 0, 1]
+    with pytest.raises(ValueError, match="class_mass"):
+        label_spreading(S, [0], [0], n_classes=2, class_mass="prior")

@@ -151,20 +151,28 @@ def knn_graph(points, k: int = 10) -> sp.csr_matrix:
 
 
 def label_spreading(S: sp.spmatrix, labeled, labels, n_classes: int, alpha: float = 0.99, tol: float = 1e-6,
-                    class_mass: bool = False) -> np.ndarray:
+                    class_mass: bool | str = False) -> np.ndarray:
     """The fixed point of F ← α S F + (1 − α) Y (Y: one-hot rows at the labeled nodes), solved exactly:
     (I − α S) F = (1 − α) Y by conjugate gradients (I − α S is symmetric positive definite for α < 1).
-    Every node connected to a label gets mass, however many hops away. ``class_mass`` divides each
-    class's column by its total (Zhu et al. 2003): without it, as α → 1 the class with the most labels
-    takes over whole components. Returns F, (N, n_classes)."""
+    Every node connected to a label gets mass, however many hops away. ``class_mass`` (Zhu et al. 2003)
+    rescales each class's column to a set total: without it, as α → 1 the class with the most labels
+    takes over whole components. ``True`` / ``"uniform"``: every class's total is 1 (equal shares);
+    ``"labeled"``: the class's share of the labels, each class counted once more (Zhu et al.'s prior
+    from the labeled data). Returns F, (N, n_classes)."""
     n = S.shape[0]
+    labels = np.asarray(labels, dtype=np.int64)
     y = np.zeros((n, n_classes), dtype=np.float64)
-    y[np.asarray(labeled, dtype=np.int64), np.asarray(labels, dtype=np.int64)] = 1.0
+    y[np.asarray(labeled, dtype=np.int64), labels] = 1.0
     a = (sp.identity(n, format="csr") - alpha * S).tocsr()
     f = _conjugate_gradients(a, (1 - alpha) * y, tol)
+    if class_mass not in (False, True, "uniform", "labeled"):
+        raise ValueError(f"class_mass: False, True / 'uniform' or 'labeled', not {class_mass!r}")
     if class_mass:
         mass = f.sum(axis=0, keepdims=True)
         f = np.divide(f, mass, out=np.zeros_like(f), where=mass > 0)
+        if class_mass == "labeled":
+            share = np.bincount(labels, minlength=n_classes) + 1.0
+            f *= share / share.sum()
     return f
 
 

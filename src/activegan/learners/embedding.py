@@ -67,13 +67,18 @@ class EmbeddingLearner(ClassifierMixin):
     normalised, mixed with ``smoothing`` of the uniform distribution (no class ever gets 0).
 
     ``pool`` is the unlabeled pool (labeled images may be among it); pass ``graph`` to reuse the
-    embedding and graph of an earlier learner on the same pool.
+    embedding and graph of an earlier learner on the same pool. ``alpha`` and ``class_mass`` (each
+    class's total spread mass: its share of the labels) were chosen on MNIST's validation split
+    (docs/results/label-efficiency/mnist/spread-alpha.md): with equal class totals and α 0.999 one
+    label could hand a whole class to another for a round.
     """
 
     def __init__(self, pool, n_classes: int | None = None, embedding: EmbeddingConfig = EmbeddingConfig(),
-                 neighbors: int = 20, alpha: float = 0.999, smoothing: float = 0.01, cache_dir=None, graph=None):
+                 neighbors: int = 20, alpha: float = 0.9999, smoothing: float = 0.01, cache_dir=None, graph=None,
+                 class_mass: str = "labeled"):
         self.pool, self.n_classes, self.embedding, self.neighbors = pool, n_classes, embedding, neighbors
         self.alpha, self.smoothing, self.cache_dir, self.graph = alpha, smoothing, cache_dir, graph
+        self.class_mass = class_mass  # each class's share of the spread mass (``embedding.label_spreading``)
 
     @property
     def graph_(self) -> PoolGraph:
@@ -91,7 +96,7 @@ class EmbeddingLearner(ClassifierMixin):
         outside = nodes < 0
         if outside.any():  # a labeled image from elsewhere labels its nearest pool point
             nodes[outside] = g.neighbours(g.embed(np.asarray(X)[outside]), 1)[1][:, 0]
-        f = label_spreading(g.graph, nodes, y, self.n_classes_, self.alpha, class_mass=True)
+        f = label_spreading(g.graph, nodes, y, self.n_classes_, self.alpha, class_mass=self.class_mass)
         empty = f.sum(axis=1) <= 0  # a part of the graph no label reaches: its nearest labeled points decide
         if empty.any():
             f[empty] = self._nearest_labels(g.embedding.coords[empty], g.embedding.coords[nodes], y)
