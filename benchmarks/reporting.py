@@ -321,37 +321,63 @@ def units_gaining_a_class(rows: list[dict]) -> tuple[int, int] | None:
     return (len(more), len(first)) if first else None
 
 
-def code_change_notes(started: str | None, learner: str, dataset: str, rows: list[dict], name: str = "this run") -> list[str]:
-    """'- Changed since …' for each CODE_CHANGES entry that came after ``started`` and touches ``learner`` on ``dataset``."""
+def _changes_since(started: str | None, learner: str, dataset: str, rows: list[dict]) -> list[tuple[dict, tuple | None, str]]:
+    """(change, (units touched, units) or None when unknown, how) for each CODE_CHANGES entry after ``started`` that
+    touches ``learner`` on ``dataset``."""
     out = []
     for c in CODE_CHANGES:
         if learner != c["learner"] or dataset not in c["datasets"] or (started is not None and started >= c["date"]):
             continue
-        head = f"- **Changed since {name}** ({c['date'][:10]}): {c['what']}. "
         if c["touches"] == "new class":
             touched, how = units_gaining_a_class(rows), "labeled a new class after round 0 and would give other numbers from that round on"
         else:
             n = len({(r["strategy"], r["seed"]) for r in rows})
             touched, how = ((n, n) if n else None), "would give other numbers from round 1 on"
-        if touched is None:
-            out.append(head + "The run did not record the classes labeled per round, so which of its units would differ is "
-                       "not known. Not rerun yet.")
-        elif touched[0] == 0:
-            out.append(head + "It does not touch any unit here (none labeled a new class after round 0): they are unchanged.")
-        else:
-            out.append(head + f"{touched[0]} of {touched[1]} units here {how}"
-                       + ("; the others are unchanged" if touched[0] < touched[1] else "") + ". Not rerun yet.")
+        out.append((c, touched, how))
     return out
 
 
+def _change_note(c: dict, touched, how: str, name: str) -> str:
+    head = f"- **Changed since {name}** ({c['date'][:10]}): {c['what']}. "
+    if touched is None:
+        return head + "The run did not record the classes labeled per round, so which of its units would differ is not known. Not rerun yet."
+    if touched[0] == 0:
+        return head + "It does not touch any unit here (none labeled a new class after round 0): they are unchanged."
+    return (head + f"{touched[0]} of {touched[1]} units here {how}" + ("; the others are unchanged" if touched[0] < touched[1] else "")
+            + ". Not rerun yet.")
+
+
+def code_change_notes(started: str | None, learner: str, dataset: str, rows: list[dict], name: str = "this run") -> list[str]:
+    """'- Changed since …' for each CODE_CHANGES entry that came after ``started`` and touches ``learner`` on ``dataset``."""
+    return [_change_note(c, touched, how, name) for c, touched, how in _changes_since(started, learner, dataset, rows)]
+
+
 def change_notes(out: Path, cfgs: dict, run: dict | None, name=lambda sub: f"`{sub}` ran") -> list[str]:
-    """``code_change_notes`` of each experiment folder ``out/<sub>`` of a published run: started as its own run.json
-    says, else as ``run`` (the folder's record) says."""
+    """``code_change_notes`` of the experiment folders ``out/<sub>`` of a published run (each started as its own
+    run.json says, else as ``run`` says): one note per change, naming every folder it reaches."""
     from activegan.results import read_curves
 
-    notes = []
+    reached = {}  # (date, what) → [(change, touched, how, folder's name)], in CODE_CHANGES order
     for sub, cfg in cfgs.items():
         started = (read_json_if(out / sub / "run.json") or run or {}).get("started")
         path = out / sub / "curves.csv"
-        notes += code_change_notes(started, cfg.learner, cfg.dataset, read_curves(path) if path.exists() else [], name(sub))
+        for c, touched, how in _changes_since(started, cfg.learner, cfg.dataset, read_curves(path) if path.exists() else []):
+            reached.setdefault((c["date"], c["what"]), []).append((c, touched, how, name(sub), f"`{sub}`"))
+    notes = []
+    for (date, what), hits in sorted(reached.items()):
+        if len(hits) == 1:
+            notes.append(_change_note(*hits[0][:4]))
+            continue
+        known = [(sub, t, how) for _, t, how, _, sub in hits if t is not None and t[0] > 0]
+        parts = [f"{sub} {t[0]} of {t[1]} units" for sub, t, _ in known]
+        untouched = [sub for _, t, _, _, sub in hits if t is not None and t[0] == 0]
+        unknown = [sub for _, t, _, _, sub in hits if t is None]
+        text = f"- **Changed since these runs** ({date[:10]}): {what}. "
+        if parts:
+            text += f"{'; '.join(parts)} {known[0][2]}. "
+        if untouched:
+            text += f"Unchanged (no unit labeled a new class after round 0): {', '.join(untouched)}. "
+        if unknown:
+            text += f"Not known (classes labeled per round not recorded): {', '.join(unknown)}. "
+        notes.append(text + ("Not rerun yet." if parts or unknown else "").rstrip())
     return notes

@@ -747,3 +747,34 @@ def test_selftrain_vote_decision_follows_the_worst_seed_unless_the_mean_is_lower
     # a better worst seed but a lower mean: the mean decides
     lower = acc({("vote", 0): 0.99, ("vote", 1): 0.95, ("spread only", 0): 0.955, ("spread only", 1): 0.955})
     assert "\n".join(decision(lower, "typiclust", [0, 1])).endswith("**vote**.")
+
+
+def test_change_notes_name_every_folder_a_change_reaches_in_one_note(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from benchmarks import reporting
+    from benchmarks.reporting import change_notes
+
+    monkeypatch.setattr(reporting, "CODE_CHANGES", [
+        {"date": "2026-12-06T22:00:00Z", "learner": "selftrain", "datasets": ("mnist",), "what": "new class", "touches": "new class"},
+        {"date": "2026-12-07T01:00:00Z", "learner": "selftrain", "datasets": ("mnist",), "what": "no vote", "touches": "all"},
+        {"date": "2026-12-07T04:00:00Z", "learner": "selftrain", "datasets": ("mnist",), "what": "spreading", "touches": "all"},
+        {"date": "2026-12-07T04:00:00Z", "learner": "embedding", "datasets": ("mnist",), "what": "spreading", "touches": "all"}])
+    header = "strategy,seed,round,n_labeled,accuracy,train_s,score_s,select_s,classes_labeled"
+    units = {"a": [("random", 0, [10, 10]), ("random", 1, [9, 10])], "b": [("margin", 0, [10, 10])]}
+    for sub, rows in units.items():
+        (tmp_path / sub).mkdir()
+        lines = [header] + [f"{s},{seed},{r},{10 * (r + 1)},0.9,0,0,0,{c}" for s, seed, cs in rows for r, c in enumerate(cs)]
+        (tmp_path / sub / "curves.csv").write_text("\n".join(lines) + "\n")
+    cfg = SimpleNamespace(learner="selftrain", dataset="mnist")
+    notes = change_notes(tmp_path, {"a": cfg, "b": cfg}, {"started": "2026-12-06T23:00:00Z"})
+    # After 23:00: the vote and the spreading (each reaching every unit), one note each.
+    assert len(notes) == 2
+    assert notes[0] == ("- **Changed since these runs** (2026-12-07): no vote. `a` 2 of 2 units; `b` 1 of 1 units would give "
+                        "other numbers from round 1 on. Not rerun yet.")
+    assert notes[1].startswith("- **Changed since these runs** (2026-12-07): spreading. `a` 2 of 2 units; `b` 1 of 1 units")
+    # Before the new-class change: only `a`'s seed 1 labeled a new class after round 0; `b` is named unchanged.
+    early = change_notes(tmp_path, {"a": cfg, "b": cfg}, {"started": "2026-12-06T20:00:00Z"})
+    assert "`a` 1 of 2 units labeled a new class" in early[0] and "Unchanged (no unit labeled a new class after round 0): `b`." in early[0]
+    # One folder: the note reads as the run's own.
+    assert change_notes(tmp_path, {"a": cfg}, {"started": "2026-12-06T23:00:00Z"})[0].startswith("- **Changed since `a` ran**")
