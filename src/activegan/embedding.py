@@ -159,14 +159,14 @@ def label_spreading(S: sp.spmatrix, labeled, labels, n_classes: int, alpha: floa
     takes over whole components. ``True`` / ``"uniform"``: every class's total is 1 (equal shares);
     ``"labeled"``: the class's share of the labels, each class counted once more (Zhu et al.'s prior
     from the labeled data). Returns F, (N, n_classes)."""
+    if class_mass not in (False, True, "uniform", "labeled"):
+        raise ValueError(f"class_mass: False, True / 'uniform' or 'labeled', not {class_mass!r}")
     n = S.shape[0]
     labels = np.asarray(labels, dtype=np.int64)
     y = np.zeros((n, n_classes), dtype=np.float64)
     y[np.asarray(labeled, dtype=np.int64), labels] = 1.0
     a = (sp.identity(n, format="csr") - alpha * S).tocsr()
     f = _conjugate_gradients(a, (1 - alpha) * y, tol)
-    if class_mass not in (False, True, "uniform", "labeled"):
-        raise ValueError(f"class_mass: False, True / 'uniform' or 'labeled', not {class_mass!r}")
     if class_mass:
         mass = f.sum(axis=0, keepdims=True)
         f = np.divide(f, mass, out=np.zeros_like(f), where=mass > 0)
