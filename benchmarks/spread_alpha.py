@@ -179,7 +179,8 @@ def render(dataset: str) -> None:
              "The graph is the learner's (PCA → UMAP, k = 20; not swept here).", "",
              "MNIST's tuning.md tried α ∈ {0.9, 0.99, 0.999} and chose the largest, 0.999: its best value sat on the edge "
              "of its grid. With it one label can move a whole class (MNIST, a `random` run, seed 4 at 30 labels: a 5 that "
-             "the graph places among the 9s took about 3 500 pool images of 9 with it for a round). The variants: "
+             "the graph places among the 9s took about 3 500 pool images of 9 with it for a round; found with a one-off leave-one-label-out script that is not in "
+             "the repository — the rows below are this page's own measurement). The variants: "
              "`uniform` (today: each class's column of the spread mass divided by its total), `labeled share` (that, times "
              "the class's share of the labels, +1 each: Zhu et al. 2003's class mass normalisation with the labels' "
              "prior), `none` (the mass as spread).", ""]
