@@ -4,8 +4,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-# One cache for the whole session, set before anything from activegan is imported, so that no test
-# reads or fills ~/.cache/activegan: a warm user cache changed what ran and how long it took.
+# One cache for the whole session (for each pytest-xdist worker: `make test` runs two), set before anything
+# from activegan is imported, so that no test reads or fills ~/.cache/activegan: a warm user cache changed
+# what ran and how long it took.
 # Subprocesses inherit it; test_data's own tests still point it elsewhere with monkeypatch.
 SESSION_CACHE = tempfile.mkdtemp(prefix="activegan-test-cache-")
 os.environ["ACTIVEGAN_CACHE"] = SESSION_CACHE
