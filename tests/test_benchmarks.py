@@ -778,3 +778,8 @@ def test_change_notes_name_every_folder_a_change_reaches_in_one_note(tmp_path, m
     assert "`a` 1 of 2 units labeled a new class" in early[0] and "Unchanged (no unit labeled a new class after round 0): `b`." in early[0]
     # One folder: the note reads as the run's own.
     assert change_notes(tmp_path, {"a": cfg}, {"started": "2026-12-06T23:00:00Z"})[0].startswith("- **Changed since `a` ran**")
+    # A strategy's change, under any learner: only the units of the strategies it names.
+    monkeypatch.setattr(reporting, "CODE_CHANGES", [{"date": "2026-12-07T06:00:00Z", "learner": None, "datasets": ("mnist",),
+                                                     "strategies": ("margin",), "what": "margin", "touches": "strategies"}])
+    (note,) = change_notes(tmp_path, {"a": cfg, "b": SimpleNamespace(learner="linear", dataset="mnist")}, {"started": "2026-12-07T05:00:00Z"})
+    assert note.startswith("- **Changed since `b` ran** (2026-12-07): margin. 1 of 1 units here (margin) would give other numbers")

@@ -72,6 +72,24 @@ def test_typiclust_asks_in_the_cluster_that_holds_no_label():
     assert 20 <= chosen < 40  # the cluster around 10: the only one without a label
 
 
+def test_typiclust_above_50_clusters_clusters_in_mini_batches_and_still_asks_once_in_each_free_blob(monkeypatch):
+    import sklearn.cluster
+
+    from activegan.embedding import EXACT_KMEANS_UP_TO, typical_indices
+
+    calls = []
+    real = sklearn.cluster.MiniBatchKMeans
+    monkeypatch.setattr(sklearn.cluster, "MiniBatchKMeans", lambda *a, **k: calls.append(a) or real(*a, **k))
+    rng = np.random.default_rng(0)
+    grid = np.array([(i, j) for i in range(8) for j in range(8)], dtype=np.float32)[:60] * 100.0  # 60 blobs, far apart
+    x = np.concatenate([c + rng.normal(0, 0.5, (10 + b % 7, 2)) for b, c in enumerate(grid)]).astype(np.float32)
+    blob = np.repeat(np.arange(60), [10 + b % 7 for b in range(60)])
+    labeled = np.array([np.flatnonzero(blob == b)[0] for b in range(20)])  # one label in each of the first 20 blobs
+    chosen = typical_indices(x, 40, np.random.default_rng(1), labeled=labeled)
+    assert 20 + 40 > EXACT_KMEANS_UP_TO and calls == [(60,)]  # 60 clusters: mini-batch k-means
+    assert sorted(blob[chosen].tolist()) == list(range(20, 60))  # one point in each blob that holds no label
+
+
 def test_each_seed_draws_its_own_typical_first_labels_covering_the_classes(small_digits, tmp_path):
     from activegan.representation import PoolRepresentation
 
