@@ -1,0 +1,100 @@
+"""How long a person waits between batches: one round of the default learner and strategy (train on the labels,
+then choose the next batch) on a whole training pool, once its representation is cached — the labeling app's
+"next batch" and `activegan run`'s later rounds. Labels are the pool's own (a simulation); no test image is read.
+
+    python -m benchmarks.round_speed [--dataset cifar10|mnist]   # → docs/results/speed/round-<dataset>.md
+    python -m benchmarks.round_speed --quick                    # the digits, printed only
+
+Typical first labels (10), then the default strategy to 20, 40, 100 and 250 labels (and a batch of 10 after
+that). ``train_s``: the learner's ``fit``; ``select_s``: the strategy's ``ask`` for the next batch (the default strategy scores nothing, so there is no
+separate scoring step); the round is their sum. The representation (features, PCA, graph) is read from or written to
+the cache before the clock starts; round 0 also builds the learner's graph and is reported apart.
+Aim (issue: photographs): a later round ≤ 5 s on a 60 000-image pool. One thread, as the long benchmarks run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from benchmarks import experiments, reporting
+
+BUDGETS = {"cifar10": [10, 20, 40, 100, 250], "mnist": [10, 20, 40, 100, 250], "digits": [10, 20, 40, 100]}
+AIM_S = 5.0
+
+
+def rounds(data, rep, budgets: list[int], seed: int, cache_dir) -> list[dict]:
+    """One row per round: labels, train seconds, select seconds (of the ask that follows)."""
+    from activegan.active import DEFAULT_STRATEGY, ActiveRound, make_strategy
+    from activegan.active.round import learner_factory
+    from activegan.learners import resolve_learner
+
+    y = np.asarray(data.y_pool)
+    learner = resolve_learner("auto", "auto", data.image_shape)
+    make = learner_factory(learner, pool=data.x_pool, n_classes=data.n_classes, seed=seed, representation=rep,
+                           cache_dir=cache_dir)
+    al = ActiveRound(data.x_pool, make_strategy(DEFAULT_STRATEGY), make, seed=seed, representation=rep)
+    chosen = al.ask(budgets[0], 0)
+    out = []
+    for r, (b, nxt) in enumerate(zip(budgets, [*budgets[1:], None])):
+        al.tell(chosen, y[chosen])
+        t = time.perf_counter()
+        al.fit(r)
+        t1 = time.perf_counter()
+        chosen = al.ask(10 if nxt is None else nxt - b, r + 1)  # after the last budget: one more batch of 10
+        t2 = time.perf_counter()
+        out.append({"round": r, "labels": b, "learner": learner, "strategy": DEFAULT_STRATEGY,
+                    "train_s": round(t1 - t, 2), "select_s": round(t2 - t1, 2), "round_s": round(t2 - t, 2)})
+        print(f"round {r}: {b} labels, train {t1 - t:.1f} s, select {t2 - t1:.1f} s", file=sys.stderr, flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.round_speed", description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", default="cifar10", choices=["mnist", "cifar10"])
+    p.add_argument("--quick", action="store_true", help="the digits, printed only")
+    args = p.parse_args(argv)
+    reporting.one_thread()
+    from activegan.data import default_cache_dir, load_dataset
+    from activegan.representation import PoolRepresentation
+
+    name = "digits" if args.quick else args.dataset
+    data = experiments.quick_data() if args.quick else load_dataset(args.dataset, reporting.DATA_DIRS[args.dataset])
+    cache = None if args.quick else default_cache_dir()
+    t = time.perf_counter()
+    rep = PoolRepresentation(data.x_pool, cache, features="auto")
+    rep.coords, rep.typicality  # noqa: B018 -- built (or read) before the clock
+    setup_s = time.perf_counter() - t
+    rows = rounds(data, rep, BUDGETS[name], 0, cache)
+    later = [r for r in rows if r["round"] > 0]
+    worst = max(later, key=lambda r: r["round_s"])
+    table = reporting.md_table(["round", "labels", "train s", "select s (next batch)", "round s"],
+                               [[r["round"], r["labels"], r["train_s"], r["select_s"], r["round_s"]] for r in rows])
+    text = "\n".join([
+        f"# One round of the default learner and strategy on {name}'s pool", "",
+        f"- Command: `python -m benchmarks.round_speed --dataset {name}`" if not args.quick else "- Command: `python -m benchmarks.round_speed --quick`",
+        f"- Date: {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; {reporting.machine_line(reporting.machine())}; one thread.",
+        f"- Pool: {len(data.y_pool):,} images; representation `{rep.features.name}` ({rep.coords.shape[1]}-d), read from the "
+        f"cache or built in {setup_s:.0f} s before the clock; learner `{rows[0]['learner']}`, strategy `{rows[0]['strategy']}`, "
+        "seed 0. After the last budget one more batch of 10 is asked." + ("" if args.quick else f" Raw rows: [round-{name}.csv](round-{name}.csv)."), "",
+        table, "",
+        f"Slowest later round (train + select, rounds 1 to {len(rows) - 1}): {worst['round_s']:.1f} s at {worst['labels']} labels. "
+        f"Aim: ≤ {AIM_S:g} s — **{'met' if worst['round_s'] <= AIM_S else 'not met'}**. Round 0 (the learner's graph built "
+        f"or read, then trained, then the next batch): {rows[0]['round_s']:.1f} s.", "",
+        f"Timed on a shared machine (load average at start {' / '.join(map(str, reporting.machine()['load_average_at_start']))}): "
+        "other jobs may run beside it, so the seconds are upper bounds of what an idle core takes.", ""])
+    if args.quick:
+        print(text)
+        return 0
+    out = reporting.RESULTS / "speed"
+    reporting.write_rows_csv(out / f"round-{name}.csv", rows)
+    reporting.write_readme(out / f"round-{name}.md", text)
+    print(out / f"round-{name}.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
