@@ -207,7 +207,22 @@ def aims(everything: dict, dataset: str) -> list[str]:
         k, b = min(best.items(), key=lambda kv: kv[1])
         out.append(f"- {pct} with ≤ {limit} labels: best {' / '.join(k)} stays ≥ {pct} from {b} labels — "
                    + ("**met**." if b <= limit else "**not met**."))
-    return out
+    return out + round_speed_aim(dataset)
+
+
+def round_speed_aim(dataset: str) -> list[str]:
+    """The aim on a later round's seconds, from ``benchmarks.round_speed``'s rows (another instrument: one run, seed 0)."""
+    import csv
+
+    path = reporting.RESULTS / "speed" / f"round-{dataset}.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        later = [r for r in csv.DictReader(f) if int(r["round"]) > 0]
+    worst = max(later, key=lambda r: float(r["round_s"]))
+    return [f"- A later round (train + select) of the default learner and strategy ≤ 5 s once the features are cached: "
+            f"{float(worst['round_s']):.1f} s at {worst['labels']} labels ({worst['learner']}, {worst['strategy']}; "
+            f"[speed/round-{dataset}.md](../../speed/round-{dataset}.md)) — **{'met' if float(worst['round_s']) <= 5 else 'not met'}**."]
 
 
 def conclusions(rep, everything: dict) -> list[str]:
