@@ -23,12 +23,12 @@ BUDGETS = [10, 20, 30, 40, 60, 100, 250]
 SETTINGS = [0, 3, 6, 12, math.inf]  # labels per class before the switch: 0 = diverse-margin throughout, ∞ = typiclust
 
 
-def curve(data, rep, per_class: float, seed: int, val: np.ndarray, cache_dir) -> list[float]:
-    """Validation accuracy after each budget of one (setting, seed)."""
+def curve(data, rep, strategy, seed: int, val: np.ndarray, cache_dir, budgets=BUDGETS) -> list[tuple[float, float]]:
+    """(validation accuracy, seconds of the ``ask`` that chose these labels) after each budget of one (setting, seed):
+    the default learner and representation, ``strategy`` after typical first labels drawn outside ``val``."""
     from activegan.active import ActiveRound
     from activegan.active.first_labels import first_labels
     from activegan.active.round import learner_factory
-    from activegan.active.switch import Switch
     from activegan.learners import resolve_learner
     from activegan.seeds import initial_rng
 
@@ -36,19 +36,21 @@ def curve(data, rep, per_class: float, seed: int, val: np.ndarray, cache_dir) ->
     learner = resolve_learner("auto", "auto", data.image_shape)
     make = learner_factory(learner, pool=data.x_pool, n_classes=data.n_classes, seed=seed, representation=rep,
                            cache_dir=cache_dir)
-    al = ActiveRound(data.x_pool, Switch(per_class), make, seed=seed, representation=rep)
+    al = ActiveRound(data.x_pool, strategy, make, seed=seed, representation=rep)
     rest = np.setdiff1d(np.arange(len(y)), val)
-    chosen = first_labels("typical", BUDGETS[0], initial_rng(seed), candidates=rest, representation=rep)
-    accs = []
-    for r, (b, nxt) in enumerate(zip(BUDGETS, [*BUDGETS[1:], None])):
+    chosen = first_labels("typical", budgets[0], initial_rng(seed), candidates=rest, representation=rep)
+    out, ask_s = [], 0.0
+    for r, (b, nxt) in enumerate(zip(budgets, [*budgets[1:], None])):
         al.tell(chosen, y[chosen])
         model = al.fit(r)
         p = model.pool_proba(data.x_pool, val) if hasattr(model, "pool_proba") else None
         p = model.predict_proba(data.x_pool[val]) if p is None else p
-        accs.append(float((np.asarray(p).argmax(axis=1) == y[val]).mean()))
+        out.append((float((np.asarray(p).argmax(axis=1) == y[val]).mean()), ask_s))
         if nxt is not None:
+            t = time.perf_counter()
             chosen = al.ask(nxt - b, r + 1, exclude=val)
-    return accs
+            ask_s = time.perf_counter() - t
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,18 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     out = reporting.RESULTS / "acquisition"
     if args.report_only:
-        import csv
-
-        with open(out / f"tuning-{args.dataset}.csv", newline="") as f:
-            rows = [{"per_class": float(r["per_class"]), "seed": int(r["seed"]), "labels": int(r["labels"]),
-                     "val_accuracy": float(r["val_accuracy"])} for r in csv.DictReader(f)]
-        page = (out / f"tuning-{args.dataset}.md").read_text()
-        reporting.write_readme(out / f"tuning-{args.dataset}.md", render(rows, args, None, page))
+        reporting.rerender(out / f"tuning-{args.dataset}.md", {"per_class": float, "seed": int, "labels": int, "val_accuracy": float},
+                           lambda rows, page: render(rows, args, None, page))
         return 0
     reporting.one_thread()
+    from activegan.active.switch import Switch
     from activegan.data import default_cache_dir, load_dataset
     from activegan.representation import PoolRepresentation
-    from activegan.results import aulc
 
     t0 = time.time()
     data = load_dataset(args.dataset, reporting.DATA_DIRS[args.dataset])
@@ -79,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for per_class in SETTINGS:
         for seed in range(args.seeds):
-            accs = curve(data, rep, per_class, seed, val, default_cache_dir())
+            accs = [a for a, _ in curve(data, rep, Switch(per_class), seed, val, default_cache_dir())]
             for b, a in zip(BUDGETS, accs):
                 rows.append({"per_class": per_class, "seed": seed, "labels": b, "val_accuracy": round(a, 4)})
             print(f"per_class={per_class} seed={seed}: " + " ".join(f"{a:.3f}" for a in accs), file=sys.stderr, flush=True)

@@ -7,6 +7,8 @@ committed under ``docs/results/``; nothing is typed by hand.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shlex
@@ -272,11 +274,16 @@ def add_to_run_record(path: Path, module: str, argv: list[str] | None, t0: float
     atomic_write_json(path, run)
 
 
+def rerender(page: Path, types: dict, render) -> None:
+    """``page`` (x.md) rewritten from the CSV beside it (x.csv): its rows with the columns in ``types`` converted
+    (column → type), then ``render(rows, old page text)``."""
+    with open(page.with_suffix(".csv"), newline="") as f:
+        rows = [{**r, **{k: t(r[k]) for k, t in types.items()}} for r in csv.DictReader(f)]
+    write_readme(page, render(rows, page.read_text()))
+
+
 def write_rows_csv(path: Path, rows: list[dict]) -> None:
     """``rows`` (dicts with the same keys) as a CSV file, written atomically, columns in the first row's order."""
-    import csv
-    import io
-
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     w.writeheader()

@@ -18,7 +18,6 @@ Rule, stated before the run: mini-batch stays the default unless its AULC over 1
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 
@@ -32,37 +31,17 @@ RULE = 0.005
 
 
 def curve(data, rep, up_to: int, seed: int, val: np.ndarray, budgets: list[int], cache_dir) -> list[tuple[float, float]]:
-    """(validation accuracy, select seconds) after each budget of one (variant, seed)."""
+    """(validation accuracy, select seconds) after each budget of one (variant, seed): ``typiclust`` with full-batch
+    k-means up to ``up_to`` clusters."""
     import activegan.embedding as embedding
-    from activegan.active import ActiveRound
-    from activegan.active.first_labels import first_labels
-    from activegan.active.round import learner_factory
     from activegan.active.typiclust import TypiClust
-    from activegan.learners import resolve_learner
-    from activegan.seeds import initial_rng
+    from benchmarks.acquisition_tune import curve as validation_curve
 
-    y = np.asarray(data.y_pool)
-    make = learner_factory(resolve_learner("auto", "auto", data.image_shape), pool=data.x_pool, n_classes=data.n_classes,
-                           seed=seed, representation=rep, cache_dir=cache_dir)
-    al = ActiveRound(data.x_pool, TypiClust(), make, seed=seed, representation=rep)
-    chosen = first_labels("typical", budgets[0], initial_rng(seed), candidates=np.setdiff1d(np.arange(len(y)), val),
-                          representation=rep)
     before, embedding.EXACT_KMEANS_UP_TO = embedding.EXACT_KMEANS_UP_TO, up_to
-    out, select_s = [], 0.0
     try:
-        for r, (b, nxt) in enumerate(zip(budgets, [*budgets[1:], None])):
-            al.tell(chosen, y[chosen])
-            model = al.fit(r)
-            p = model.pool_proba(data.x_pool, val) if hasattr(model, "pool_proba") else None
-            p = model.predict_proba(data.x_pool[val]) if p is None else p
-            out.append((float((np.asarray(p).argmax(axis=1) == y[val]).mean()), select_s))
-            if nxt is not None:
-                t = time.perf_counter()
-                chosen = al.ask(nxt - b, r + 1, exclude=val)
-                select_s = time.perf_counter() - t
+        return validation_curve(data, rep, TypiClust(), seed, val, cache_dir, budgets)
     finally:
         embedding.EXACT_KMEANS_UP_TO = before
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,11 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     out = reporting.RESULTS / "acquisition"
     name = "digits" if args.quick else args.dataset
     if args.report_only:
-        with open(out / f"typiclust-kmeans-{name}.csv", newline="") as f:
-            rows = [{**r, "seed": int(r["seed"]), "labels": int(r["labels"]), "val_accuracy": float(r["val_accuracy"]),
-                     "select_s": float(r["select_s"])} for r in csv.DictReader(f)]
-        page = (out / f"typiclust-kmeans-{name}.md").read_text()
-        reporting.write_readme(out / f"typiclust-kmeans-{name}.md", render(rows, args, None, page))
+        reporting.rerender(out / f"typiclust-kmeans-{name}.md", {"seed": int, "labels": int, "val_accuracy": float, "select_s": float},
+                           lambda rows, page: render(rows, args, None, page))
         return 0
     reporting.one_thread()
     from activegan.data import default_cache_dir, load_dataset

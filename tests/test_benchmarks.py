@@ -691,15 +691,16 @@ def test_a_report_names_the_library_changes_since_its_run_and_the_units_they_tou
             for r, c in enumerate(cs)]
     assert units_gaining_a_class(rows) == (2, 3)  # random/0 and typiclust/0 labeled a new class after round 0
     assert units_gaining_a_class([{**r, "classes_labeled": ""} for r in rows]) is None  # not recorded
-    latest = max(c["date"] for c in CODE_CHANGES if c["learner"] == "selftrain" and "mnist" in c["datasets"])
+    latest = max(c["date"] for c in CODE_CHANGES if c["learner"] in (None, "selftrain") and "mnist" in c["datasets"])
     before = "2026-12-06T15:00:00Z"
     notes = code_change_notes(before, "selftrain", "mnist", rows)
     assert "2 of 3 units here" in notes[0]  # the new-class vote: the units that labeled a new class
     assert "3 of 3 units here would give other numbers from round 1 on" in notes[1]  # no vote at all: every unit
     assert code_change_notes(latest, "selftrain", "mnist", rows) == []  # started with the last change
-    assert code_change_notes(before, "linear", "mnist", rows) == []  # another learner
-    on_cifar = code_change_notes(before, "selftrain", "cifar10", rows)  # its CNN never votes there: only its teacher changed
-    assert len(on_cifar) == 1 and "label spreading" in on_cifar[0]
+    (linear,) = code_change_notes(before, "linear", "mnist", rows)  # another learner: only typiclust's own change
+    assert "1 of 3 units here (typiclust) would give other numbers" in linear
+    on_cifar = code_change_notes(before, "selftrain", "cifar10", rows)  # its CNN never votes there: its teacher changed
+    assert len(on_cifar) == 2 and "label spreading" in on_cifar[0] and "(typiclust)" in on_cifar[1]
     assert "not known" in code_change_notes(before, "selftrain", "mnist", [{**r, "classes_labeled": ""} for r in rows])[0]
     assert "does not touch" in code_change_notes(before, "selftrain", "mnist", [r for r in rows if r["seed"] == 1])[0]
 
