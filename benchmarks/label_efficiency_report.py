@@ -222,7 +222,7 @@ def round_speed_aim(dataset: str) -> list[str]:
     worst = max(later, key=lambda r: float(r["round_s"]))
     return [f"- A later round (train + select) of the default learner and strategy ≤ 5 s once the features are cached: "
             f"{float(worst['round_s']):.1f} s at {worst['labels']} labels ({worst['learner']}, {worst['strategy']}; "
-            f"[speed/round-{dataset}.md](../../speed/round-{dataset}.md)) — **{'met' if float(worst['round_s']) <= 5 else 'not met'}**."]
+            f"`docs/results/speed/round-{dataset}.md`) — **{'met' if float(worst['round_s']) <= 5 else 'not met'}**."]
 
 
 def conclusions(rep, everything: dict) -> list[str]:
