@@ -784,3 +784,25 @@ def test_change_notes_name_every_folder_a_change_reaches_in_one_note(tmp_path, m
                                                      "strategies": ("margin",), "what": "margin", "touches": "strategies"}])
     (note,) = change_notes(tmp_path, {"a": cfg, "b": SimpleNamespace(learner="linear", dataset="mnist")}, {"started": "2026-12-07T05:00:00Z"})
     assert note.startswith("- **Changed since `b` ran** (2026-12-07): margin. 1 of 1 units here (margin) would give other numbers")
+
+
+def test_typiclust_kmeans_page_applies_its_stated_rule_to_hand_computed_aulc():
+    from types import SimpleNamespace
+
+    from benchmarks.typiclust_kmeans import VARIANTS, render
+
+    full, mini = VARIANTS
+    curves = {(full, 0): [0.5, 0.6, 0.7, 0.8], (full, 1): [0.5, 0.6, 0.7, 0.8],
+              (mini, 0): [0.5, 0.6, 0.69, 0.79], (mini, 1): [0.5, 0.6, 0.69, 0.79]}
+
+    def rows(which):
+        return [{"variant": v, "seed": s, "labels": b, "val_accuracy": a, "select_s": 1.0}
+                for (v, s), accs in curves.items() if (v, s) in which for b, a in zip([10, 20, 40, 80], accs)]
+
+    args = SimpleNamespace(quick=True, dataset="digits")
+    # Budgets 10, 20, 40, 80 (width 70); one point lower at 40 and 80: area 20 · 0.01 / 2 + 40 · 0.01 = 0.5 → −0.5 / 70.
+    both = render(rows(curves), args, 1.0)
+    assert "per seed: -0.0071, -0.0071 (mean -0.0071; 0 of 2 seeds ahead)" in both and "**back to full-batch**" in both
+    curves[(mini, 1)] = curves[(full, 1)]  # seed 1 level: the mean halves, within the rule's 0.005
+    text = render(rows(curves), args, 1.0)
+    assert "per seed: -0.0071, +0.0000 (mean -0.0036; 0 of 2 seeds ahead)" in text and "**mini-batch stays**" in text
