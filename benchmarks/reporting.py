@@ -311,7 +311,7 @@ CODE_CHANGES = [
                "share of the labels, not an equal share, with α 0.9999, not 0.999 (validation: "
                "`docs/results/label-efficiency/mnist/spread-alpha.md`)", "touches": "all"} for learner in ("embedding", "selftrain")),
     {"date": "2026-12-07T06:10:35Z", "learner": None, "datasets": ("mnist", "digits", "cifar10"),  # any learner: a strategy's change
-     "strategies": ("typiclust", "switch"),  # switch runs typiclust until its switch point
+     "strategies": ("typiclust", "switch"), "from": "the round that asks for more than 50 clusters",  # switch: typiclust at first
      "what": "`typiclust` clusters with mini-batch k-means above 50 clusters, as TypiClust's reference code does (validation: "
              "`docs/results/acquisition/typiclust-kmeans-cifar10.md`)", "touches": "strategies"},
 ]
@@ -344,7 +344,7 @@ def _changes_since(started: str | None, learner: str, dataset: str, rows: list[d
             hit = {u for u in units if str(u[0]).split("@")[0] in c["strategies"]}
             if not hit:
                 continue
-            touched, how = (len(hit), len(units)), f"({', '.join(sorted({u[0] for u in hit}))}) would give other numbers from the round that asks for more than 50 clusters on"
+            touched, how = (len(hit), len(units)), f"({', '.join(sorted({u[0] for u in hit}))}) would give other numbers from {c['from']} on"
         elif c["touches"] == "new class":
             touched, how = units_gaining_a_class(rows), "labeled a new class after round 0 and would give other numbers from that round on"
         else:

@@ -119,7 +119,10 @@ def render(rows: list[dict], args, seconds: float | None, kept: str | None = Non
                      + " | ".join(f"{mean(variant, 'select_s', b):.1f}" for b in budgets[1:]) + " |")
     old, new = VARIANTS
     diff = np.array(per_seed[new]) - np.array(per_seed[old])
-    lines += ["", f"- AULC 10–250, mini-batch − full-batch, per seed: {', '.join(f'{d:+.4f}' for d in diff)} "
+    first = {round(r["val_accuracy"], 4) for r in rows if r["variant"] == old and r["labels"] == budgets[0]}
+    lines += ["", f"- First labels: {len(first)} distinct sets over {len(seeds)} seeds (inferred from distinct validation "
+              "accuracies after them; both variants of a seed share them, and clustering into 10 is full-batch in both).",
+              f"- AULC 10–250, mini-batch − full-batch, per seed: {', '.join(f'{d:+.4f}' for d in diff)} "
               f"(mean {diff.mean():+.4f}; {int((diff > 0).sum())} of {len(diff)} seeds ahead).",
               f"- Select time summed over the rounds: full-batch {sum(mean(old, 'select_s', b) for b in budgets[1:]):.1f} s, "
               f"mini-batch {sum(mean(new, 'select_s', b) for b in budgets[1:]):.1f} s (one thread; the machine is shared, so "

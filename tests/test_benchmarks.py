@@ -781,7 +781,7 @@ def test_change_notes_name_every_folder_a_change_reaches_in_one_note(tmp_path, m
     assert change_notes(tmp_path, {"a": cfg}, {"started": "2026-12-06T23:00:00Z"})[0].startswith("- **Changed since `a` ran**")
     # A strategy's change, under any learner: only the units of the strategies it names.
     monkeypatch.setattr(reporting, "CODE_CHANGES", [{"date": "2026-12-07T06:00:00Z", "learner": None, "datasets": ("mnist",),
-                                                     "strategies": ("margin",), "what": "margin", "touches": "strategies"}])
+                                                     "strategies": ("margin",), "from": "round 2", "what": "margin", "touches": "strategies"}])
     (note,) = change_notes(tmp_path, {"a": cfg, "b": SimpleNamespace(learner="linear", dataset="mnist")}, {"started": "2026-12-07T05:00:00Z"})
     assert note.startswith("- **Changed since `b` ran** (2026-12-07): margin. 1 of 1 units here (margin) would give other numbers")
 
