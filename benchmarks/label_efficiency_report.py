@@ -9,7 +9,7 @@ import numpy as np
 
 from activegan import results as stats
 from activegan.results import labels_to, read_curves, summarize
-from benchmarks import published, reporting, tables
+from benchmarks import changes, published, reporting, tables
 from benchmarks.label_efficiency_sources import (TEST_IMAGES, calibration_cells, first_label_units, read_calibration,
                                                  tuning_words, units_words)
 
@@ -343,8 +343,8 @@ def separate_runs(rep) -> list[str]:
 
 
 def code_changes(rep) -> list[str]:
-    """Library changes since each experiment ran that would move its numbers (reporting.CODE_CHANGES)."""
-    return reporting.change_notes(rep.out, rep.cfgs, reporting.read_json_if(rep.out / "run.json"))
+    """Library changes since each experiment ran that would move its numbers (changes.CODE_CHANGES)."""
+    return changes.change_notes(rep.out, rep.cfgs, reporting.read_json_if(rep.out / "run.json"))
 
 
 def render(rep) -> str:

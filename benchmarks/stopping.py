@@ -25,7 +25,7 @@ import numpy as np
 from activegan.active import DEFAULT_STRATEGY
 from activegan.loop import ExperimentConfig
 from activegan.results import read_curves
-from benchmarks import experiments, reporting
+from benchmarks import changes, experiments, reporting
 from benchmarks.tables import Report, run_bullets
 
 BUDGETS = [10, 20, 30, 40, 60, 80, 100, 150, 200, 250]
@@ -261,7 +261,7 @@ def render(rep: Report) -> str:
         "- Unlabeled-pool accuracy: the simulation's truth on the stop set's unlabeled images (curves.csv "
         "`pool_accuracy`) — what the estimate estimates; it differs from test accuracy where the strategy's labels took "
         "the hard images out of a small pool, or where the learner fits the pool's own images (selftrain's label spreading).",
-        *run_bullets(rep), *reporting.change_notes(rep.out, rep.cfgs, rep.run, lambda sub: f"`{sub}/` ran"), "",
+        *run_bullets(rep), *changes.change_notes(rep.out, rep.cfgs, rep.run, lambda sub: f"`{sub}/` ran"), "",
         "## Aims", "", *(aims or ["Not run yet."]), "", "## Per round", "", *detail,
     ])
 
@@ -304,7 +304,7 @@ def from_acquisition(dataset: str) -> Path:
         "the other pages here; strategies without the columns (runs that predate them) are left out.", "",
         f"- Learner {cfg.learner}, features {cfg.features}, first labels {cfg.initial_strategy}; labels "
         f"{', '.join(map(str, cfg.schedule()))}; seeds {', '.join(map(str, cfg.seeds))} ({units(folder, {'default': cfg})}).",
-        *reporting.change_notes(folder, {"default": cfg}, run, lambda sub: f"`{sub}/` ran"), "",
+        *changes.change_notes(folder, {"default": cfg}, run, lambda sub: f"`{sub}/` ran"), "",
         "## Aims", "", *(aims or ["No strategy of this run has the estimate's columns."]), "", "## Per round", "", *detail]))
     return page
 

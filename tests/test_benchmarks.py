@@ -670,21 +670,28 @@ def test_every_relative_link_in_the_readme_and_docs_points_to_a_file():
 def test_cold_start_verdict_reads_classes_and_the_validation_area_by_hand():
     from benchmarks.cold_start import RULES, verdict
 
-    names = list(RULES)  # 1 start, best of 10 (default), Ward
-    cov = [{"rule": n, "seed": s, "labels": 10, "classes": c} for n, cs in zip(names, [(10, 9), (9, 9), (10, 10)])
-           for s, c in enumerate(cs)]
+    names = list(RULES)  # 1 start, best of 10, Ward, mixture
+    kmeans, ward, mixture = names[1], names[2], names[3]
+    cov = [{"rule": n, "seed": s, "labels": 10, "classes": c}
+           for n, cs in zip(names, [(10, 9), (9, 9), (10, 10), (10, 9)]) for s, c in enumerate(cs)]
     # Validation accuracy at 10, 20, 40 labels; area over 10–40 = (10·(a+b)/2 + 20·(b+c)/2) / 30:
-    #   default 0.40 0.50 0.60 → (4.5 + 11) / 30 = 0.5167;  Ward 0.50 0.52 0.60 → (5.1 + 11.2) / 30 = 0.5433 (ahead by 0.0267)
+    #   k-means 0.40 0.50 0.60 → (4.5 + 11) / 30 = 0.5167;  Ward 0.50 0.52 0.60 → (5.1 + 11.2) / 30 = 0.5433 (ahead by 0.0267)
+    #   mixture 0.41 0.50 0.60 → (4.55 + 11) / 30 = 0.5183 (ahead by 0.0017)
     acc = [{"rule": n, "seed": 0, "labels": b, "val_accuracy": a} for n, accs in
-           zip(names, [(0.40, 0.50, 0.60), (0.40, 0.50, 0.60), (0.50, 0.52, 0.60)]) for b, a in zip((10, 20, 40), accs)]
-    text = "\n".join(verdict(cov, acc))
+           zip(names, [(0.40, 0.50, 0.60), (0.40, 0.50, 0.60), (0.50, 0.52, 0.60), (0.41, 0.50, 0.60)])
+           for b, a in zip((10, 20, 40), accs)]
+    text = "\n".join(verdict(cov, acc, kmeans))
     assert "Every class with 10 labels on every seed: Ward over 5n k-means clusters." in text
     assert "Ward over 5n k-means clusters 0.5433" in text and "ahead by 0.0267, so the rule should change" in text
-    assert "none is, so it is kept" in "\n".join(verdict(cov, [r for r in acc if r["rule"] != names[2]]))
+    assert "none is, so it is kept" in "\n".join(verdict(cov, [r for r in acc if r["rule"] != ward], kmeans))
+    # the mixture made the default after the rule was set: it must be ahead of k-means by more than 0.005
+    assert "is the default but is ahead by only +0.0017 — revert it" in "\n".join(verdict(cov, acc, mixture, kmeans))
+    ahead = [{**r, "val_accuracy": r["val_accuracy"] + 0.01} if r["rule"] == mixture else r for r in acc]  # 0.5283: +0.0117
+    assert "Gaussian mixture, best of 10 is ahead by 0.0117, and is now the default" in "\n".join(verdict(cov, ahead, mixture, kmeans))
 
 
 def test_a_report_names_the_library_changes_since_its_run_and_the_units_they_touch():
-    from benchmarks.reporting import CODE_CHANGES, code_change_notes, units_gaining_a_class
+    from benchmarks.changes import CODE_CHANGES, code_change_notes, units_gaining_a_class
 
     rows = [{"strategy": s, "seed": seed, "round": r, "classes_labeled": str(c)}
             for s, seed, cs in (("random", 0, [9, 10, 10]), ("random", 1, [10, 10, 10]), ("typiclust", 0, [8, 9, 10]))
@@ -697,8 +704,9 @@ def test_a_report_names_the_library_changes_since_its_run_and_the_units_they_tou
     assert "2 of 3 units here" in notes[0]  # the new-class vote: the units that labeled a new class
     assert "3 of 3 units here would give other numbers from round 1 on" in notes[1]  # no vote at all: every unit
     assert code_change_notes(latest, "selftrain", "mnist", rows) == []  # started with the last change
-    (linear,) = code_change_notes(before, "linear", "mnist", rows)  # another learner: only typiclust's own change
-    assert "1 of 3 units here (typiclust) would give other numbers" in linear
+    linear = code_change_notes(before, "linear", "mnist", rows)  # another learner: only the strategies' and first labels' changes
+    assert len(linear) == 2 and "1 of 3 units here (typiclust) would give other numbers" in linear[0]
+    assert "Gaussian mixture" in linear[1] and "3 of 3 units here would give other numbers from round 0 on" in linear[1]
     on_cifar = code_change_notes(before, "selftrain", "cifar10", rows)  # its CNN never votes there: its teacher changed
     assert len(on_cifar) == 2 and "label spreading" in on_cifar[0] and "(typiclust)" in on_cifar[1]
     assert "not known" in code_change_notes(before, "selftrain", "mnist", [{**r, "classes_labeled": ""} for r in rows])[0]
@@ -753,10 +761,10 @@ def test_selftrain_vote_decision_follows_the_worst_seed_unless_the_mean_is_lower
 def test_change_notes_name_every_folder_a_change_reaches_in_one_note(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from benchmarks import reporting
-    from benchmarks.reporting import change_notes
+    from benchmarks import changes
+    from benchmarks.changes import change_notes
 
-    monkeypatch.setattr(reporting, "CODE_CHANGES", [
+    monkeypatch.setattr(changes, "CODE_CHANGES", [
         {"date": "2026-12-06T22:00:00Z", "learner": "selftrain", "datasets": ("mnist",), "what": "new class", "touches": "new class"},
         {"date": "2026-12-07T01:00:00Z", "learner": "selftrain", "datasets": ("mnist",), "what": "no vote", "touches": "all"},
         {"date": "2026-12-07T04:00:00Z", "learner": "selftrain", "datasets": ("mnist",), "what": "spreading", "touches": "all"},
@@ -780,10 +788,21 @@ def test_change_notes_name_every_folder_a_change_reaches_in_one_note(tmp_path, m
     # One folder: the note reads as the run's own.
     assert change_notes(tmp_path, {"a": cfg}, {"started": "2026-12-06T23:00:00Z"})[0].startswith("- **Changed since `a` ran**")
     # A strategy's change, under any learner: only the units of the strategies it names.
-    monkeypatch.setattr(reporting, "CODE_CHANGES", [{"date": "2026-12-07T06:00:00Z", "learner": None, "datasets": ("mnist",),
+    monkeypatch.setattr(changes, "CODE_CHANGES", [{"date": "2026-12-07T06:00:00Z", "learner": None, "datasets": ("mnist",),
                                                      "strategies": ("margin",), "from": "round 2", "what": "margin", "touches": "strategies"}])
     (note,) = change_notes(tmp_path, {"a": cfg, "b": SimpleNamespace(learner="linear", dataset="mnist")}, {"started": "2026-12-07T05:00:00Z"})
     assert note.startswith("- **Changed since `b` ran** (2026-12-07): margin. 1 of 1 units here (margin) would give other numbers")
+    # The cold start's change: every unit of a run from typical first labels (or of one that does not say), none from random ones.
+    monkeypatch.setattr(changes, "CODE_CHANGES", [{"date": "2026-12-07T09:00:00Z", "learner": None, "datasets": ("mnist",),
+                                                     "first_up_to": {"mnist": 10}, "what": "cold start", "touches": "typical first labels"}])
+    typical, random_first = (SimpleNamespace(learner="selftrain", dataset="mnist", initial_strategy=f, initial=10, budgets=None)
+                             for f in ("typical", "random"))
+    many = SimpleNamespace(learner="selftrain", dataset="mnist", initial_strategy="typical", initial=10, budgets=[20, 30])
+    assert change_notes(tmp_path, {"b": many}, {"started": "2026-12-07T08:00:00Z"}) == []  # 20 first labels: k-means still
+    (note,) = change_notes(tmp_path, {"a": typical, "b": random_first}, {"started": "2026-12-07T08:00:00Z"})
+    assert note == ("- **Changed since `a` ran** (2026-12-07): cold start. 2 of 2 units here would give other numbers from "
+                    "round 0 on (other first labels). Not rerun yet.")
+    assert len(change_notes(tmp_path, {"a": cfg, "b": random_first}, {"started": "2026-12-07T08:00:00Z"})) == 1
 
 
 def test_typiclust_kmeans_page_applies_its_stated_rule_to_hand_computed_aulc():

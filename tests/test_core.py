@@ -90,6 +90,35 @@ def test_typiclust_above_50_clusters_clusters_in_mini_batches_and_still_asks_onc
     assert sorted(blob[chosen].tolist()) == list(range(20, 60))  # one point in each blob that holds no label
 
 
+def test_typical_first_labels_use_a_mixture_only_on_a_low_dimensional_embedding_with_points_to_spare(monkeypatch):
+    import activegan.embedding as embedding
+    from activegan.active.first_labels import mixture_rule
+
+    # the rule: an embedding of ≤ 16 dimensions, ≤ 50 first labels, ≥ 100 points per cluster — k-means otherwise
+    assert mixture_rule(10, 10, 60000) and mixture_rule(16, 50, 5000)
+    assert not mixture_rule(17, 10, 50000) and not mixture_rule(10, 51, 60000) and not mixture_rule(10, 10, 999)
+    # three elongated clouds at right angles: each cluster of the mixture is one cloud, up to the order of the clusters
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal((0, 0), (3, 0.2), (600, 2)), rng.normal((12, 0), (0.2, 3), (600, 2)),
+                        rng.normal((6, 12), (3, 0.2), (600, 2))]).astype(np.float32)
+    group = np.repeat([0, 1, 2], 600)
+    assign = embedding.mixture_cluster(x, 3, 3, 0)
+    assert sorted(len(set(assign[group == g].tolist())) for g in range(3)) == [1, 1, 1] and len(set(assign.tolist())) == 3
+
+    class Rep:  # a representation of 1 800 points in 2 dimensions, then in 20
+        coords, typicality = x, embedding.typicality(x, 20)
+
+    calls = []
+    monkeypatch.setattr(embedding, "mixture_cluster", lambda *a: calls.append("mixture") or assign[: len(a[0])])
+    monkeypatch.setattr(embedding, "cluster", lambda *a: calls.append("k-means") or assign[: len(a[0])])
+    chosen = first_labels("typical", 3, initial_rng(0), candidates=np.arange(1800), representation=Rep)
+    assert sorted(group[chosen].tolist()) == [0, 1, 2]  # one point in each cluster
+    Rep.coords = np.repeat(x, 10, axis=1)
+    first_labels("typical", 3, initial_rng(0), candidates=np.arange(1800), representation=Rep)
+    first_labels("typical", 3, initial_rng(0), candidates=np.arange(250), representation=Rep)  # < 100 per cluster
+    assert calls == ["mixture", "k-means", "k-means"]
+
+
 def test_each_seed_draws_its_own_typical_first_labels_covering_the_classes(small_digits, tmp_path):
     from activegan.representation import PoolRepresentation
 

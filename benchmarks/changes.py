@@ -1,0 +1,125 @@
+"""Library changes that would move published numbers: each is dated by its commit, and a report on a run that
+started before it says so beside its numbers — and which of its units the change touches — until it is rerun."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.reporting import read_json_if
+
+CODE_CHANGES = [
+    {"date": "2026-12-06T22:30:28Z", "learner": "selftrain", "datasets": ("mnist", "digits"),  # where its CNN votes
+     "what": "the `selftrain` CNN no longer votes in its own targets in a round whose labels hold a class it was never "
+             "trained on (validation: `docs/results/label-efficiency/mnist/new-class-vote.md`)", "touches": "new class"},
+    {"date": "2026-12-06T23:29:11Z", "learner": "selftrain", "datasets": ("digits",),  # pools under 1 500 images
+     "what": "the `selftrain` CNN makes up to 20 passes over a small pool in each later round, not 4 (validation: "
+             "`docs/results/label-efficiency/selftrain-passes.md`)", "touches": "all"},
+    {"date": "2026-12-07T01:26:30Z", "learner": "selftrain", "datasets": ("mnist", "digits"),  # where its CNN voted
+     "what": "the `selftrain` CNN no longer averages its own last predictions into its targets: it trains on the spread "
+             "labels alone (validation: `docs/results/label-efficiency/mnist/selftrain-vote.md`)", "touches": "all"},
+    *({"date": "2026-12-07T04:16:15Z", "learner": learner, "datasets": ("mnist", "digits", "cifar10"),  # every pool it spreads on
+       "what": "label spreading (the `embedding` learner, and the teacher of the `selftrain` CNN) gives each class its "
+               "share of the labels, not an equal share, with α 0.9999, not 0.999 (validation: "
+               "`docs/results/label-efficiency/mnist/spread-alpha.md`)", "touches": "all"} for learner in ("embedding", "selftrain")),
+    {"date": "2026-12-07T06:10:35Z", "learner": None, "datasets": ("mnist", "digits", "cifar10"),  # any learner: a strategy's change
+     "strategies": ("typiclust", "switch"), "from": "the round that asks for more than 50 clusters",  # switch: typiclust at first
+     "what": "`typiclust` clusters with mini-batch k-means above 50 clusters, as TypiClust's reference code does (validation: "
+             "`docs/results/acquisition/typiclust-kmeans-cifar10.md`)", "touches": "strategies"},
+    {"date": "2026-12-07T09:39:06Z", "learner": None, "datasets": ("mnist", "digits"),  # pixels: a 10-d UMAP embedding
+     # first_labels.mixture_rule: ≤ 50 first labels and ≥ 100 pool images per label (the digits' pool: 1 297 images)
+     "first_up_to": {"mnist": 50, "digits": 12},
+     "what": "the typical first labels cluster a low-dimensional embedding with a Gaussian mixture of full covariances, not "
+             "k-means (validation: `docs/results/label-efficiency/mnist/cold-start.md`)", "touches": "typical first labels"},
+]
+
+
+def units_gaining_a_class(rows: list[dict]) -> tuple[int, int] | None:
+    """(units whose labeled set holds more classes in a later round than in round 0, all units), or None when the
+    rows do not record the classes labeled."""
+    first, more = {}, set()
+    for r in rows:
+        if r.get("classes_labeled") in (None, ""):
+            return None
+        c, unit = int(r["classes_labeled"]), (r["strategy"], r["seed"])
+        if r["round"] == 0:
+            first[unit] = c
+        elif unit in first and c > first[unit]:
+            more.add(unit)
+    return (len(more), len(first)) if first else None
+
+
+def _changes_since(started: str | None, learner: str, dataset: str, rows: list[dict],
+                   first: tuple | None = None) -> list[tuple[dict, tuple | None, str]]:
+    """(change, (units touched, units) or None when unknown, how) for each CODE_CHANGES entry after ``started`` that
+    touches ``learner`` on ``dataset`` (``first``: the run's first labels, (kind, how many), when known)."""
+    out = []
+    for c in CODE_CHANGES:
+        if c["learner"] not in (None, learner) or dataset not in c["datasets"] or (started is not None and started >= c["date"]):
+            continue
+        if c["touches"] == "typical first labels":  # every unit of a run that starts from typical first labels
+            if first is not None and (first[0] != "typical" or first[1] > c["first_up_to"][dataset]):
+                continue
+            n = len({(r["strategy"], r["seed"]) for r in rows})
+            touched, how = ((n, n) if n else None), "would give other numbers from round 0 on (other first labels)"
+        elif c["touches"] == "strategies":  # units of the strategies named, from the round the change reaches
+            units = {(r["strategy"], r["seed"]) for r in rows}
+            hit = {u for u in units if str(u[0]).split("@")[0] in c["strategies"]}
+            if not hit:
+                continue
+            touched, how = (len(hit), len(units)), f"({', '.join(sorted({u[0] for u in hit}))}) would give other numbers from {c['from']} on"
+        elif c["touches"] == "new class":
+            touched, how = units_gaining_a_class(rows), "labeled a new class after round 0 and would give other numbers from that round on"
+        else:
+            n = len({(r["strategy"], r["seed"]) for r in rows})
+            touched, how = ((n, n) if n else None), "would give other numbers from round 1 on"
+        out.append((c, touched, how))
+    return out
+
+
+def _change_note(c: dict, touched, how: str, name: str) -> str:
+    head = f"- **Changed since {name}** ({c['date'][:10]}): {c['what']}. "
+    if touched is None:
+        return head + "The run did not record the classes labeled per round, so which of its units would differ is not known. Not rerun yet."
+    if touched[0] == 0:
+        return head + "It does not touch any unit here (none labeled a new class after round 0): they are unchanged."
+    return (head + f"{touched[0]} of {touched[1]} units here {how}" + ("; the others are unchanged" if touched[0] < touched[1] else "")
+            + ". Not rerun yet.")
+
+
+def code_change_notes(started: str | None, learner: str, dataset: str, rows: list[dict], name: str = "this run") -> list[str]:
+    """'- Changed since …' for each CODE_CHANGES entry that came after ``started`` and touches ``learner`` on ``dataset``."""
+    return [_change_note(c, touched, how, name) for c, touched, how in _changes_since(started, learner, dataset, rows)]
+
+
+def change_notes(out: Path, cfgs: dict, run: dict | None, name=lambda sub: f"`{sub}` ran") -> list[str]:
+    """``code_change_notes`` of the experiment folders ``out/<sub>`` of a published run (each started as its own
+    run.json says, else as ``run`` says): one note per change, naming every folder it reaches."""
+    from activegan.results import read_curves
+
+    reached = {}  # (date, what) → [(change, touched, how, folder's name)], in CODE_CHANGES order
+    for sub, cfg in cfgs.items():
+        started = (read_json_if(out / sub / "run.json") or run or {}).get("started")
+        path = out / sub / "curves.csv"
+        rows = read_curves(path) if path.exists() else []
+        first = ((cfg.initial_strategy, (getattr(cfg, "budgets", None) or [getattr(cfg, "initial", 0)])[0])
+                 if hasattr(cfg, "initial_strategy") else None)
+        for c, touched, how in _changes_since(started, cfg.learner, cfg.dataset, rows, first):
+            reached.setdefault((c["date"], c["what"]), []).append((c, touched, how, name(sub), f"`{sub}`"))
+    notes = []
+    for (date, what), hits in sorted(reached.items()):
+        if len(hits) == 1:
+            notes.append(_change_note(*hits[0][:4]))
+            continue
+        known = [(sub, t, how) for _, t, how, _, sub in hits if t is not None and t[0] > 0]
+        parts = [f"{sub} {t[0]} of {t[1]} units" for sub, t, _ in known]
+        untouched = [sub for _, t, _, _, sub in hits if t is not None and t[0] == 0]
+        unknown = [sub for _, t, _, _, sub in hits if t is None]
+        text = f"- **Changed since these runs** ({date[:10]}): {what}. "
+        if parts:
+            text += f"{'; '.join(parts)} {known[0][2]}. "
+        if untouched:
+            text += f"Unchanged (no unit labeled a new class after round 0): {', '.join(untouched)}. "
+        if unknown:
+            text += f"Not known (classes labeled per round not recorded): {', '.join(unknown)}. "
+        notes.append(text + ("Not rerun yet." if parts or unknown else "").rstrip())
+    return notes
