@@ -8,7 +8,8 @@ import numpy as np
 
 from activegan import results as stats
 from activegan.results import labels_to, read_curves
-from benchmarks import changes, published, reporting, tables
+from benchmarks import published, reporting, tables
+from benchmarks.changes import change_notes
 
 RANGES = (100, 250)  # AULC over 10–100 and 10–250 labels
 TARGETS = {"mnist": [("0.95", 20), ("0.98", 40), ("0.99", 100)], "cifar10": [], "digits": []}
@@ -180,7 +181,7 @@ def front(results, link_prefix: str = "") -> list[str]:
 
 def changes(out, cfg) -> list[str]:
     """Library changes since the run that would move its numbers (changes.CODE_CHANGES)."""
-    return changes.change_notes(out, {"default": cfg}, reporting.read_json_if(out / "run.json"),
+    return change_notes(out, {"default": cfg}, reporting.read_json_if(out / "run.json"),
                                   lambda _: f"the {cfg.dataset} acquisition run")
 
 
