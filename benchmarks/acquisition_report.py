@@ -182,7 +182,7 @@ def front(results, link_prefix: str = "") -> list[str]:
 def changes(out, cfg) -> list[str]:
     """Library changes since the run that would move its numbers (changes.CODE_CHANGES)."""
     return change_notes(out, {"default": cfg}, reporting.read_json_if(out / "run.json"),
-                                  lambda _: f"the {cfg.dataset} acquisition run")
+                        lambda _: f"the {cfg.dataset} acquisition run")
 
 
 def render(rep) -> str:

@@ -26,8 +26,8 @@ CODE_CHANGES = [
      "what": "`typiclust` clusters with mini-batch k-means above 50 clusters, as TypiClust's reference code does (validation: "
              "`docs/results/acquisition/typiclust-kmeans-cifar10.md`)", "touches": "strategies"},
     {"date": "2026-12-07T09:39:06Z", "learner": None, "datasets": ("mnist", "digits"),  # pixels: a 10-d UMAP embedding
-     # first_labels.mixture_rule: ≤ 50 first labels and ≥ 100 pool images per label (the digits' pool: 1 297 images)
-     "first_up_to": {"mnist": 50, "digits": 12},
+     "pool_images": {"mnist": 60000, "digits": 1297},  # which first batches first_labels.mixture_rule reaches
+
      "what": "the typical first labels cluster a low-dimensional embedding with a Gaussian mixture of full covariances, not "
              "k-means (validation: `docs/results/label-efficiency/mnist/cold-start.md`)", "touches": "typical first labels"},
 ]
@@ -52,17 +52,21 @@ def _changes_since(started: str | None, learner: str, dataset: str, rows: list[d
                    first: tuple | None = None) -> list[tuple[dict, tuple | None, str]]:
     """(change, (units touched, units) or None when unknown, how) for each CODE_CHANGES entry after ``started`` that
     touches ``learner`` on ``dataset`` (``first``: the run's first labels, (kind, how many), when known)."""
+    from activegan.active.first_labels import mixture_rule
+    from activegan.embedding import EmbeddingConfig
+
     out = []
+    units = {(r["strategy"], r["seed"]) for r in rows}
+    every = (len(units), len(units)) if units else None
     for c in CODE_CHANGES:
         if c["learner"] not in (None, learner) or dataset not in c["datasets"] or (started is not None and started >= c["date"]):
             continue
-        if c["touches"] == "typical first labels":  # every unit of a run that starts from typical first labels
-            if first is not None and (first[0] != "typical" or first[1] > c["first_up_to"][dataset]):
+        if c["touches"] == "typical first labels":  # every unit of a run whose typical first batch the mixture reaches
+            if first is not None and (first[0] != "typical"
+                                      or not mixture_rule(EmbeddingConfig().dims, first[1], c["pool_images"][dataset])):
                 continue
-            n = len({(r["strategy"], r["seed"]) for r in rows})
-            touched, how = ((n, n) if n else None), "would give other numbers from round 0 on (other first labels)"
+            touched, how = every, "would give other numbers from round 0 on (other first labels)"
         elif c["touches"] == "strategies":  # units of the strategies named, from the round the change reaches
-            units = {(r["strategy"], r["seed"]) for r in rows}
             hit = {u for u in units if str(u[0]).split("@")[0] in c["strategies"]}
             if not hit:
                 continue
@@ -70,8 +74,7 @@ def _changes_since(started: str | None, learner: str, dataset: str, rows: list[d
         elif c["touches"] == "new class":
             touched, how = units_gaining_a_class(rows), "labeled a new class after round 0 and would give other numbers from that round on"
         else:
-            n = len({(r["strategy"], r["seed"]) for r in rows})
-            touched, how = ((n, n) if n else None), "would give other numbers from round 1 on"
+            touched, how = every, "would give other numbers from round 1 on"
         out.append((c, touched, how))
     return out
 

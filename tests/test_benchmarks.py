@@ -794,11 +794,11 @@ def test_change_notes_name_every_folder_a_change_reaches_in_one_note(tmp_path, m
     assert note.startswith("- **Changed since `b` ran** (2026-12-07): margin. 1 of 1 units here (margin) would give other numbers")
     # The cold start's change: every unit of a run from typical first labels (or of one that does not say), none from random ones.
     monkeypatch.setattr(changes, "CODE_CHANGES", [{"date": "2026-12-07T09:00:00Z", "learner": None, "datasets": ("mnist",),
-                                                     "first_up_to": {"mnist": 10}, "what": "cold start", "touches": "typical first labels"}])
+                                                     "pool_images": {"mnist": 1500}, "what": "cold start", "touches": "typical first labels"}])
     typical, random_first = (SimpleNamespace(learner="selftrain", dataset="mnist", initial_strategy=f, initial=10, budgets=None)
                              for f in ("typical", "random"))
     many = SimpleNamespace(learner="selftrain", dataset="mnist", initial_strategy="typical", initial=10, budgets=[20, 30])
-    assert change_notes(tmp_path, {"b": many}, {"started": "2026-12-07T08:00:00Z"}) == []  # 20 first labels: k-means still
+    assert change_notes(tmp_path, {"b": many}, {"started": "2026-12-07T08:00:00Z"}) == []  # 20 first labels in 1 500: k-means still
     (note,) = change_notes(tmp_path, {"a": typical, "b": random_first}, {"started": "2026-12-07T08:00:00Z"})
     assert note == ("- **Changed since `a` ran** (2026-12-07): cold start. 2 of 2 units here would give other numbers from "
                     "round 0 on (other first labels). Not rerun yet.")
