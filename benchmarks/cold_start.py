@@ -137,6 +137,10 @@ def lines(cov: list[dict], acc: list[dict], default: str) -> list[str]:
             cells = [np.mean([r["val_accuracy"] for r in acc if r["rule"] == name and r["labels"] == b]) for b in ACCURACY_BUDGETS]
             per = " / ".join(",".join(str(r["classes"]) for r in acc if r["rule"] == name and r["labels"] == b) for b in (10, 20))
             out.append(f"| {mark[name]} | " + " | ".join(f"{v:.4f}" for v in cells) + " |" + (f" {per} |" if has_classes else ""))
+        sets = {name: (len({r["val_accuracy"] for r in acc if r["rule"] == name and r["labels"] == ACCURACY_BUDGETS[0]}),
+                       len({r["seed"] for r in acc if r["rule"] == name})) for name in RULES if any(r["rule"] == name for r in acc)}
+        out += ["", "First labels: " + "; ".join(f"{name} {d} distinct sets over {n} seeds" for name, (d, n) in sets.items())
+                + " (inferred from distinct validation accuracies after them)."]
     return out
 
 
