@@ -5,6 +5,7 @@ that beats random; coverage first, uncertainty after).
     python -m benchmarks.acquisition --dataset cifar10  # → docs/results/acquisition/cifar10/
     python -m benchmarks.acquisition --only random,typiclust --seeds 5 --jobs 2   # the strategies the machine allows
     python -m benchmarks.acquisition --resume           # continue an interrupted run
+    python -m benchmarks.acquisition --only entropy --add   # add a strategy to the published run (same first labels)
     python -m benchmarks.acquisition --report-only      # rewrite the results from the rounds done
     python -m benchmarks.acquisition --quick            # < 1 min on digits, for the smoke test
 

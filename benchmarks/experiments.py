@@ -90,13 +90,36 @@ def draw(rows: list[dict], cfg: ExperimentConfig, path: Path, partial: bool) -> 
     plots.save_learning_curves(summarize(named, order), named, path, title=title)
 
 
-def publish(cfg: ExperimentConfig, state: Path, results: Path) -> dict | None:
+def with_published(rows: list[dict], cfg: ExperimentConfig, results: Path) -> tuple[list[dict], ExperimentConfig]:
+    """A run that adds strategies to published results (``--add``): its rows with the published rows of every
+    other strategy, and its config listing them all. Refused (``DataError``) unless the published run had the same
+    settings and every seed started from the first labels it started from there — the pairing by seed holds."""
+    from activegan.errors import DataError
+    from activegan.experiment import config_dict
+
+    old_cfg = as_run(None, results)
+    if old_cfg is None or not (results / "curves.csv").exists():
+        return rows, cfg
+    same = {k: v for k, v in config_dict(cfg).items() if k != "strategies"}
+    if (differ := [k for k, v in config_dict(old_cfg).items() if k != "strategies" and same.get(k) != v]):
+        raise DataError(f"--add: {results} was run with another {differ[0]!r}; its rows cannot be paired with this run's")
+    old = [r for r in read_curves(results / "curves.csv") if r["strategy"] not in cfg.strategies]
+    first = {(r["seed"], r["first_labels"]) for r in old if r["round"] == 0}
+    seeds = {seed for seed, _ in first}
+    if any(r["round"] == 0 and r["seed"] in seeds and (r["seed"], r["first_labels"]) not in first for r in rows):
+        raise DataError(f"--add: a seed of this run started from other first labels than in {results}; run every strategy afresh")
+    strategies = [*dict.fromkeys([*old_cfg.strategies, *cfg.strategies])]
+    return old + rows, dataclasses.replace(cfg, strategies=strategies)
+
+
+def publish(cfg: ExperimentConfig, state: Path, results: Path, add: bool = False) -> dict | None:
     """Write the results folder's data from the rounds done; returns the progress record (None
     when there is nothing to publish).
 
-    With a run in ``state`` its curves and config are copied; without one (a fresh checkout) the
-    committed curves.csv is the source. Either way summary.json and progress.json are recomputed
-    from the curves, so they always say what the library's ``summarize`` says today.
+    With a run in ``state`` its curves and config are copied (``add``: beside the published rows of
+    other strategies, ``with_published``); without one (a fresh checkout) the committed curves.csv is
+    the source. Either way summary.json and progress.json are recomputed from the curves, so they
+    always say what the library's ``summarize`` says today.
     """
     from_state = (state / "curves.csv").exists()
     source = state / "curves.csv" if from_state else results / "curves.csv"
@@ -104,7 +127,13 @@ def publish(cfg: ExperimentConfig, state: Path, results: Path) -> dict | None:
         return None
     rows = read_curves(source)
     results.mkdir(parents=True, exist_ok=True)
-    if from_state:
+    if from_state and add:
+        rows, cfg = with_published(rows, cfg, results)
+        write_curves(rows, results / "curves.csv", cfg.strategies)
+        from activegan.experiment import config_dict
+
+        atomic_write_json(results / "config.json", config_dict(cfg))
+    elif from_state:
         write_curves(rows, results / "curves.csv", cfg.strategies)
         if (state / "config.json").exists():  # the run's own record (a field added since would not describe it)
             atomic_write_text(results / "config.json", (state / "config.json").read_text())
@@ -113,7 +142,7 @@ def publish(cfg: ExperimentConfig, state: Path, results: Path) -> dict | None:
     atomic_write_json(results / "summary.json", summarize(rows, cfg.strategies))
     progress = progress_of(rows, cfg)
     plot, renamed = state / "learning_curves.png", any(display_name(s) != s for s in cfg.strategies)
-    if from_state and progress["complete"] and not renamed and plot.exists() and plot.stat().st_mtime >= source.stat().st_mtime:
+    if from_state and not add and progress["complete"] and not renamed and plot.exists() and plot.stat().st_mtime >= source.stat().st_mtime:
         shutil.copy(plot, results / "learning_curves.png")  # run_experiment drew it from these same rows
     elif from_state or renamed:
         draw(rows, cfg, results / "learning_curves.png", partial=not progress["complete"])
@@ -153,6 +182,8 @@ def parser(bench: Benchmark) -> argparse.ArgumentParser:
     g.add_argument("--data-dir", type=Path, default=bench.data_dir)
     g.add_argument("--out", type=Path, help="results folder (default under docs/results/; quick: under runs/bench-quick/)")
     g.add_argument("--state", type=Path, help="resumable state (default runs/bench/<name>)")
+    g.add_argument("--add", action="store_true", help="add this run's strategies to the published results, keeping the "
+                   "published rows of the others (refused unless every seed started from the same first labels)")
     bench.add_arguments(p)
     return p
 
@@ -179,14 +210,19 @@ def report(bench: Benchmark, args, cfgs: dict[str, ExperimentConfig], out: Path,
     """Publish what is done and rewrite the README and the results index: from the state when this
     checkout ran the benchmark, otherwise from the committed results folder."""
     runlog = reporting.read_json_if(state / "runlog.json")
+    if runlog and args.add:  # the published run's invocations come first (each once: a report runs after every experiment)
+        before = (reporting.read_json_if(out / "run.json") or {}).get("invocation_log", [])
+        runlog = {**runlog, "invocations": list({(i["started"], i["command"]): i for i in [*before, *runlog["invocations"]]}.values())}
     ran = {sub: as_run(cfg, state_of(state, sub), out / sub) if runlog else as_run(cfg, out / sub) for sub, cfg in cfgs.items()}
     for sub, cfg in ran.items():
         if runlog and not state_of(state, sub).exists():
             continue  # run by another invocation with its own state: its published files stay as they are
-        if runlog and not (state_of(state, sub) / "curves.csv").exists():
+        if runlog and not args.add and not (state_of(state, sub) / "curves.csv").exists():
             for f in PUBLISHED:  # a new run has not reached this experiment: an older run's files would be mixed in
                 (out / sub / f).unlink(missing_ok=True)
-        publish(cfg, state_of(state, sub), out / sub)
+        publish(cfg, state_of(state, sub), out / sub, add=args.add)
+        if args.add:  # the report describes the published rows: the earlier strategies and this run's
+            ran[sub] = as_run(cfg, out / sub)
     if runlog:
         run = reporting.run_record(runlog, **bench.run_extra(state, ran))
         atomic_write_json(out / "run.json", run)

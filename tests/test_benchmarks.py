@@ -108,6 +108,30 @@ def test_an_experiment_benchmark_refuses_to_overwrite_a_started_state(tmp_path, 
     assert "--resume" in capsys.readouterr().err
 
 
+def test_a_run_that_adds_strategies_keeps_the_published_ones_only_when_every_seed_shares_its_first_labels(tmp_path):
+    from activegan.errors import DataError
+    from activegan.experiment import config_dict
+
+    def rows(strategy, firsts):
+        return [{"strategy": strategy, "seed": seed, "round": r, "n_labeled": 10 * (r + 1), "accuracy": 0.5 + 0.1 * r,
+                 "train_s": 1.0, "score_s": 0.0, "select_s": 0.0, "first_labels": first}
+                for seed, first in enumerate(firsts) for r in range(2)]
+
+    published_cfg = ExperimentConfig(dataset="digits", strategies=["random", "typiclust"], seeds=[0, 1])
+    (tmp_path / "config.json").write_text(json.dumps(config_dict(published_cfg)))
+    write_curves(rows("random", ["aa", "bb"]) + rows("typiclust", ["aa", "bb"]), tmp_path / "curves.csv", published_cfg.strategies)
+    added = dataclasses.replace(published_cfg, strategies=["margin", "typiclust"])
+
+    merged, cfg = experiments.with_published(rows("margin", ["aa", "bb"]) + rows("typiclust", ["aa", "bb"]), added, tmp_path)
+    assert cfg.strategies == ["random", "typiclust", "margin"]
+    assert sorted((r["strategy"], r["seed"]) for r in merged if r["round"] == 0) == [
+        ("margin", 0), ("margin", 1), ("random", 0), ("random", 1), ("typiclust", 0), ("typiclust", 1)]  # typiclust once: this run's
+    with pytest.raises(DataError, match="other first labels"):
+        experiments.with_published(rows("margin", ["aa", "cc"]), added, tmp_path)
+    with pytest.raises(DataError, match="seeds"):
+        experiments.with_published(rows("margin", ["aa"]), dataclasses.replace(added, seeds=[0]), tmp_path)
+
+
 # -- reports from committed-style data ----------------------------------------------------------------------
 
 FLAT_KEYS = {"epochs": 5, "steps": None, "batch_size": 32, "lr": 0.001, "batch_norm": False, "augment": False, "warm_start": False,
