@@ -96,15 +96,45 @@ def below_anywhere(rows, s, groups, budgets) -> list[int]:
     return out
 
 
-def aims(rows, strategies, groups, dataset: str, n_classes: int) -> list[str]:
+def earlier_runs(out) -> list[tuple[dict, list[dict]]]:
+    """(run record, rows) of each earlier run of the same benchmark kept under ``<dataset folder>/earlier/<name>/``:
+    the same protocol on another machine (another CPU draws other first labels), kept so a verdict is read
+    beside the one before it."""
+    folders = sorted(f for f in (out / "earlier").glob("*") if (f / "curves.csv").exists() and (f / "run.json").exists())
+    return [(reporting.read_json(f / "run.json"), read_curves(f / "curves.csv")) for f in folders]
+
+
+def separation(rows, strategy: str) -> str:
+    g = gap(rows, strategy, stats.first_label_groups(rows), upto=100)
+    return f"{gap_cell(g)} — **{'met' if stats.separated(g) and g['mean'] > 0 else 'not met'}**"
+
+
+def earlier_lines(out) -> list[str]:
+    lines = []
+    for run, rows in earlier_runs(out):
+        default = default_strategy()
+        if not any(r["strategy"] == default for r in rows):
+            continue
+        n, acc10 = classes_at(rows, default, 10), [r["accuracy"] for r in rows if r["strategy"] == default and r["round"] == 0]
+        lines.append(f"- {run['started'][:10]}, {(run.get('machine') or {}).get('cpu_model', '?')}: `{run['command']}` — "
+                     f"`{default}` − random over 10–100: {separation(rows, default)}; accuracy at 10 labels "
+                     f"{np.mean(acc10):.4f}, classes at 10 per seed {', '.join(map(str, n))}.")
+    return ["## Earlier runs (the same protocol on another machine)", "",
+            "Kept so that each verdict is read beside the one before it; the aims above are judged on the run above.", "",
+            *lines, ""] if lines else []
+
+
+def aims(rows, strategies, groups, dataset: str, n_classes: int, out=None) -> list[str]:
     default = default_strategy()
     lines = []
     if default not in strategies:
         return [f"- The default strategy (`{default}`) has not run here yet: no aim can be judged."]
-    g = gap(rows, default, groups, upto=100)
     below = below_anywhere(rows, default, groups, sorted({r["n_labeled"] for r in rows}))
+    before = "".join(f" (the run of {run['started'][:10]} on {(run.get('machine') or {}).get('cpu_model', '?')}: "
+                     f"{separation(old, default)})" for run, old in (earlier_runs(out) if out is not None else [])
+                     if any(r["strategy"] == default for r in old))
     lines.append(f"- The default strategy (`{default}`) separated above random on AULC over 10–100 labels: "
-                 f"{gap_cell(g)} — **{'met' if stats.separated(g) and g['mean'] > 0 else 'not met'}**.")
+                 f"{separation(rows, default)}{before}.")
     lines.append(f"- … and not separated below random at any budget ≤ 250: "
                  + (f"below at {', '.join(map(str, below))} — **not met**." if below else "**met**."))
     n, mine = unit_curves(rows, default, groups)
@@ -174,7 +204,7 @@ def front(results, link_prefix: str = "") -> list[str]:
                   f"The default learner and representation (`{cfg.learner}`, features `{cfg.features}`), typical first labels, "
                   f"{len({r['seed'] for r in rows})} seeds ({len(groups)} distinct first-label sets); each strategy − random "
                   "paired by first-label set, AULC over 10–100 and 10–250 labels, 95 % interval:", "",
-                  *table(rows, strategies, groups, shown, compact=True), "", *aims(rows, strategies, groups, dataset, 10),
+                  *table(rows, strategies, groups, shown, compact=True), "", *aims(rows, strategies, groups, dataset, 10, results / "acquisition" / dataset),
                   *changes(results / "acquisition" / dataset, cfg), ""]
     return parts
 
@@ -211,8 +241,8 @@ def render(rep) -> str:
              "classes the labeled set holds at 10 and 20 labels, per seed. Seconds: train + score + select, as timed inside "
              "each run (round 0 is the first fit, with the representation built or read from the cache).", "",
              "## What this shows", "", *verdicts(rows, strategies, groups, budgets), "",
-             f"## Aims (default strategy: `{default_strategy()}`)", "", *aims(rows, strategies, groups, cfg.dataset, n_classes),
-             "", "## Curves", "", "![curves](default/learning_curves.png)", ""]
+             f"## Aims (default strategy: `{default_strategy()}`)", "", *aims(rows, strategies, groups, cfg.dataset, n_classes, rep.out),
+             "", *earlier_lines(rep.out), "## Curves", "", "![curves](default/learning_curves.png)", ""]
     return "\n".join(lines)
 
 

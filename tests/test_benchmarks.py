@@ -132,6 +132,33 @@ def test_a_run_that_adds_strategies_keeps_the_published_ones_only_when_every_see
         experiments.with_published(rows("margin", ["aa"]), dataclasses.replace(added, seeds=[0]), tmp_path)
 
 
+def test_the_separation_aim_is_read_beside_an_earlier_runs_verdict(tmp_path):
+    from benchmarks import acquisition_report as ar
+
+    def rows(offsets):  # typiclust = random + offset at every budget, one first-label set per seed
+        out = []
+        for seed, off in enumerate(offsets):
+            for r, n in enumerate((10, 20, 40, 100)):
+                base = 0.5 + 0.1 * r + 0.01 * seed
+                for strategy, acc in (("random", base), ("typiclust", base + (off if r else 0.0))):
+                    out.append({"strategy": strategy, "seed": seed, "round": r, "n_labeled": n, "accuracy": acc,
+                                "train_s": 1.0, "score_s": 0.0, "select_s": 0.0, "classes_labeled": "10", "first_labels": f"f{seed}"})
+        return out
+
+    earlier = tmp_path / "earlier" / "before"
+    earlier.mkdir(parents=True)
+    write_curves(rows([0.03, -0.01, 0.0, 0.02, -0.02]), earlier / "curves.csv", ["random", "typiclust"])
+    (earlier / "run.json").write_text(json.dumps({"started": "2026-12-01T00:00:00Z", "command": "python -m x",
+                                                  "machine": {"cpu_model": "CPU B"}}))
+    now = rows([0.01, 0.02, 0.01, 0.02, 0.01])
+    lines = ar.aims(now, ["random", "typiclust"], stats.first_label_groups(now), "digits", 10, tmp_path)
+    # AULC over 10–100 (width 90): the offset at 20, 40 and 100 labels, none at 10 → (5 + 20 + 60) / 90 of it:
+    # now 0.014 · 85/90 = +0.0132, 5 of 5 ahead; before 0.004 · 85/90 = +0.0038, 2 of 5 ahead
+    assert "+0.0132 [" in lines[0] and "**met** (the run of 2026-12-01 on CPU B: +0.0038 [" in lines[0]
+    assert lines[0].endswith("**not met**).")
+    assert any("CPU B" in line and "`python -m x`" in line for line in ar.earlier_lines(tmp_path))
+
+
 # -- reports from committed-style data ----------------------------------------------------------------------
 
 FLAT_KEYS = {"epochs": 5, "steps": None, "batch_size": 32, "lr": 0.001, "batch_norm": False, "augment": False, "warm_start": False,
