@@ -294,6 +294,13 @@ def from_acquisition(dataset: str) -> Path:
     cfg = published.as_run(None, folder / "default")
     aims, detail = sections(folder, {"default": cfg})
     run = reporting.read_json_if(folder / "run.json")
+    earlier = []  # the same protocol run before on another machine (acquisition/<dataset>/earlier/): read beside this run
+    for d in sorted(f for f in (folder / "earlier").glob("*") if (f / "config.json").exists()):
+        old_aims, _ = sections(folder / "earlier", {d.name: published.as_run(None, d)})
+        old_run = reporting.read_json_if(d / "run.json") or {}
+        earlier += [f"## Aims on an earlier run: {old_run.get('started', '?')[:10]}, "
+                    f"{(old_run.get('machine') or {}).get('cpu_model', '?')} (`acquisition/{dataset}/earlier/{d.name}/`)", "",
+                    *(old_aims or ["No strategy of that run has the estimate's columns."]), ""]
     page = reporting.RESULTS / "stopping" / f"{dataset}-acquisition.md"
     reporting.write_readme(page, "\n".join([
         f"# Knowing when to stop — {dataset}, on the acquisition benchmark's runs", "",
@@ -305,7 +312,8 @@ def from_acquisition(dataset: str) -> Path:
         f"- Learner {cfg.learner}, features {cfg.features}, first labels {cfg.initial_strategy}; labels "
         f"{', '.join(map(str, cfg.schedule()))}; seeds {', '.join(map(str, cfg.seeds))} ({units(folder, {'default': cfg})}).",
         *changes.change_notes(folder, {"default": cfg}, run, lambda sub: f"`{sub}/` ran"), "",
-        "## Aims", "", *(aims or ["No strategy of this run has the estimate's columns."]), "", "## Per round", "", *detail]))
+        "## Aims", "", *(aims or ["No strategy of this run has the estimate's columns."]), "", *earlier,
+        "## Per round", "", *detail]))
     return page
 
 
