@@ -97,11 +97,9 @@ def below_anywhere(rows, s, groups, budgets) -> list[int]:
 
 
 def earlier_runs(out) -> list[tuple[dict, list[dict]]]:
-    """(run record, rows) of each earlier run of the same benchmark kept under ``<dataset folder>/earlier/<name>/``:
-    the same protocol on another machine (another CPU draws other first labels), kept so a verdict is read
-    beside the one before it."""
-    folders = sorted(f for f in (out / "earlier").glob("*") if (f / "curves.csv").exists() and (f / "run.json").exists())
-    return [(reporting.read_json(f / "run.json"), read_curves(f / "curves.csv")) for f in folders]
+    """(run record, rows) of each earlier run kept beside this one (``published.earlier_folders``) that ran the default."""
+    runs = [(reporting.read_json(f / "run.json"), read_curves(f / "curves.csv")) for f in published.earlier_folders(out)]
+    return [(run, rows) for run, rows in runs if any(r["strategy"] == default_strategy() for r in rows)]
 
 
 def separation(rows, strategy: str) -> str:
@@ -109,30 +107,23 @@ def separation(rows, strategy: str) -> str:
     return f"{gap_cell(g)} — **{'met' if stats.separated(g) and g['mean'] > 0 else 'not met'}**"
 
 
-def earlier_lines(out) -> list[str]:
-    lines = []
-    for run, rows in earlier_runs(out):
-        default = default_strategy()
-        if not any(r["strategy"] == default for r in rows):
-            continue
-        n, acc10 = classes_at(rows, default, 10), [r["accuracy"] for r in rows if r["strategy"] == default and r["round"] == 0]
-        lines.append(f"- {run['started'][:10]}, {(run.get('machine') or {}).get('cpu_model', '?')}: `{run['command']}` — "
-                     f"`{default}` − random over 10–100: {separation(rows, default)}; accuracy at 10 labels "
-                     f"{np.mean(acc10):.4f}, classes at 10 per seed {', '.join(map(str, n))}.")
+def earlier_lines(earlier) -> list[str]:
+    default = default_strategy()
+    lines = [f"- {published.run_label(run)}: `{run['command']}` — `{default}` − random over 10–100: {separation(rows, default)}; "
+             f"accuracy at 10 labels {np.mean([r['accuracy'] for r in rows if r['strategy'] == default and r['round'] == 0]):.4f}, "
+             f"classes at 10 per seed {', '.join(map(str, classes_at(rows, default, 10)))}." for run, rows in earlier]
     return ["## Earlier runs (the same protocol on another machine)", "",
             "Kept so that each verdict is read beside the one before it; the aims above are judged on the run above.", "",
             *lines, ""] if lines else []
 
 
-def aims(rows, strategies, groups, dataset: str, n_classes: int, out=None) -> list[str]:
+def aims(rows, strategies, groups, dataset: str, n_classes: int, earlier=()) -> list[str]:
     default = default_strategy()
     lines = []
     if default not in strategies:
         return [f"- The default strategy (`{default}`) has not run here yet: no aim can be judged."]
     below = below_anywhere(rows, default, groups, sorted({r["n_labeled"] for r in rows}))
-    before = "".join(f" (the run of {run['started'][:10]} on {(run.get('machine') or {}).get('cpu_model', '?')}: "
-                     f"{separation(old, default)})" for run, old in (earlier_runs(out) if out is not None else [])
-                     if any(r["strategy"] == default for r in old))
+    before = "".join(f" (the run of {published.run_label(run)}: {separation(old, default)})" for run, old in earlier)
     lines.append(f"- The default strategy (`{default}`) separated above random on AULC over 10–100 labels: "
                  f"{separation(rows, default)}{before}.")
     lines.append(f"- … and not separated below random at any budget ≤ 250: "
@@ -204,7 +195,7 @@ def front(results, link_prefix: str = "") -> list[str]:
                   f"The default learner and representation (`{cfg.learner}`, features `{cfg.features}`), typical first labels, "
                   f"{len({r['seed'] for r in rows})} seeds ({len(groups)} distinct first-label sets); each strategy − random "
                   "paired by first-label set, AULC over 10–100 and 10–250 labels, 95 % interval:", "",
-                  *table(rows, strategies, groups, shown, compact=True), "", *aims(rows, strategies, groups, dataset, 10, results / "acquisition" / dataset),
+                  *table(rows, strategies, groups, shown, compact=True), "", *aims(rows, strategies, groups, dataset, 10, earlier_runs(results / "acquisition" / dataset)),
                   *changes(results / "acquisition" / dataset, cfg), ""]
     return parts
 
@@ -222,7 +213,7 @@ def render(rep) -> str:
     if got is None:
         return title + "\n\nNo round has finished yet.\n"
     cfg, rows, strategies, groups, budgets = got
-    n_classes = 10
+    n_classes, earlier = 10, earlier_runs(rep.out)
     seeds = sorted({r["seed"] for r in rows})
     learner = f"`{cfg.learner}` on `{cfg.features}`" if cfg.features != "auto" else f"`{cfg.learner}`"
     lines = [title, "",
@@ -241,8 +232,8 @@ def render(rep) -> str:
              "classes the labeled set holds at 10 and 20 labels, per seed. Seconds: train + score + select, as timed inside "
              "each run (round 0 is the first fit, with the representation built or read from the cache).", "",
              "## What this shows", "", *verdicts(rows, strategies, groups, budgets), "",
-             f"## Aims (default strategy: `{default_strategy()}`)", "", *aims(rows, strategies, groups, cfg.dataset, n_classes, rep.out),
-             "", *earlier_lines(rep.out), "## Curves", "", "![curves](default/learning_curves.png)", ""]
+             f"## Aims (default strategy: `{default_strategy()}`)", "", *aims(rows, strategies, groups, cfg.dataset, n_classes, earlier),
+             "", *earlier_lines(earlier), "## Curves", "", "![curves](default/learning_curves.png)", ""]
     return "\n".join(lines)
 
 

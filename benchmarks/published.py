@@ -40,6 +40,17 @@ def config_from_dict(d: dict) -> ExperimentConfig:
     return ExperimentConfig(**d, train=TrainOptions(**train), gan=GanOptions(**gan))
 
 
+def earlier_folders(folder: Path) -> list[Path]:
+    """Earlier runs of the same protocol kept under ``folder/earlier/<name>/`` (curves.csv, config.json, run.json; e.g. on
+    another CPU, which draws other first labels), so that a page reads each verdict beside the one before it."""
+    return sorted(f for f in (folder / "earlier").glob("*") if all((f / n).exists() for n in ("curves.csv", "config.json", "run.json")))
+
+
+def run_label(run: dict) -> str:
+    """'2026-12-07 on <CPU model>' of a run record."""
+    return f"{run.get('started', '?')[:10]} on {(run.get('machine') or {}).get('cpu_model', '?')}"
+
+
 def as_run(cfg: ExperimentConfig, *folders: Path) -> ExperimentConfig:
     """The config the rounds in the first of ``folders`` that has a config.json were run with
     (``cfg`` if none has): a report describes what ran, not the options of the command asking for it."""

@@ -295,11 +295,10 @@ def from_acquisition(dataset: str) -> Path:
     aims, detail = sections(folder, {"default": cfg})
     run = reporting.read_json_if(folder / "run.json")
     earlier = []  # the same protocol run before on another machine (acquisition/<dataset>/earlier/): read beside this run
-    for d in sorted(f for f in (folder / "earlier").glob("*") if (f / "config.json").exists()):
+    for d in published.earlier_folders(folder):
         old_aims, _ = sections(folder / "earlier", {d.name: published.as_run(None, d)})
-        old_run = reporting.read_json_if(d / "run.json") or {}
-        earlier += [f"## Aims on an earlier run: {old_run.get('started', '?')[:10]}, "
-                    f"{(old_run.get('machine') or {}).get('cpu_model', '?')} (`acquisition/{dataset}/earlier/{d.name}/`)", "",
+        earlier += [f"## Aims on an earlier run: {published.run_label(reporting.read_json(d / 'run.json'))} "
+                    f"(`acquisition/{dataset}/earlier/{d.name}/`)", "",
                     *(old_aims or ["No strategy of that run has the estimate's columns."]), ""]
     page = reporting.RESULTS / "stopping" / f"{dataset}-acquisition.md"
     reporting.write_readme(page, "\n".join([

@@ -148,15 +148,17 @@ def test_the_separation_aim_is_read_beside_an_earlier_runs_verdict(tmp_path):
     earlier = tmp_path / "earlier" / "before"
     earlier.mkdir(parents=True)
     write_curves(rows([0.03, -0.01, 0.0, 0.02, -0.02]), earlier / "curves.csv", ["random", "typiclust"])
+    (earlier / "config.json").write_text(json.dumps(dataclasses.asdict(ExperimentConfig(strategies=["random", "typiclust"]))))
     (earlier / "run.json").write_text(json.dumps({"started": "2026-12-01T00:00:00Z", "command": "python -m x",
                                                   "machine": {"cpu_model": "CPU B"}}))
     now = rows([0.01, 0.02, 0.01, 0.02, 0.01])
-    lines = ar.aims(now, ["random", "typiclust"], stats.first_label_groups(now), "digits", 10, tmp_path)
+    earlier_runs = ar.earlier_runs(tmp_path)
+    lines = ar.aims(now, ["random", "typiclust"], stats.first_label_groups(now), "digits", 10, earlier_runs)
     # AULC over 10–100 (width 90): the offset at 20, 40 and 100 labels, none at 10 → (5 + 20 + 60) / 90 of it:
     # now 0.014 · 85/90 = +0.0132, 5 of 5 ahead; before 0.004 · 85/90 = +0.0038, 2 of 5 ahead
     assert "+0.0132 [" in lines[0] and "**met** (the run of 2026-12-01 on CPU B: +0.0038 [" in lines[0]
     assert lines[0].endswith("**not met**).")
-    assert any("CPU B" in line and "`python -m x`" in line for line in ar.earlier_lines(tmp_path))
+    assert any("CPU B" in line and "`python -m x`" in line for line in ar.earlier_lines(earlier_runs))
 
 
 # -- reports from committed-style data ----------------------------------------------------------------------
