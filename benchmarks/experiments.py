@@ -206,6 +206,22 @@ def state_of(state: Path, sub: str) -> Path:
     return state / (sub or "experiment")
 
 
+def separate_run(out: Path, state: Path, runlog: dict, args) -> bool:
+    """Whether this state ran some of a published page's experiments apart from the run log that wrote the
+    page's run.json (another ``--state``): then the page keeps its run.json and each experiment run here
+    gets its own beside its curves. A quick run, an ``--add`` and a run of every published experiment
+    write the page's run.json."""
+    page = reporting.read_json_if(out / "run.json")
+    if args.quick or args.add or not page or not runlog.get("invocations"):
+        return False
+    first = (page.get("invocation_log") or [{}])[0]
+    mine = runlog["invocations"][0]
+    if (first.get("started"), first.get("command")) == (mine["started"], mine["command"]):
+        return False  # the page's own run log, continued
+    published = [d.name for d in out.iterdir() if (d / "curves.csv").exists()] if out.is_dir() else []
+    return any(not state_of(state, sub).exists() for sub in published)
+
+
 def report(bench: Benchmark, args, cfgs: dict[str, ExperimentConfig], out: Path, state: Path, cmd: str) -> None:
     """Publish what is done and rewrite the README and the results index: from the state when this
     checkout ran the benchmark, otherwise from the committed results folder."""
@@ -223,9 +239,17 @@ def report(bench: Benchmark, args, cfgs: dict[str, ExperimentConfig], out: Path,
         publish(cfg, state_of(state, sub), out / sub, add=args.add)
         if args.add:  # the report describes the published rows: the earlier strategies and this run's
             ran[sub] = as_run(cfg, out / sub)
-    if runlog:
+    if runlog and separate_run(out, state, runlog, args):
+        for sub in ran:  # the page's run log stays; this run's record goes beside the experiments it ran
+            if state_of(state, sub).exists():
+                atomic_write_json(out / sub / "run.json", reporting.run_record(runlog, **bench.run_extra(state, {sub: ran[sub]})))
+        run = reporting.read_json_if(out / "run.json")
+    elif runlog:
         run = reporting.run_record(runlog, **bench.run_extra(state, ran))
         atomic_write_json(out / "run.json", run)
+        for sub in ran:
+            if state_of(state, sub).exists():
+                (out / sub / "run.json").unlink(missing_ok=True)  # an earlier separate run's record: this log covers it now
     else:
         run = reporting.read_json_if(out / "run.json")
     if bench.after_publish:

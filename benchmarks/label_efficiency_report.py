@@ -338,7 +338,8 @@ def separate_runs(rep) -> list[str]:
         run = reporting.read_json_if(rep.out / sub / "run.json")
         if run:
             out.append(f"- `{sub}` ran separately: `{reporting.module_command(run['command'])}`, "
-                       f"{run['started']} to {run['ended']}, wall time {reporting.fmt_seconds(run['wall_s'])}.")
+                       f"{run['started']} to {run['ended']}, wall time {reporting.fmt_seconds(run['wall_s'])}"
+                       + (f", on {run['machine']['cpu_model']}." if run.get("machine") else "."))
     return out
 
 

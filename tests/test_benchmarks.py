@@ -132,6 +132,25 @@ def test_a_run_that_adds_strategies_keeps_the_published_ones_only_when_every_see
         experiments.with_published(rows("margin", ["aa"]), dataclasses.replace(added, seeds=[0]), tmp_path)
 
 
+def test_a_run_of_some_experiments_with_its_own_state_keeps_the_pages_run_record(tmp_path):
+    from types import SimpleNamespace
+
+    out, state = tmp_path / "out", tmp_path / "state"
+    for sub in ("a", "b"):
+        (out / sub).mkdir(parents=True)
+        (out / sub / "curves.csv").write_text("strategy\n")
+    page = {"invocation_log": [{"started": "2026-12-01T00:00:00Z", "command": "python -m benchmarks.x"}]}
+    (out / "run.json").write_text(json.dumps(page))
+    (state / "b").mkdir(parents=True)
+    mine = {"invocations": [{"started": "2026-12-07T00:00:00Z", "command": "python -m benchmarks.x --experiments b"}]}
+    args = SimpleNamespace(quick=False, add=False)
+    assert experiments.separate_run(out, state, mine, args)  # a was run by the page's log: b's record goes beside b
+    assert not experiments.separate_run(out, state, {"invocations": page["invocation_log"]}, args)  # the page's own log, resumed
+    (state / "a").mkdir()
+    assert not experiments.separate_run(out, state, mine, args)  # every published experiment rerun: a new page record
+    assert not experiments.separate_run(out, tmp_path / "elsewhere", mine, SimpleNamespace(quick=False, add=True))
+
+
 def test_the_separation_aim_is_read_beside_an_earlier_runs_verdict(tmp_path):
     from benchmarks import acquisition_report as ar
 
