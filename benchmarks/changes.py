@@ -89,9 +89,27 @@ def _change_note(c: dict, touched, how: str, name: str) -> str:
             + ". Not rerun yet.")
 
 
+def moved_by_changes(started: str | None, learner: str, dataset: str, rows: list[dict], first: tuple | None = None) -> bool:
+    """Whether a library change after ``started`` would move (or may move: unknown) the units of ``rows``."""
+    return any(t is None or t[0] > 0 for _, t, _ in _changes_since(started, learner, dataset, rows, first))
+
+
 def code_change_notes(started: str | None, learner: str, dataset: str, rows: list[dict], name: str = "this run") -> list[str]:
     """'- Changed since …' for each CODE_CHANGES entry that came after ``started`` and touches ``learner`` on ``dataset``."""
     return [_change_note(c, touched, how, name) for c, touched, how in _changes_since(started, learner, dataset, rows)]
+
+
+def run_of(out: Path, sub: str, cfg, run: dict | None) -> tuple[str | None, list[dict], tuple | None]:
+    """(when it started, its curves' rows, its first labels (kind, how many) when known) of the published experiment
+    ``out/<sub>``: started as its own run.json says, else as the page's ``run``."""
+    from activegan.results import read_curves
+
+    started = (read_json_if(out / sub / "run.json") or run or {}).get("started")
+    path = out / sub / "curves.csv"
+    rows = read_curves(path) if path.exists() else []
+    first = ((cfg.initial_strategy, (getattr(cfg, "budgets", None) or [getattr(cfg, "initial", 0)])[0])
+             if hasattr(cfg, "initial_strategy") else None)
+    return started, rows, first
 
 
 def change_notes(out: Path, cfgs: dict, run: dict | None, name=lambda sub: f"`{sub}` ran") -> list[str]:
@@ -101,11 +119,7 @@ def change_notes(out: Path, cfgs: dict, run: dict | None, name=lambda sub: f"`{s
 
     reached = {}  # (date, what) → [(change, touched, how, folder's name)], in CODE_CHANGES order
     for sub, cfg in cfgs.items():
-        started = (read_json_if(out / sub / "run.json") or run or {}).get("started")
-        path = out / sub / "curves.csv"
-        rows = read_curves(path) if path.exists() else []
-        first = ((cfg.initial_strategy, (getattr(cfg, "budgets", None) or [getattr(cfg, "initial", 0)])[0])
-                 if hasattr(cfg, "initial_strategy") else None)
+        started, rows, first = run_of(out, sub, cfg, run)
         for c, touched, how in _changes_since(started, cfg.learner, cfg.dataset, rows, first):
             reached.setdefault((c["date"], c["what"]), []).append((c, touched, how, name(sub), f"`{sub}`"))
     notes = []
@@ -126,3 +140,16 @@ def change_notes(out: Path, cfgs: dict, run: dict | None, name=lambda sub: f"`{s
             text += f"Not known (classes labeled per round not recorded): {', '.join(unknown)}. "
         notes.append(text + ("Not rerun yet." if parts or unknown else "").rstrip())
     return notes
+
+
+def stale_rows(out: Path, cfgs: dict, key) -> set:
+    """``key(cfg, strategy)`` of each published experiment's strategy (``out/<sub>``) whose units a library change
+    since its run would move (or may move: unknown)."""
+    page = read_json_if(out / "run.json")
+    stale = set()
+    for sub, cfg in cfgs.items():
+        started, rows, first = run_of(out, sub, cfg, page)
+        for s in dict.fromkeys(r["strategy"] for r in rows):
+            if moved_by_changes(started, cfg.learner, cfg.dataset, [r for r in rows if r["strategy"] == s], first):
+                stale.add(key(cfg, s))
+    return stale

@@ -241,14 +241,14 @@ def report(bench: Benchmark, args, cfgs: dict[str, ExperimentConfig], out: Path,
             ran[sub] = as_run(cfg, out / sub)
     if runlog and separate_run(out, state, runlog, args):
         for sub in ran:  # the page's run log stays; this run's record goes beside the experiments it ran
-            if state_of(state, sub).exists():
+            if sub and state_of(state, sub).exists():
                 atomic_write_json(out / sub / "run.json", reporting.run_record(runlog, **bench.run_extra(state, {sub: ran[sub]})))
         run = reporting.read_json_if(out / "run.json")
     elif runlog:
         run = reporting.run_record(runlog, **bench.run_extra(state, ran))
         atomic_write_json(out / "run.json", run)
         for sub in ran:
-            if state_of(state, sub).exists():
+            if sub and state_of(state, sub).exists():
                 (out / sub / "run.json").unlink(missing_ok=True)  # an earlier separate run's record: this log covers it now
     else:
         run = reporting.read_json_if(out / "run.json")

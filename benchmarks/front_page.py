@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from activegan import results as stats
 from benchmarks import published
 from benchmarks.label_efficiency_report import (EXPERIMENTS, ROUND_NOTE, against_default, aims, code_changes, default_of,
-                                                learner_label, shorter_runs, table, units_words, with_baseline)
+                                                learner_label, shorter_runs, stale_rows, table, units_words, with_baseline)
 
 CLASSES = {"mnist": 10, "cifar10": 10}
 
@@ -63,7 +63,7 @@ def front_page(results: Path, link_prefix: str = "", compact: bool = False) -> s
                   + (f"; labels-to, seconds per round and calibration: [the full table]({link})." if compact else "."), "", text, "",
                   *([] if compact else [ROUND_NOTE.replace("../../", link_prefix), ""]),
                   *shorter_runs(rep, max(cfgs.values(), key=lambda c: len(c.schedule()))),
-                  *against_default(rep), *aims(everything, dataset), *code_changes(rep), ""]
+                  *against_default(rep), *aims(everything, dataset, stale_rows(rep)), *code_changes(rep), ""]
     from benchmarks.acquisition_report import front
 
     parts += front(results, link_prefix)

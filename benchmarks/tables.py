@@ -104,3 +104,15 @@ def run_bullets(rep: Report, note: str = "") -> list[str]:
              "- Commands, in the order they first ran: " + "; ".join(f"`{c}`" for c in commands)) + " (continue with `--resume`).",
             reporting.dates_bullet(rep.run, note),
             reporting.machine_bullet(rep.run)]
+
+
+def separate_runs(rep) -> list[str]:
+    """Experiments run by another invocation (their own run.json beside their curves), one line per run."""
+    runs = {}
+    for sub in rep.cfgs:
+        run = reporting.read_json_if(rep.out / sub / "run.json")
+        if run:
+            runs.setdefault((run["started"], run["command"]), (run, []))[1].append(f"`{sub}`")
+    return [f"- {', '.join(subs)} ran separately: `{reporting.module_command(run['command'])}`, "
+            f"{run['started']} to {run['ended']}, wall time {reporting.fmt_seconds(run['wall_s'])}"
+            + (f", on {run['machine']['cpu_model']}." if run.get("machine") else ".") for run, subs in runs.values()]

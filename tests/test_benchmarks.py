@@ -151,6 +151,21 @@ def test_a_run_of_some_experiments_with_its_own_state_keeps_the_pages_run_record
     assert not experiments.separate_run(out, tmp_path / "elsewhere", mine, SimpleNamespace(quick=False, add=True))
 
 
+def test_an_aim_met_by_a_row_run_before_library_changes_is_flagged_and_read_on_todays_rows():
+    from benchmarks.label_efficiency_report import aims
+
+    old, now = ("selftrain", "typical", "gan-margin-match"), ("selftrain", "typical", "random")
+    everything = {old: {"n_labeled": [10, 20, 30], "accuracy_mean": [0.97, 0.985, 0.99]},  # ≥ 98 % from 20
+                  now: {"n_labeled": [10, 20, 30], "accuracy_mean": [0.97, 0.975, 0.985]}}  # ≥ 98 % from 30
+    line = next(a for a in aims(everything, "mnist", {old}) if a.startswith("- 98%"))
+    assert "gan-margin-match (run before library changes" in line and "today's library, selftrain / typical / random from 30" in line
+    assert line.endswith("**met**.")
+    plain = next(a for a in aims(everything, "mnist") if a.startswith("- 98%"))
+    assert "from 20 labels — **met**." in plain and "today's" not in plain
+    only_old = next(a for a in aims({old: everything[old]}, "mnist", {old}) if a.startswith("- 98%"))
+    assert "(run before library changes" in only_old and "today's" not in only_old
+
+
 def test_the_separation_aim_is_read_beside_an_earlier_runs_verdict(tmp_path):
     from benchmarks import acquisition_report as ar
 
