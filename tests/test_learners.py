@@ -406,3 +406,16 @@ def test_class_mass_by_the_labels_share_sets_each_class_total_to_its_share():
     assert local.argmax(axis=1)[[0, 1, 3]].tolist() == [0, 0, 1]
     with pytest.raises(ValueError, match="class_mass"):
         label_spreading(S, [0], [0], n_classes=2, class_mass="prior")
+
+
+def test_the_embedding_learner_gives_classes_equal_spread_mass_on_a_backbones_features_and_their_label_share_on_pixels():
+    from types import SimpleNamespace
+
+    from activegan.learners.embedding import build
+
+    def representation(is_pixels):
+        return SimpleNamespace(pool=np.zeros((4, 1, 2, 2), np.float32), features=SimpleNamespace(is_pixels=is_pixels),
+                               graph=lambda k: None)
+
+    assert build(pool=None, n_classes=2, representation=representation(False)).class_mass == "uniform"
+    assert build(pool=None, n_classes=2, representation=representation(True)).class_mass == "labeled"
