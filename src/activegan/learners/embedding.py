@@ -151,8 +151,8 @@ def build(*, pool, n_classes, train=None, random_state: int = 0, representation,
     # Each class's share of the labels as its spread mass was chosen on MNIST's pixels; on a backbone's features the
     # graph mixes fast and that share outweighs what the graph says (the largest class takes the pool): equal totals
     # there (docs/results/representation/spread-mass.md).
-    pixels = getattr(getattr(representation, "features", None), "is_pixels", True)
-    learner = EmbeddingLearner(representation.pool, n_classes, class_mass="labeled" if pixels else "uniform")
+    learner = EmbeddingLearner(representation.pool, n_classes,
+                               class_mass="labeled" if representation.features.is_pixels else "uniform")
     learner.graph = representation.graph(learner.neighbors)  # one graph per pool, shared by every round and run
     return learner
 
