@@ -237,7 +237,15 @@ def units(out: Path, cfgs: dict) -> str:
     return "; ".join(parts)
 
 
+def fast_learners() -> list[str]:
+    """The learners whose estimate cross-validates uniform draws (``LearnerSpec.cross_validates``)."""
+    from activegan.learners import LEARNERS
+
+    return [name for name, spec in LEARNERS.items() if spec.cross_validates]
+
+
 def render(rep: Report) -> str:
+    from activegan.monitor import FOLDS
     from activegan.stopping import BINS, GAIN_PER_100, MIN_AUDIT, RECENT, STOP_SET_SIZE, WINDOW
 
     cfg = next(iter(rep.cfgs.values()))
@@ -251,7 +259,10 @@ def render(rep: Report) -> str:
         f"the whole pool when smaller) + weighted mean (correct − confidence) of the labels, each predicted before it was "
         f"told, weighted to the stop set's confidence distribution ({BINS} quantile bins) under the model that predicted it "
         f"(window: {'all rounds' if WINDOW is None else f'the last {WINDOW} rounds'}"
-        + ("" if RECENT is None else f", back to the first that brings them to {RECENT} labels") + f"; once an audit has {MIN_AUDIT} labels, the audit's labels only, unweighted); 90 % t interval "
+        + ("" if RECENT is None else f", back to the first that brings them to {RECENT} labels") + f"; once an audit has {MIN_AUDIT} labels, the audit's labels only, unweighted); "
+        f"with a learner that refits fast ({', '.join(fast_learners())}), the labels drawn uniformly from the pool (the audit's, "
+        f"the random strategy's) once there are {MIN_AUDIT}, each predicted by the current learner refitted without its fold "
+        f"({FOLDS} folds; runs started before 2026-12-07T16:20Z: the recorded predictions); 90 % t interval "
         "(effective count of the weights), the residuals' variance at least the mean c(1 − c) of their confidences. "
         "Never reads the test set. Chosen on the training pool's truth: [../selection-cifar10.md](../selection-cifar10.md).",
         "- Stop: Cohen's κ ≥ 0.99 between successive rounds' predictions on the stop set for 3 rounds, or the estimate "

@@ -7,7 +7,9 @@ Each (strategy, seed) of ``runs/bench/acquisition-<dataset>/default`` is refitte
 first labels, then its saved queries in order) with the run's learner and seed; per round the npz keeps the model's
 probabilities of the stop set (``activegan.stopping.stop_set``), of the next round's queries (predicted before their labels)
 and of ``AUDIT_DRAW`` images drawn uniformly from the unlabeled pool (an audit's raw material: a run with an audit would
-label a share of them), with the pool's labels of all three. No test image is read.
+label a share of them), with the pool's labels of all three; and, for cross-validation candidates, the labeled set's
+out-of-fold probabilities (``FOLDS`` folds stratified by the labels, each predicted by the round's learner refitted
+without its fold: ``oof_probs_<round>``, ``oof_y_<round>``). No test image is read.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from benchmarks import reporting
 
 OUT = reporting.REPO / "runs" / "stopping-replay"
 AUDIT_DRAW = 200  # uniform unlabeled images per round, predicted by that round's model
+FOLDS = 5  # cross-validation folds of the labeled set per round
 _REPLAY_STREAM = 0x5E1EC7
 
 
@@ -33,6 +36,24 @@ def rounds_of(state: dict) -> list[np.ndarray]:
     return [first, *queried]
 
 
+def out_of_fold(al, round_: int, folds: int, seed: int, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, labels) of the labeled set, each image predicted by the round's learner refitted on the other
+    folds (``activegan.monitor.folds_of``)."""
+    from activegan.monitor import folds_of
+    from activegan.stopping import class_probs
+
+    labeled, labels = al.labeled.labeled, al.labeled.labels
+    fold = folds_of(labels, folds, seed, round_)
+    probs = np.zeros((len(labeled), n_classes), np.float32)
+    for k in range(folds):
+        out = fold == k
+        if not out.any() or out.all():
+            continue
+        model = al.learner(round_, None).fit(al.X[labeled[~out]], labels[~out])
+        probs[out] = class_probs(model, al.X, labeled[out])
+    return probs, labels
+
+
 def replay(data, cfg, strategy: str, seed: int, state: dict, representation, cache_dir) -> dict:
     from activegan.loop import active_round
     from activegan.stopping import class_probs, stop_set
@@ -41,7 +62,7 @@ def replay(data, cfg, strategy: str, seed: int, state: dict, representation, cac
     batches, stop = rounds_of(state), stop_set(len(data.y_pool), seed)
     rng = np.random.default_rng([seed, _REPLAY_STREAM])
     out: dict[str, list] = {k: [] for k in ("n_labeled", "stop_probs", "stop_unlabeled", "next_probs", "next_y",
-                                            "audit_probs", "audit_y")}
+                                            "audit_probs", "audit_y", "oof")}
     y = np.asarray(data.y_pool)
     for r, batch in enumerate(batches):
         al.tell(batch, y[batch])
@@ -57,11 +78,13 @@ def replay(data, cfg, strategy: str, seed: int, state: dict, representation, cac
         out["next_y"].append(y[nxt])
         out["audit_probs"].append(class_probs(model, data.x_pool, audit).astype(np.float32))
         out["audit_y"].append(y[audit])
+        out["oof"].append(out_of_fold(al, r, FOLDS, seed, data.n_classes))
     flat = {"n_labeled": np.asarray(out["n_labeled"]), "stop_y": y[stop], "stop_probs": np.stack(out["stop_probs"]),
             "stop_unlabeled": np.stack(out["stop_unlabeled"]), "audit_probs": np.stack(out["audit_probs"]),
             "audit_y": np.stack(out["audit_y"])}
     for r in range(len(batches)):  # ragged: one array per round
         flat[f"next_probs_{r}"], flat[f"next_y_{r}"] = out["next_probs"][r], out["next_y"][r]
+        flat[f"oof_probs_{r}"], flat[f"oof_y_{r}"] = out["oof"][r]
     return flat
 
 

@@ -14,7 +14,8 @@ from activegan.errors import ConfigError, DataError
 from activegan.experiment import run_experiment
 from activegan.loop import ExperimentConfig, TrainOptions, run_strategy
 from activegan.results import STOP_COLUMNS, read_curves, summarize
-from activegan.stopping import audit_count, audit_draw, confidence_bins, difference_estimate, matched_weights, used_records
+from activegan.monitor import FOLDS, Monitor, audit_count, audit_draw, folds_of, out_of_fold
+from activegan.stopping import confidence_bins, difference_estimate, matched_weights, used_records
 
 from conftest import gray
 
@@ -150,6 +151,62 @@ def test_the_audit_draw_is_uniform_and_seeded():
     assert audit_draw(unlabeled, 10, 0.3, 7, 2).tolist() != audit_draw(unlabeled, 10, 0.3, 7, 3).tolist()
     with pytest.raises(ConfigError, match="audit"):
         audit_count(10, 1.0)
+
+
+class _Sure:
+    """Predicts its training set's most common class with probability 1: out-of-fold predictions by hand."""
+
+    fits = 0
+
+    def fit(self, X, y):
+        _Sure.fits += 1
+        self.top = int(np.bincount(y).argmax())
+        return self
+
+    def predict_proba(self, X):
+        out = np.zeros((len(X), 2))
+        out[:, self.top] = 1.0
+        return out
+
+
+def test_folds_are_stratified_by_label_and_seeded():
+    labels = np.array([0] * 6 + [1] * 4 + [2] * 2)
+    fold = folds_of(labels, 3, seed=0, round_=1)
+    assert np.bincount(fold).tolist() == [4, 4, 4]  # 12 images dealt in turn: 4 a fold
+    for c in range(3):  # each class spread over the folds: 2, 2, 2; 2, 1, 1 or so; 1, 1, 0 or so
+        counts = np.bincount(fold[labels == c], minlength=3)
+        assert counts.max() - counts.min() <= 1
+    assert folds_of(labels, 3, 0, 1).tolist() == fold.tolist()
+    assert any(folds_of(labels, 3, 0, r).tolist() != fold.tolist() for r in range(2, 6))
+
+
+def test_out_of_fold_predictions_and_the_estimate_from_them_by_hand():
+    X, labeled = np.arange(20, dtype=np.float32)[:, None], np.arange(10)
+    labels = np.array([0] * 8 + [1] * 2)  # 5 folds: each holds 1 or 2 zeros, the ones in two of them
+    _Sure.fits = 0
+    probs, y = out_of_fold(lambda r, prev: _Sure(), 0, X, labeled, labels, np.ones(10, bool), seed=0)
+    assert _Sure.fits == FOLDS and y.tolist() == labels.tolist()  # every image uniform: every fold fitted
+    assert (probs.argmax(axis=1) == 0).all()  # without its fold, each training set still holds 6 or more zeros
+    # residuals: 0 for the eight zeros (right, sure), −1 for the two ones: mean −0.2
+    assert AccuracyEstimate().residuals((probs, y)) == pytest.approx([0.0] * 8 + [-1.0] * 2)
+    assert AccuracyEstimate().estimate([[0.9, 0.1], [0.7, 0.3]], (probs, y)).value == pytest.approx(0.8 - 0.2)
+    assert out_of_fold(lambda r, prev: _Sure(), 0, X, labeled, labels, np.arange(10) < 9, seed=0) is None  # 9 < 10
+    # run's Monitor: the stop set is the whole pool of 20, its 10 unlabeled images predicted with confidence 1
+    monitor = Monitor(20, seed=0)
+    monitor.drawn(labeled)
+    model = _Sure().fit(X[labeled], labels)
+    assert monitor.columns(model, X, labeled, labels=labels, learner=lambda r, prev: _Sure())["estimate"] == pytest.approx(0.8)
+    assert Monitor(20, 0, state=monitor.state_dict()).uniform == labeled.tolist()
+    assert monitor.columns(model, X, labeled, labels=labels)["estimate"] == pytest.approx(1.0)  # no learner: no record yet
+
+
+def test_run_cross_validates_the_random_strategys_draws_with_a_fast_learner(small_digits):
+    cfg = ExperimentConfig(strategies=["random"], seeds=[0], initial=10, query_size=10, rounds=2, learner="embedding")
+    state = run_strategy(small_digits, "random", 0, cfg)
+    assert state["stopping"]["uniform"] == [i for q in state["queries"] for i in q]  # its queries, not the typical first
+    _check_columns([{k: r[k] for k in r} for r in state["rows"]])
+    typical = run_strategy(small_digits, "typiclust", 0, ExperimentConfig(**{**cfg.__dict__, "strategies": ["typiclust"]}))
+    assert typical["stopping"]["uniform"] == []
 
 
 def test_the_stop_set_is_fixed_per_seed():
@@ -289,3 +346,40 @@ def test_the_page_on_the_acquisition_runs_is_written_from_committed_files(tmp_pa
     page = stopping.from_acquisition("cifar10").read_text()  # (a NameError before: it used another function's name)
     assert "(`default/`: 5 distinct first-label sets (recorded))" in page and "## Aims" in page
     assert "Changed since" not in page  # the change to selftrain does not touch the linear learner's runs
+
+
+def _label_rounds(session, data, rounds: int) -> None:
+    """Label every image of the next ``rounds`` batches as the person would, waiting for each retrain."""
+    import time
+
+    for _ in range(rounds):
+        status = session.status()
+        for item in status.batch:
+            session.label(item.id, data.classes[data.y_pool[item.pool_index]])
+        for _ in range(1200):  # the retrain thread closes the round and asks the next batch
+            if session.status().round == status.round + 1:
+                break
+            time.sleep(0.05)
+
+
+def test_the_labeling_app_and_active_learner_cross_validate_uniform_draws(small_digits, tmp_path, session_cache):
+    from activegan.label.session import LabelConfig, LabelSession
+    from activegan.learner import ActiveLearner
+
+    cfg = LabelConfig(dataset="digits", strategy="random", query_size=5, learner="embedding", initial_strategy="random",
+                      cache_dir=session_cache)
+    with LabelSession(tmp_path / "state", small_digits, cfg) as session:
+        _label_rounds(session, small_digits, 2)
+        estimates = session.store.estimates()
+    # both batches were drawn uniformly: after the second, its 10 labels are cross-validated (recorded predictions: 5)
+    assert [e["residuals"] for e in estimates] == [0, 10]
+
+    d = small_digits
+    learner = ActiveLearner(strategy="random", learner="embedding", pool=d.x_pool).fit(d.x_pool[:10], d.y_pool[:10])
+    for _ in range(2):
+        idx = learner.query(d.x_pool, n=5)
+        learner.teach(d.x_pool[idx], d.y_pool[idx])
+    assert len(learner.accuracy_.residuals(learner._out_of_fold())) == 10  # the taught draws, not the first 10
+    assert 0 <= learner.estimate().low <= learner.estimate().value <= learner.estimate().high <= 1
+    margin = ActiveLearner(strategy="margin", learner="embedding", pool=d.x_pool).fit(d.x_pool[:10], d.y_pool[:10])
+    assert margin._out_of_fold() is None

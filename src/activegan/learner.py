@@ -75,6 +75,7 @@ class ActiveLearner:
             self.representation_ = PoolRepresentation(self.pool, features=self.features)
         self.estimator_ = self.estimator if self.estimator is not None else self._default_estimator()
         self.estimator_.fit(self.X_, self.y_)
+        self.uniform_ = np.zeros(len(self.y_), bool)  # taught images the random strategy drew: cross-validated
         self._rng = np.random.default_rng(self.random_state)
         self.accuracy_, self.signal_ = AccuracyEstimate(), StopSignal()
         self.stop_x_ = None if self.pool is None else self._stop_images(self.pool)
@@ -115,6 +116,7 @@ class ActiveLearner:
             self.accuracy_.record(self.estimator_.predict_proba(X), y)
         self.X_ = np.concatenate([self.X_, X])
         self.y_ = np.concatenate([self.y_, y])
+        self.uniform_ = np.concatenate([self.uniform_, np.full(len(y), self.strategy_.name == "random")])
         self.estimator_.fit(self.X_, self.y_)
         self._update_stopping()
         return self
@@ -150,7 +152,22 @@ class ActiveLearner:
 
         probs = np.asarray(self.estimator_.predict_proba(self.stop_x_), dtype=np.float64)
         unlabeled = RowIndex(self.X_).nodes(self.stop_x_) < 0  # labeled stop images leave the confidence term
-        self.estimate_, self.decision_ = assess(self.accuracy_, self.signal_, probs, unlabeled, len(self.y_))
+        self.estimate_, self.decision_ = assess(self.accuracy_, self.signal_, probs, unlabeled, len(self.y_),
+                                                self._out_of_fold())
+
+    def _out_of_fold(self):
+        """The estimate's cross-validated residuals of the images the random strategy drew (``out_of_fold``), where
+        the default learner refits fast enough; None otherwise."""
+        from activegan.learners import learner_spec, resolve_learner
+        from activegan.monitor import out_of_fold
+
+        if self.estimator is not None or self.representation_ is None or not hasattr(self, "uniform_"):
+            return None
+        name = resolve_learner(self.learner, self.representation_.features.name, self.representation_.pool.shape[1:])
+        if not learner_spec(name).cross_validates:
+            return None
+        return out_of_fold(lambda round_, previous: self._default_estimator(), self.accuracy_.rounds, self.X_,
+                           np.arange(len(self.y_)), self.y_, self.uniform_, self.random_state)
 
     def predict_proba(self, X) -> np.ndarray:
         return self.estimator_.predict_proba(X)

@@ -25,8 +25,9 @@ from activegan.active.pool import SimulatedOracle
 from activegan.active.strategies import DEFAULT_STRATEGY, DENSITY_FEATURES, POSTER_STRATEGIES
 from activegan.errors import ConfigError
 from activegan.gan.queries import MATCH_FEATURES, GanQueries, QueryOptions
+from activegan.learners import learner_spec
 from activegan.learners.cnn import TrainOptions
-from activegan.stopping import Monitor, check_share
+from activegan.monitor import Monitor, check_share
 
 
 @dataclass
@@ -202,6 +203,8 @@ def run_strategy(data, name: str, seed: int, cfg: ExperimentConfig, *, saved: di
     oracle, schedule = oracle or SimulatedOracle(data.y_pool), cfg.schedule()
     state = saved or {"rows": [], "queries": [], "labeled": []}
     monitor = Monitor(len(data.y_pool), seed, cfg.audit, state.get("stopping"))  # the estimate and the stop signal
+    uniform = parse(name).acquisition == "random" and via is None  # its queries are uniform draws from the pool
+    refit = al.learner if learner_spec(cfg.learner_of(name)).cross_validates else None  # per fold: the estimate
     if saved is not None:
         al.tell(state["labeled"], oracle(state["labeled"]))  # re-reveal what was labeled before
         _restore_generated(al, state)
@@ -214,6 +217,7 @@ def run_strategy(data, name: str, seed: int, cfg: ExperimentConfig, *, saved: di
         chosen = np.concatenate([chosen, audited]) if len(audited) else chosen
         t1 = time.perf_counter()
         labels = oracle(chosen)  # the oracle: ground truth of the chosen pool images
+        monitor.drawn(chosen if (uniform if r else cfg.initial_strategy == "random") else audited)
         if r > 0:
             monitor.record(al.model, data.x_pool, chosen, labels, audited)  # predicted before the labels are told
         al.tell(chosen, labels)
@@ -229,7 +233,7 @@ def run_strategy(data, name: str, seed: int, cfg: ExperimentConfig, *, saved: di
                "train_s": time.perf_counter() - t2,
                "score_s": (t1 - t0) if r else 0.0, "select_s": (t2 - t1) if r else 0.0,
                "classes_labeled": len(np.unique(al.labeled.labels)), "first_labels": state["first_labels"]}
-        row.update(monitor.columns(model, data.x_pool, al.labeled.labeled, data.y_pool))  # from the labels only (and
+        row.update(monitor.columns(model, data.x_pool, al.labeled.labeled, data.y_pool, al.labeled.labels, refit, r))  # labels only (and
         # pool_accuracy: the simulation's truth on the unlabeled stop set, what the estimate estimates), never the test set
         state["rows"].append(row)
         state["stopping"] = monitor.state_dict()

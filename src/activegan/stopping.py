@@ -22,9 +22,12 @@ says; uncertainty strategies (margin, entropy) the reverse. The weights remove t
 confidence explains, not what lies within a confidence bin. The residuals are also those of earlier models, whose
 calibration gap was wider, so the estimate is low while the gap still shrinks (most under random sampling; for
 typiclust the query bias left and the staleness nearly cancel); keeping fewer rounds (``RECENT``) trades that for
-noise — measured in docs/results/stopping/selection-cifar10.md. **An audit** removes the query bias: a share of each batch drawn uniformly from the unlabeled
-pool (``audit_draw``), labeled and counted like any other image; once audit labels exist (``MIN_AUDIT``) the
-residual term uses only them, from every round, unweighted — unbiased for their models, wider.
+noise — measured in docs/results/stopping/selection-cifar10.md. **An audit** removes the query bias: a share of each
+batch drawn uniformly from the unlabeled pool (``activegan.monitor.audit_draw``), labeled and counted like any other
+image; once audit labels exist (``MIN_AUDIT``) the residual term uses only them, from every round, unweighted —
+unbiased for their models, wider. **Cross-validation** removes the staleness too: ``estimate(…, oof)`` takes the
+current learner's out-of-fold predictions of the labels drawn uniformly from the pool (audit, random strategy:
+``activegan.monitor.out_of_fold``) in place of the records, where the learner refits fast enough.
 Measured: docs/results/stopping/.
 
 **The stop signal** (``StopSignal``): stabilizing predictions (Bloodgood & Vijay-Shanker 2009) — Cohen's κ
@@ -65,7 +68,7 @@ GAIN_PER_100 = 0.04  # the stop signal's plateau: the estimate rose less than 4 
 BINS = 5  # confidence bins of the weights (quantiles of the stop set's confidences)
 LEVEL = 0.90
 MIN_AUDIT = 10  # audit labels before the residual term uses them alone
-_STOP_STREAM, _AUDIT_STREAM = 0x5709, 0xA0D1  # random streams of their own (see activegan.seeds)
+_STOP_STREAM = 0x5709  # random streams of their own (see activegan.seeds)
 
 
 class Estimate(NamedTuple):
@@ -86,26 +89,6 @@ def stop_set(pool_size: int, seed: int, size: int = STOP_SET_SIZE) -> np.ndarray
         return np.arange(pool_size, dtype=np.int64)
     rng = np.random.default_rng([int(seed), _STOP_STREAM])
     return np.sort(rng.choice(pool_size, size, replace=False)).astype(np.int64)
-
-
-def audit_count(batch: int, share: float) -> int:
-    """Images of a batch of ``batch`` drawn for the audit: round(share × batch), at least 1 when share > 0."""
-    check_share(share)
-    return 0 if share == 0 or batch <= 0 else min(batch, max(1, int(round(share * batch))))
-
-
-def audit_draw(unlabeled, batch: int, share: float, seed: int, round_: int) -> np.ndarray:
-    """The audit's pool indices of one round: ``audit_count`` of them, uniform over ``unlabeled``,
-    from a random stream of the seed and round (the same for every strategy of a seed and round)."""
-    unlabeled = np.asarray(unlabeled, dtype=np.int64)
-    k = min(audit_count(batch, share), len(unlabeled))
-    rng = np.random.default_rng([int(seed), int(round_), _AUDIT_STREAM])
-    return rng.choice(unlabeled, k, replace=False) if k else np.empty(0, dtype=np.int64)
-
-
-def check_share(share: float) -> None:
-    if not 0 <= share < 1:
-        raise ConfigError("audit", f"must be a share of each batch, 0 ≤ share < 1, got {share}")
 
 
 def cohen_kappa(a, b) -> float:
@@ -227,22 +210,32 @@ class AccuracyEstimate:
         """Which records the estimate uses (``used_records``)."""
         return used_records({k: np.asarray(v) for k, v in self._cols.items()}, self.rounds, self.window, self.recent)
 
-    def residuals(self) -> np.ndarray:
-        """correct − confidence of the records the estimate uses."""
+    def term(self, oof=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(correct − confidence, confidence, weight) of the residual term: the out-of-fold predictions ``oof``
+        ((probabilities, labels) from ``out_of_fold``) where given, unweighted; else the records the estimate uses."""
+        if oof is not None:
+            probs, labels = (np.asarray(a) for a in oof)
+            conf = probs.max(axis=1).astype(np.float64)
+            return (probs.argmax(axis=1) == labels) - conf, conf, np.ones(len(conf))
         keep = self.used()
-        return np.asarray(self._cols["correct"], np.float64)[keep] - np.asarray(self._cols["conf"], np.float64)[keep]
+        conf = np.asarray(self._cols["conf"], np.float64)[keep]
+        return np.asarray(self._cols["correct"], np.float64)[keep] - conf, conf, np.asarray(self._cols["weight"], np.float64)[keep]
 
-    def estimate(self, pool_probs) -> Estimate:
-        """(value, low, high) of the current model's accuracy, from its probabilities of unlabeled pool images."""
+    def residuals(self, oof=None) -> np.ndarray:
+        """correct − confidence of what the estimate uses (``term``)."""
+        return self.term(oof)[0]
+
+    def estimate(self, pool_probs, oof=None) -> Estimate:
+        """(value, low, high) of the current model's accuracy, from its probabilities of unlabeled pool images, and
+        ``oof``: out-of-fold predictions of uniformly drawn labeled images (``out_of_fold``), None: the records."""
         conf = np.asarray(pool_probs, dtype=np.float64).max(axis=1)
         if len(conf) == 0:
             raise ValueError("estimate needs the model's probabilities of at least one unlabeled image")
-        keep = self.used()
-        used_conf = np.asarray(self._cols["conf"], np.float64)[keep]
+        residuals, used_conf, weights = self.term(oof)
         self.bins = confidence_bins(conf)
-        return difference_estimate(conf.mean(), conf.var(ddof=1) if len(conf) > 1 else 0.0, len(conf), self.residuals(),
+        return difference_estimate(conf.mean(), conf.var(ddof=1) if len(conf) > 1 else 0.0, len(conf), residuals,
                                    self.level, floor=float((used_conf * (1 - used_conf)).mean()) if len(used_conf) else 0.0,
-                                   weights=np.asarray(self._cols["weight"], np.float64)[keep])
+                                   weights=weights)
 
     def state_dict(self) -> dict:
         """Lists of numbers (torch.load(weights_only=True) reads them)."""
@@ -342,58 +335,12 @@ class StopSignal:
         return self
 
 
-def assess(accuracy: AccuracyEstimate, signal: StopSignal, probs, unlabeled, n_labeled: int) -> tuple[Estimate, Decision]:
+def assess(accuracy: AccuracyEstimate, signal: StopSignal, probs, unlabeled, n_labeled: int,
+           oof=None) -> tuple[Estimate, Decision]:
     """After a fit, from the model's probabilities on the stop set: the estimate from its unlabeled images (all of
-    them once none is left) and the stop signal from its predictions on the whole stop set — what ``run``, the
-    labeling app and ``ActiveLearner`` each do after a round."""
+    them once none is left; ``oof``: ``out_of_fold``'s predictions) and the stop signal from its predictions on the
+    whole stop set — what ``run``, the labeling app and ``ActiveLearner`` each do after a round."""
     probs = np.asarray(probs, dtype=np.float64)
     unlabeled = np.asarray(unlabeled, dtype=bool)
-    est = accuracy.estimate(probs[unlabeled] if unlabeled.any() else probs)
+    est = accuracy.estimate(probs[unlabeled] if unlabeled.any() else probs, oof)
     return est, signal.update(probs.argmax(axis=1), est, n_labeled=n_labeled)
-
-
-class Monitor:
-    """The estimate, the stop signal and the audit of one run (a strategy and a seed), round by round:
-    what ``run``'s loop calls. ``state`` (from ``state_dict``) continues a saved run."""
-
-    def __init__(self, pool_size: int, seed: int, audit: float = 0.0, state: dict | None = None, window: int | None = WINDOW):
-        check_share(audit)
-        self.seed, self.share, self.pool_size = int(seed), float(audit), int(pool_size)
-        self.stop = stop_set(pool_size, seed)
-        self.accuracy, self.signal = AccuracyEstimate(window), StopSignal()
-        self.confidence: list[list[float]] = []  # per round: mean, variance and count of the confidence term
-        if state:
-            self.accuracy.load_state_dict(state["accuracy"])
-            self.signal.load_state_dict(state["signal"])
-            self.confidence = [list(map(float, c)) for c in state["confidence"]]
-
-    def audit(self, unlabeled, batch: int, round_: int) -> np.ndarray:
-        """This round's audit images (none with a share of 0: the strategy's choice is then unchanged)."""
-        return audit_draw(unlabeled, batch, self.share, self.seed, round_) if self.share else np.empty(0, np.int64)
-
-    def record(self, model, X, batch, labels, audited) -> None:
-        """The batch as the model of the round before saw it, before its labels are told."""
-        batch = np.asarray(batch, dtype=np.int64)
-        probs = class_probs(model, X, batch) if len(batch) else np.empty((0, 1))
-        self.accuracy.record(probs, labels, np.isin(batch, audited))
-
-    def columns(self, model, X, labeled, y_pool=None) -> dict:
-        """After this round's fit: the estimate, its interval, κ and the stop signal (curves.csv's columns);
-        ``labeled`` is the pool's labeled indices (left out of the confidence term). ``y_pool`` (a simulation's
-        truth, never used by the estimate): also ``pool_accuracy``, the accuracy on the same unlabeled images."""
-        probs = class_probs(model, X, self.stop)
-        unlabeled = ~np.isin(self.stop, np.asarray(labeled, dtype=np.int64))
-        conf = probs[unlabeled] if unlabeled.any() else probs
-        c = conf.max(axis=1)
-        self.confidence.append([float(c.mean()), float(c.var(ddof=1)) if len(c) > 1 else 0.0, float(len(c))])
-        est, decision = assess(self.accuracy, self.signal, probs, unlabeled, len(labeled))
-        out = {"estimate": est.value, "estimate_low": est.low, "estimate_high": est.high, "stop_kappa": decision.kappa,
-               "stop": int(decision.stop), "stop_reason": decision.reason}
-        if y_pool is not None:
-            rows = self.stop[unlabeled] if unlabeled.any() else self.stop
-            out["pool_accuracy"] = float((conf.argmax(axis=1) == np.asarray(y_pool)[rows]).mean())
-        return out
-
-    def state_dict(self) -> dict:
-        return {"accuracy": self.accuracy.state_dict(), "signal": self.signal.state_dict(), "confidence": self.confidence}
-

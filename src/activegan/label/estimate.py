@@ -4,6 +4,8 @@
     the model's prediction of each pool item, made when it asked for it (before the person labeled it)
     + the person's latest label of it              → the estimate's residuals (corrections count)
     + the new model's probabilities on the stop set → the estimate, κ against the round before, the signal
+    (images the person labeled that were drawn uniformly from the pool — random first batch, random strategy — are
+    cross-validated instead, where the learner refits fast: ``LabelSession._out_of_fold``)
 
 Everything it reads is in the store, so a restarted session continues: the residuals are rebuilt from the
 ``predictions`` and ``labels`` tables, the signal from the state stored with the last round's estimate.
@@ -27,8 +29,9 @@ def asked_predictions(model, x_pool, chosen) -> tuple[np.ndarray, np.ndarray] | 
     return probs.argmax(axis=1), probs.max(axis=1)
 
 
-def round_estimate(store: LabelStore, model, x_pool, classes: list[str], stop: np.ndarray) -> dict:
-    """The ``estimate`` table's row after a retrain: the estimate, its interval, κ, the signal and its state."""
+def round_estimate(store: LabelStore, model, x_pool, classes: list[str], stop: np.ndarray, oof=None) -> dict:
+    """The ``estimate`` table's row after a retrain: the estimate, its interval, κ, the signal and its state;
+    ``oof``: out-of-fold predictions of the uniformly drawn labels (``activegan.monitor.out_of_fold``)."""
     accuracy = AccuracyEstimate()
     rows = [r for r in store.predicted_labels() if r["label"] in classes]  # skipped images have no class
     bins = store.stop_set_bins()
@@ -45,7 +48,7 @@ def round_estimate(store: LabelStore, model, x_pool, classes: list[str], stop: n
     signal, state = StopSignal(), store.signal_state()
     if state is not None:
         signal.load_state_dict(state)
-    est, decision = assess(accuracy, signal, probs, ~np.isin(stop, np.asarray(asked, dtype=np.int64)), len(asked))
-    return {"estimate": est.value, "low": est.low, "high": est.high, "residuals": len(accuracy.residuals()),
+    est, decision = assess(accuracy, signal, probs, ~np.isin(stop, np.asarray(asked, dtype=np.int64)), len(asked), oof)
+    return {"estimate": est.value, "low": est.low, "high": est.high, "residuals": len(accuracy.residuals(oof)),
             "kappa": decision.kappa, "stop": decision.stop, "reason": decision.reason, "advice": signal.advice(),
             "signal": signal.state_dict(), "bins": [b.tolist() for b in accuracy.bins]}

@@ -338,7 +338,8 @@ class LabelSession:
         if curve and curve[-1]["round"] == r:
             point = None  # reopened for a bigger budget: the round already has its point
         elif model is not None:
-            point["estimate"] = round_estimate(self.store, model, data.x_pool, self.classes, self.stop)
+            point["estimate"] = round_estimate(self.store, model, data.x_pool, self.classes, self.stop,
+                                               self._out_of_fold(pool_items, r))
         chosen, files = self._select(model, r + 1)
         if len(chosen) or files:
             self.store.add_batch(r + 1, chosen, files, curve_point=point,
@@ -349,6 +350,22 @@ class LabelSession:
         est = (point or {}).get("estimate") or {"estimate": float("nan"), "advice": "-"}
         logger.info("round %d closed: test accuracy %s, estimate %.3f after training on %d labels (%.1f s); next batch: "
                     "%d images; %s", r, acc, est["estimate"], len(labeled), train_s, len(chosen) + len(files), est["advice"])
+
+    def _out_of_fold(self, pool_items: list[Item], round_: int):
+        """The estimate's cross-validated residuals (``activegan.monitor.out_of_fold``) where the learner is fast
+        enough to refit per fold: of the images drawn uniformly from the pool — the first batch when it is random,
+        every later one under the random strategy. None otherwise (the estimate then uses the recorded predictions)."""
+        from activegan.learners import learner_spec
+        from activegan.monitor import out_of_fold
+
+        if not learner_spec(self.cfg.learner).cross_validates:
+            return None
+        al, cfg = self.active, self.cfg
+        drawn = [i.pool_index for i in pool_items if (i.round > 1 and cfg.strategy == "random")  # round 1: the first batch
+                 or (i.round == 1 and cfg.initial_strategy == "random")]
+        labeled = al.labeled.labeled
+        return out_of_fold(al.learner, round_, self.data.x_pool, labeled, al.labeled.labels, np.isin(labeled, drawn),
+                           self.seed)
 
     def _select(self, model, round_: int) -> tuple[np.ndarray, list[str]]:
         """The next batch: (pool indices, generated image files) — the round's ask, or for gan-* the most

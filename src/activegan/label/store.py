@@ -76,7 +76,7 @@ CREATE TABLE IF NOT EXISTS predictions (
 CREATE TABLE IF NOT EXISTS estimate (
     round INTEGER PRIMARY KEY,
     estimate REAL NOT NULL, low REAL NOT NULL, high REAL NOT NULL,  -- the model's accuracy, 90 % interval
-    residuals INTEGER NOT NULL, -- labels predicted before they were given, that the estimate used
+    residuals INTEGER NOT NULL, -- labels the estimate's residual term used (predicted before given, or out-of-fold)
     kappa REAL,                 -- Cohen's κ against the previous round's model on the stop set (NULL: none)
     stop INTEGER NOT NULL, reason TEXT NOT NULL, advice TEXT NOT NULL,  -- the stop signal, and in words
     signal TEXT NOT NULL,       -- StopSignal.state_dict() as JSON: the next round continues it

@@ -158,4 +158,4 @@ def build(*, pool, n_classes, train=None, random_state: int = 0, representation,
 
 
 SPEC = LearnerSpec("embedding", "label spreading over the pool's PCA → UMAP graph alone (fast; no CNN)", build,
-                   learns_from_pool=True)
+                   learns_from_pool=True, cross_validates=True)

@@ -113,4 +113,5 @@ def build(*, pool, n_classes, train=None, random_state: int = 0, representation,
 
 
 SPEC = LearnerSpec("linear", "a logistic-regression head on the pool representation, trained on labels spread over "
-                   "the whole pool (fast; for a pretrained backbone's features)", build, learns_from_pool=True)
+                   "the whole pool (fast; for a pretrained backbone's features)", build, learns_from_pool=True,
+                   cross_validates=True)

@@ -22,3 +22,4 @@ class LearnerSpec:
     samples: bool = False  # predict_proba_mc: MC-dropout strategies (bald, variation-ratios, mc-entropy)
     torch_model: bool = False  # a differentiable torch classifier (``model_``): GAN refinement in z
     in_query: bool = True  # offered by ``query`` (the experimental ssl-gan is not)
+    cross_validates: bool = False  # fast enough to refit per fold for the accuracy estimate (activegan.monitor.out_of_fold)

@@ -392,7 +392,7 @@ function curveNote(st, pts, est) {
   const e = est[est.length - 1];
   const estimate = !e ? "" : `estimated ${pct(e.estimate)} (90% interval ${pct(e.low)}–${pct(e.high)}) from your labels` +
     (e.residuals < 2 ? ": the model's own confidence until two labels it predicted before you gave them" :
-      ` (${e.residuals} it predicted before you gave them)`);
+      ` (${e.residuals} of them checked)`);
   if (!st.test_size) {
     return e ? `No test split. After round ${e.round}: ${estimate}.`
       : "No test split: the accuracy is estimated from your labels after each batch.";
