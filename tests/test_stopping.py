@@ -383,3 +383,26 @@ def test_the_labeling_app_and_active_learner_cross_validate_uniform_draws(small_
     assert 0 <= learner.estimate().low <= learner.estimate().value <= learner.estimate().high <= 1
     margin = ActiveLearner(strategy="margin", learner="embedding", pool=d.x_pool).fit(d.x_pool[:10], d.y_pool[:10])
     assert margin._out_of_fold() is None
+
+
+def test_the_labeling_apps_audit_draws_uniformly_and_the_estimate_rests_on_it(small_digits, tmp_path, session_cache):
+    from activegan.label.session import LabelConfig, LabelSession
+
+    d = small_digits
+    cfg = LabelConfig(dataset="digits", strategy="margin", query_size=10, learner="embedding", audit=0.5,
+                      cache_dir=session_cache)
+    with LabelSession(tmp_path / "state", d, cfg) as session:
+        assert session.store.audit_pool_indices() == []  # the first batch: typical, no model to audit
+        first = [i.pool_index for i in session.status().batch]
+        _label_rounds(session, d, 1)
+        second = [i.pool_index for i in session.status().batch]
+        unasked = np.setdiff1d(np.arange(len(d.y_pool)), first)
+        assert second[5:] == audit_draw(unasked, 10, 0.5, 0, 2).tolist()  # the strategy's 5, then the audit's 5
+        assert sorted(session.store.audit_pool_indices()) == sorted(second[5:])
+        _label_rounds(session, d, 2)
+        estimates = session.store.estimates()
+    # after round 2: the 10 recorded predictions of the second batch (its 5 audit labels are fewer than 10);
+    # after round 3: the 10 audit labels alone (cross-validated: the embedding learner refits fast)
+    assert [e["residuals"] for e in estimates] == [0, 10, 10]
+    with pytest.raises(ConfigError, match="audit"):
+        LabelConfig(dataset="digits", strategy="margin", audit=1.5).validate(300)

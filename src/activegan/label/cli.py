@@ -50,6 +50,10 @@ def add_label_parser(subparsers) -> None:
     label.add_argument("--no-test", action="store_true", default=None,
                        help="no test split (folder:PATH <class>/* keeps every image in the pool): the page shows the accuracy "
                             "estimate from your labels only (default: the state's, else a test split where the dataset has one)")
+    label.add_argument("--audit", type=float, default=0.0,
+                       help="share of each batch after the first drawn uniformly from the unasked pool (at least 1 image "
+                            "when > 0) and labeled like the others: the accuracy estimate then rests on them alone — "
+                            "unbiased, wider (default 0: every image is the strategy's)")
     label.add_argument("--steps", type=int, default=150, help="the CNN learner's gradient steps per retrain (default 150)")
     label.add_argument("--subset", type=int, default=2000, help="score a random subset of this many unlabeled images")
     label.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -72,7 +76,8 @@ def run_label_command(args) -> int:
 
 def export_command(state: Path, fmt: str, out: str | None) -> int:
     from activegan.io import atomic_write_text
-    from activegan.label.store import LabelStore, export_csv, export_rows
+    from activegan.label.export import export_csv, export_rows
+    from activegan.label.store import LabelStore
 
     if not LabelStore.exists(state):
         raise DataError(f"{state} holds no labels (no labels.sqlite); pass the --state of a labeling session")
@@ -161,6 +166,7 @@ def serve_command(args) -> int:
         subset=args.subset,
         device=args.device,
         no_test=bool(args.no_test or meta.get("no_test", False)),
+        audit=args.audit,
     )
     sock = bind_socket(args.host, args.port)
     try:

@@ -42,7 +42,7 @@ def round_estimate(store: LabelStore, model, x_pool, classes: list[str], stop: n
         asked_by = bins.get(round_ - 1)
         accuracy.bins = tuple(np.asarray(b, dtype=np.float64) for b in asked_by) if asked_by else None
         accuracy.record_predictions([r["predicted"] for r in g], [r["confidence"] for r in g],
-                                    [classes.index(r["label"]) for r in g])
+                                    [classes.index(r["label"]) for r in g], [bool(r.get("audit")) for r in g])
     probs = class_probs(model, x_pool, stop)
     asked = [i.pool_index for i in store.labeled() if i.pool_index is not None]
     signal, state = StopSignal(), store.signal_state()
@@ -52,3 +52,19 @@ def round_estimate(store: LabelStore, model, x_pool, classes: list[str], stop: n
     return {"estimate": est.value, "low": est.low, "high": est.high, "residuals": len(accuracy.residuals(oof)),
             "kappa": decision.kappa, "stop": decision.stop, "reason": decision.reason, "advice": signal.advice(),
             "signal": signal.state_dict(), "bins": [b.tolist() for b in accuracy.bins]}
+
+
+def session_out_of_fold(store: LabelStore, al, cfg, pool_items, round_: int, seed: int):
+    """The estimate's cross-validated residuals (``activegan.monitor.out_of_fold``) where the session's learner
+    refits fast enough: of the images drawn uniformly from the pool — the audit's, the first batch when it is random,
+    every later one under the random strategy. None otherwise (the estimate then uses the recorded predictions)."""
+    from activegan.learners import learner_spec
+    from activegan.monitor import out_of_fold
+
+    if not learner_spec(cfg.learner).cross_validates:
+        return None
+    audit = set(store.audit_pool_indices())
+    drawn = [i.pool_index for i in pool_items if (i.round > 1 and cfg.strategy == "random")  # round 1: the first batch
+             or (i.round == 1 and cfg.initial_strategy == "random") or i.pool_index in audit]
+    labeled = al.labeled.labeled
+    return out_of_fold(al.learner, round_, al.X, labeled, al.labeled.labels, np.isin(labeled, drawn), seed)

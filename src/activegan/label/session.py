@@ -28,9 +28,10 @@ import numpy as np
 from activegan import seeds
 from activegan.active import STRATEGIES, ActiveRound, Candidates, Pool, check_strategy, learner_factory, make_strategy
 from activegan.errors import ConfigError, DataError
-from activegan.label.estimate import asked_predictions, round_estimate
+from activegan.label.estimate import asked_predictions, round_estimate, session_out_of_fold
 from activegan.label.generated import GeneratedBatches, acquisition_of
 from activegan.label.store import DB_NAME, SCHEMA_VERSION, SKIP, Item, LabelStore
+from activegan.monitor import audit_draw, check_share
 from activegan.stopping import stop_set
 
 logger = logging.getLogger("activegan.label")
@@ -60,6 +61,9 @@ class LabelConfig:
     cache_dir: Path | None = field(default=None, repr=False)
     gan_checkpoint: str | None = None  # gan-* strategies: this DCGAN (else one is trained into the cache)
     no_test: bool = False  # the data has no test split (recorded: a restart keeps it); only the estimate is shown
+    # A share of each batch after the first drawn uniformly from the unasked pool (at least 1 image when > 0), labeled
+    # like the others: the accuracy estimate's residuals then come from them alone (activegan.stopping)
+    audit: float = 0.0
 
     def validate(self, pool_size: int) -> None:
         """Raise ``ConfigError`` (naming the parameter) for a value this pool cannot work with."""
@@ -70,6 +74,12 @@ class LabelConfig:
         from activegan.features import check_name
 
         check_name(self.features)
+        try:
+            check_share(self.audit)
+        except ConfigError as e:
+            raise ConfigError("audit", e.message) from None
+        if self.audit and acquisition_of(self.strategy):
+            raise ConfigError("audit", "gan-* strategies ask for generated images: the audit draws pool images, use a pool strategy")
         if self.initial_strategy not in ("random", "typical"):
             raise ConfigError("initial_strategy", f"must be random or typical (no labels exist yet), got {self.initial_strategy!r}")
         for name in ("query_size", "budget", "steps"):
@@ -163,7 +173,8 @@ class LabelSession:
             self.stop = stop_set(len(self.data.y_pool), self.seed)  # the stop signal's fixed unlabeled images
             self.active = self._active_round()
             if self.store.current_round() == 0:
-                self.store.add_batch(1, *self._select(None, 1))
+                chosen, files, audited = self._select(None, 1)
+                self.store.add_batch(1, chosen, files, audit=audited)
         except BaseException:
             if hasattr(self, "store"):
                 self.store.close()
@@ -338,12 +349,12 @@ class LabelSession:
         if curve and curve[-1]["round"] == r:
             point = None  # reopened for a bigger budget: the round already has its point
         elif model is not None:
-            point["estimate"] = round_estimate(self.store, model, data.x_pool, self.classes, self.stop,
-                                               self._out_of_fold(pool_items, r))
-        chosen, files = self._select(model, r + 1)
+            oof = session_out_of_fold(self.store, al, self.cfg, pool_items, r, self.seed)
+            point["estimate"] = round_estimate(self.store, model, data.x_pool, self.classes, self.stop, oof)
+        chosen, files, audited = self._select(model, r + 1)
         if len(chosen) or files:
             self.store.add_batch(r + 1, chosen, files, curve_point=point,
-                                 predictions=asked_predictions(model, data.x_pool, chosen))
+                                 predictions=asked_predictions(model, data.x_pool, chosen), audit=audited)
         elif point is not None:
             self.store.add_curve_point(point)
         acc = "-" if accuracy is None else f"{accuracy:.3f}"
@@ -351,34 +362,22 @@ class LabelSession:
         logger.info("round %d closed: test accuracy %s, estimate %.3f after training on %d labels (%.1f s); next batch: "
                     "%d images; %s", r, acc, est["estimate"], len(labeled), train_s, len(chosen) + len(files), est["advice"])
 
-    def _out_of_fold(self, pool_items: list[Item], round_: int):
-        """The estimate's cross-validated residuals (``activegan.monitor.out_of_fold``) where the learner is fast
-        enough to refit per fold: of the images drawn uniformly from the pool — the first batch when it is random,
-        every later one under the random strategy. None otherwise (the estimate then uses the recorded predictions)."""
-        from activegan.learners import learner_spec
-        from activegan.monitor import out_of_fold
-
-        if not learner_spec(self.cfg.learner).cross_validates:
-            return None
-        al, cfg = self.active, self.cfg
-        drawn = [i.pool_index for i in pool_items if (i.round > 1 and cfg.strategy == "random")  # round 1: the first batch
-                 or (i.round == 1 and cfg.initial_strategy == "random")]
-        labeled = al.labeled.labeled
-        return out_of_fold(al.learner, round_, self.data.x_pool, labeled, al.labeled.labels, np.isin(labeled, drawn),
-                           self.seed)
-
-    def _select(self, model, round_: int) -> tuple[np.ndarray, list[str]]:
-        """The next batch: (pool indices, generated image files) — the round's ask, or for gan-* the most
-        informative generated images; before any model, the first labels (random or typical)."""
-        cfg = self.cfg
+    def _select(self, model, round_: int) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """The next batch: (pool indices, generated image files, the pool indices the audit drew) — the round's ask
+        and after it the audit's uniform draws (``--audit``), or for gan-* the most informative generated images;
+        before any model, the first labels (random or typical)."""
+        cfg, none = self.cfg, np.empty(0, dtype=np.int64)
         asked = np.asarray(self.store.asked_pool_indices(), dtype=np.int64)
         n = min(cfg.query_size, cfg.total_budget - self.store.n_items(), len(self.data.y_pool) - len(asked))
         if n <= 0:
-            return np.empty(0, dtype=np.int64), []
+            return none, [], none
         if model is not None and self.generated is not None:
             rng = seeds.round_rng(self.seed, cfg.strategy, round_)
-            return np.empty(0, dtype=np.int64), self.generated.write(self.strategy, model, n, rng, round_, self.state_dir)
-        return self.active.ask(n, round_, exclude=asked), []
+            return none, self.generated.write(self.strategy, model, n, rng, round_, self.state_dir), none
+        audited = none if model is None or not cfg.audit else \
+            audit_draw(np.setdiff1d(np.arange(len(self.data.y_pool)), asked), n, cfg.audit, self.seed, round_)
+        chosen = self.active.ask(n - len(audited), round_, exclude=np.concatenate([asked, audited]))
+        return np.concatenate([chosen, audited]).astype(np.int64), [], audited
 
 
 def _lock(state_dir: Path):

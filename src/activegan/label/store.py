@@ -15,21 +15,19 @@ Tables:
               its label): the accuracy estimate's residuals (``activegan.stopping``).
 ``estimate``  the accuracy estimate and the stop signal after each round's retrain (the signal's state with
               it), stored in the transaction that stores the round's curve point.
+``audit``     the items drawn uniformly from the unasked pool (``--audit``), not by the strategy.
 
 Request strings are only ever used as SQL parameters, never to build a path.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 DB_NAME = "labels.sqlite"
@@ -81,6 +79,9 @@ CREATE TABLE IF NOT EXISTS estimate (
     stop INTEGER NOT NULL, reason TEXT NOT NULL, advice TEXT NOT NULL,  -- the stop signal, and in words
     signal TEXT NOT NULL,       -- StopSignal.state_dict() as JSON: the next round continues it
     bins TEXT                   -- the stop set's confidence bins under this round's model, JSON [edges, shares]
+);
+CREATE TABLE IF NOT EXISTS audit (  -- items drawn uniformly from the unasked pool (--audit), not by the strategy
+    item_id TEXT PRIMARY KEY REFERENCES items(id)
 );
 """
 
@@ -185,12 +186,14 @@ class LabelStore:
     def n_items(self) -> int:
         return int(self._rows("SELECT COUNT(*) FROM items")[0][0])
 
-    def add_batch(self, round_: int, pool_indices=(), files=(), curve_point: dict | None = None, predictions=None) -> None:
+    def add_batch(self, round_: int, pool_indices=(), files=(), curve_point: dict | None = None, predictions=None,
+                  audit=()) -> None:
         """Store round ``round_``'s batch, and the curve point that closed the round before, at once.
 
         One transaction: a restart finds either both or neither, so it serves the same batch. ``curve_point``'s
         "estimate" (a dict of the ``estimate`` table's columns) is stored with it; ``predictions`` are
-        (predicted classes, confidences) of ``pool_indices`` by the model that chose them.
+        (predicted classes, confidences) of ``pool_indices`` by the model that chose them; ``audit`` those of them
+        drawn uniformly from the unasked pool.
         """
         now = time.time()
         with self._tx():
@@ -217,6 +220,8 @@ class LabelStore:
                 if predictions is not None:
                     self._db.execute("INSERT INTO predictions(item_id, predicted, confidence) VALUES (?, ?, ?)",
                                      (Item.pool_id(index), int(predictions[0][k]), float(predictions[1][k])))
+                if int(index) in {int(a) for a in audit}:
+                    self._db.execute("INSERT INTO audit(item_id) VALUES (?)", (Item.pool_id(index),))
                 position += 1
             for name in files:
                 if not _GENERATED_FILE.match(name):
@@ -314,10 +319,15 @@ class LabelStore:
 
     def predicted_labels(self) -> list[dict]:
         """Labeled pool items that a model predicted before their label was given: round, predicted, confidence,
-        label (the latest; skips included), in round order."""
+        label (the latest; skips included), audit (1: drawn uniformly), in round order."""
         return [dict(r) for r in self._rows(
-            "SELECT i.round, p.predicted, p.confidence, l.label FROM predictions p JOIN items i ON i.id = p.item_id "
-            "JOIN labels l ON l.item_id = p.item_id ORDER BY i.round, i.position")]
+            "SELECT i.round, p.predicted, p.confidence, l.label, EXISTS(SELECT 1 FROM audit a WHERE a.item_id = p.item_id) "
+            "AS audit FROM predictions p JOIN items i ON i.id = p.item_id JOIN labels l ON l.item_id = p.item_id "
+            "ORDER BY i.round, i.position")]
+
+    def audit_pool_indices(self) -> list[int]:
+        """Pool indices of the items the audit drew."""
+        return [int(r[0]) for r in self._rows("SELECT i.pool_index FROM audit a JOIN items i ON i.id = a.item_id")]
 
     def add_curve_point(self, point: dict) -> None:
         """The last round's point, when there is no next batch to store with it."""
@@ -361,40 +371,3 @@ def _item(row: sqlite3.Row) -> Item:
         label=row["label"],
         time=row["time"],
     )
-
-
-# -- export ------------------------------------------------------------------------------------
-
-def iso_time(t: float | None) -> str | None:
-    if t is None:
-        return None
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def export_rows(store: LabelStore) -> list[dict]:
-    """The latest label of every asked item: the exported data set."""
-    classes = store.meta().get("classes") or []
-    rows = []
-    for i in store.labeled():
-        rows.append({
-            "id": i.id,
-            "pool_index": i.pool_index,
-            "file": i.file,
-            "label": i.label,
-            "class_index": classes.index(i.label) if i.label in classes else None,
-            "round": i.round,
-            "time": iso_time(i.time),
-        })
-    return rows
-
-
-EXPORT_COLUMNS = ["id", "pool_index", "file", "label", "class_index", "round", "time"]
-
-
-def export_csv(rows: list[dict]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: "" if r[k] is None else r[k] for k in EXPORT_COLUMNS})
-    return buf.getvalue()

@@ -26,7 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from activegan.label.session import LabelSession
-from activegan.label.store import SKIP, Item, UndoRefused, export_csv, export_rows, iso_time
+from activegan.label.export import export_csv, export_rows, iso_time
+from activegan.label.store import SKIP, Item, UndoRefused
 
 logger = logging.getLogger("activegan.label")
 
