@@ -419,3 +419,13 @@ def test_the_embedding_learner_gives_classes_equal_spread_mass_on_a_backbones_fe
 
     assert build(pool=None, n_classes=2, representation=representation(False)).class_mass == "uniform"
     assert build(pool=None, n_classes=2, representation=representation(True)).class_mass == "labeled"
+
+
+def test_selftrain_runs_its_cnn_over_the_pool_rows_asked_for_and_gives_what_one_pass_gives(selftrain_learner, small_digits):
+    d, learner = small_digits, selftrain_learner
+    learner._probs = None  # as a fit leaves it
+    rows = np.array([250, 3, 77, 3])
+    some = learner.predict_proba(d.x_pool[rows])
+    assert np.isnan(learner._probs[:, 0]).sum() == len(d.x_pool) - 3  # three distinct rows computed, no other
+    whole = learner._cnn_probs(d.x_pool)  # one pass over the pool, in its own batches
+    assert np.allclose(some, whole[rows], atol=1e-6) and np.allclose(learner.pool_probs_, whole, atol=1e-6)

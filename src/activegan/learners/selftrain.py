@@ -81,11 +81,11 @@ class SelfTrainLearner(ClassifierMixin):
             self.model_ = pool_cnn(np.shape(self.pool)[1:], self.n_classes, self.options.width).to(self.device)
         self.opt_ = torch.optim.Adam(self.model_.parameters(), lr=self.options.lr)
         self.gen_ = torch.Generator().manual_seed(self.random_state)
-        self.fits_, self.pool_probs_ = 0, None
+        self.fits_, self._probs = 0, None
         self.classes_ = None  # the classes of the labels the CNN was last trained on
 
     def adopt(self, earlier: "SelfTrainLearner") -> "SelfTrainLearner":
-        for name in ("model_", "opt_", "gen_", "fits_", "pool_probs_", "classes_"):
+        for name in ("model_", "opt_", "gen_", "fits_", "_probs", "classes_"):
             setattr(self, name, getattr(earlier, name))
         if hasattr(earlier, "rows_") and earlier.pool is self.pool:
             self.rows_ = earlier.rows_
@@ -106,15 +106,29 @@ class SelfTrainLearner(ClassifierMixin):
         self.fits_ = int(state["fits"])
         self.classes_ = state["classes"].numpy() if "classes" in state else None  # unknown in states saved before
         self.model_.eval()
-        self.pool_probs_ = None  # made when first needed (_last_pool_probs): scoring alone needs no graph
+        self._probs = None  # made when first needed (_rows_probs): scoring alone needs no graph
         return self
 
+    def _rows_probs(self, rows) -> np.ndarray:
+        """The CNN's probabilities of pool rows as its last fit left it, each computed when first asked for and kept
+        until the next fit: a round whose strategy scores nothing (typiclust) runs the CNN over the stop set and the
+        batch, not the whole pool. A row's probabilities do not depend on the rows batched with it (checked in
+        tests/test_learners.py), so this gives what one pass over the pool gives."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self._probs is None:
+            self._probs = np.full((len(self.pool), self.n_classes), np.nan, dtype=np.float32)
+        missing = np.unique(rows[np.isnan(self._probs[rows, 0])])
+        if len(missing):
+            self._probs[missing] = self._cnn_probs(np.asarray(self.pool)[missing])
+        return self._probs[rows]
+
     def _last_pool_probs(self) -> np.ndarray | None:
-        """The CNN's probabilities on the pool as its last fit left them (None before the first fit);
-        a loaded learner computes them on first use, with the same weights and batches."""
-        if self.pool_probs_ is None and self.fits_ > 0:
-            self.pool_probs_ = self._cnn_probs(self.pool)
-        return self.pool_probs_
+        """The CNN's probabilities on the whole pool as its last fit left them (None before the first fit)."""
+        return self._rows_probs(np.arange(len(self.pool))) if self.fits_ > 0 else None
+
+    @property
+    def pool_probs_(self) -> np.ndarray | None:
+        return self._last_pool_probs()
 
     def _pool_nodes(self, X) -> np.ndarray:
         if not hasattr(self, "rows_"):
@@ -146,7 +160,7 @@ class SelfTrainLearner(ClassifierMixin):
         self._train(torch.from_numpy(images), torch.from_numpy(label), torch.from_numpy(weight), n)
         self.fits_ += 1
         self.classes_ = classes
-        self.pool_probs_ = self._cnn_probs(self.pool)
+        self._probs = None  # this fit's probabilities: computed row by row when asked for
         return self
 
     def _train(self, images, label, weight, n_images: int) -> None:
@@ -184,7 +198,7 @@ class SelfTrainLearner(ClassifierMixin):
         out = np.empty((len(X), self.n_classes), dtype=np.float32)
         inside = idx >= 0
         if inside.any():
-            out[inside] = self._last_pool_probs()[idx[inside]]  # computed once per round, after training
+            out[inside] = self._rows_probs(idx[inside])  # computed once per row and round
         if (~inside).any():
             out[~inside] = self._cnn_probs(np.asarray(X)[~inside])
         return out
