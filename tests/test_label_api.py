@@ -531,3 +531,42 @@ def test_shortcut_keys_are_names_digits_or_letters():
     assert list(shortcut_keys(fashion).values()) == ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0"]
     many = shortcut_keys([f"class{i}" for i in range(12)] + ["zebra"])
     assert len(set(many.values())) == 13 and "x" not in many.values() and "z" not in many.values()
+
+
+def test_a_strategy_that_reads_no_model_shows_the_next_batch_before_the_retrain(tmp_path, small_digits, session_cache):
+    """typiclust (the default) asks for the next batch before retraining; the round's point and the model's predictions
+    of that batch follow; a restart between the two retrains the round and keeps the batch."""
+    d = small_digits
+    cfg = LabelConfig(dataset="digits", strategy="typiclust", query_size=5, budget=20, learner="embedding",
+                      cache_dir=session_cache)
+
+    def settle(session, want_round):
+        for _ in range(1200):
+            if session.store.current_round() == want_round and {c["round"] for c in session.store.curve()} >= set(range(1, want_round)):
+                return
+            time.sleep(0.05)
+        raise AssertionError("the round did not settle")
+
+    with LabelSession(tmp_path / "state", d, cfg) as session:
+        for item in session.status().batch:
+            session.label(item.id, d.classes[d.y_pool[item.pool_index]])
+        settle(session, 2)
+        store = session.store
+        batch_at = max(r[0] for r in store._rows("SELECT created FROM items WHERE round = 2"))
+        point_at = store._rows("SELECT time FROM curve WHERE round = 1")[0][0]
+        assert batch_at <= point_at  # the batch was stored before the retrain ended
+        second = [i.pool_index for i in store.batch(2)]
+        predicted = store._rows("SELECT COUNT(*) FROM predictions p JOIN items i ON i.id = p.item_id WHERE i.round = 2")[0][0]
+        assert predicted == 5  # the retrained model's predictions of it, made before its labels
+    store = LabelStore(tmp_path / "state")  # killed between the batch and the point: neither point nor predictions
+    with store._tx():
+        store._db.execute("DELETE FROM curve WHERE round = 1")
+        store._db.execute("DELETE FROM estimate WHERE round = 1")
+        store._db.execute("DELETE FROM predictions WHERE item_id IN (SELECT id FROM items WHERE round = 2)")
+    store.close()
+    with LabelSession(tmp_path / "state", d, cfg) as session:
+        settle(session, 2)
+        assert [i.pool_index for i in session.store.batch(2)] == second and session.store.current_round() == 2
+        assert [e["round"] for e in session.store.estimates()] == [1]
+        assert session.store._rows("SELECT COUNT(*) FROM predictions p JOIN items i ON i.id = p.item_id "
+                                   "WHERE i.round = 2")[0][0] == 5

@@ -292,24 +292,25 @@ class LabelSession:
             self._wake.wait(timeout=None if self.training_error is None else 30.0)  # retry after a failure
             self._wake.clear()
             try:
-                while not self._stop.is_set() and self._round_to_close():
-                    self._close_round(self.store.current_round())
+                while not self._stop.is_set() and (r := self._round_to_close()) is not None:
+                    self._close_round(r)
                 self.training_error = None
             except Exception as exc:  # shown on the page; the server keeps serving
                 logger.exception("retraining failed")
                 self.training_error = " ".join(f"{exc.__class__.__name__}: {exc}".split())
 
-    def _round_to_close(self) -> bool:
-        """The current round is fully labeled, and not yet trained on or followed by a batch.
-
-        A trained last round is reopened when a restart raised the budget.
-        """
+    def _round_to_close(self) -> int | None:
+        """The round to retrain on: the one before the current when its batch was asked ahead of its retrain and the
+        point is missing (a restart in between), else the current when it is fully labeled and not yet trained on or
+        followed by a batch. A trained last round is reopened when a restart raised the budget."""
         with self.store.snapshot():
             r = self.store.current_round()
+            done = {c["round"] for c in self.store.curve()}
+            if r > 1 and r - 1 not in done:
+                return r - 1
             if not all(i.label is not None for i in self.store.batch(r)):
-                return False
-            curve = self.store.curve()
-            return not (curve and curve[-1]["round"] == r) or self._more_to_ask(self.store.n_items())
+                return None
+            return r if r not in done or self._more_to_ask(self.store.n_items()) else None
 
     def _more_to_ask(self, asked: int) -> bool:
         return asked < min(self.cfg.total_budget, len(self.data.y_pool))
@@ -329,15 +330,21 @@ class LabelSession:
                            representation=representation)
 
     def _close_round(self, r: int) -> None:
-        """Retrain on every class label so far, measure test accuracy (where there is a test split) and estimate it,
-        store the next batch with the model's predictions of it."""
-        data, al = self.data, self.active
-        labeled = [i for i in self.store.labeled() if i.label != SKIP]
-        t = time.perf_counter()
+        """Retrain on every class label of rounds up to r, measure test accuracy (where there is a test split) and
+        estimate it, store the next batch with the model's predictions of it. A strategy that reads no model (the
+        default, typiclust) asks for the next batch first and stores it before the retrain: the person labels on
+        while the model trains, and the round's point follows with the model's predictions of that batch."""
+        data, al, store = self.data, self.active, self.store
+        labeled = [i for i in store.labeled() if i.label != SKIP and i.round <= r]
         al.labeled = Pool(len(data.y_pool))  # the store is the memory: labels may have been corrected
         pool_items = [i for i in labeled if i.pool_index is not None]
         al.tell([i.pool_index for i in pool_items], [data.classes.index(i.label) for i in pool_items])
-        made = [i for i in labeled if i.pool_index is None]  # generated images the person labeled
+        ahead = store.current_round() > r  # its next batch is stored already (asked before the retrain)
+        if not ahead and not self.strategy.needs_model and self.generated is None and self._more_to_ask(store.n_items()):
+            chosen, files, audited = self._select(None, r + 1)
+            store.add_batch(r + 1, chosen, files, audit=audited)
+            ahead = True
+        t, made = time.perf_counter(), [i for i in labeled if i.pool_index is None]  # made: generated images labeled
         model, accuracy = None, None
         if labeled:
             extra_x = np.stack([self._image(i) for i in made]) if made else None
@@ -345,20 +352,23 @@ class LabelSession:
             accuracy = model.score(data.x_test, data.y_test) if len(data.y_test) else None
         train_s = time.perf_counter() - t
         point = {"round": r, "n_labeled": len(labeled), "accuracy": accuracy, "train_s": train_s}
-        curve = self.store.curve()
-        if curve and curve[-1]["round"] == r:
+        if any(c["round"] == r for c in store.curve()):
             point = None  # reopened for a bigger budget: the round already has its point
         elif model is not None:
-            oof = session_out_of_fold(self.store, al, self.cfg, pool_items, r, self.seed)
-            point["estimate"] = round_estimate(self.store, model, data.x_pool, self.classes, self.stop, oof)
-        chosen, files, audited = self._select(model, r + 1)
-        if len(chosen) or files:
-            self.store.add_batch(r + 1, chosen, files, curve_point=point,
-                                 predictions=asked_predictions(model, data.x_pool, chosen), audit=audited)
-        elif point is not None:
-            self.store.add_curve_point(point)
-        acc = "-" if accuracy is None else f"{accuracy:.3f}"
-        est = (point or {}).get("estimate") or {"estimate": float("nan"), "advice": "-"}
+            oof = session_out_of_fold(store, al, self.cfg, pool_items, r, self.seed)
+            point["estimate"] = round_estimate(store, model, data.x_pool, self.classes, self.stop, oof)
+        if ahead:
+            chosen, files = np.asarray([i.pool_index for i in store.batch(r + 1) if i.pool_index is not None], np.int64), []
+            if point is not None:
+                store.add_curve_point_after(point, chosen, asked_predictions(model, data.x_pool, chosen))
+        else:
+            chosen, files, audited = self._select(model, r + 1)
+            if len(chosen) or files:
+                store.add_batch(r + 1, chosen, files, curve_point=point,
+                                predictions=asked_predictions(model, data.x_pool, chosen), audit=audited)
+            elif point is not None:
+                store.add_curve_point(point)
+        acc, est = "-" if accuracy is None else f"{accuracy:.3f}", (point or {}).get("estimate") or {"estimate": float("nan"), "advice": "-"}
         logger.info("round %d closed: test accuracy %s, estimate %.3f after training on %d labels (%.1f s); next batch: "
                     "%d images; %s", r, acc, est["estimate"], len(labeled), train_s, len(chosen) + len(files), est["advice"])
 
@@ -374,7 +384,7 @@ class LabelSession:
         if model is not None and self.generated is not None:
             rng = seeds.round_rng(self.seed, cfg.strategy, round_)
             return none, self.generated.write(self.strategy, model, n, rng, round_, self.state_dir), none
-        audited = none if model is None or not cfg.audit else \
+        audited = none if round_ == 1 or not cfg.audit else \
             audit_draw(np.setdiff1d(np.arange(len(self.data.y_pool)), asked), n, cfg.audit, self.seed, round_)
         chosen = self.active.ask(n - len(audited), round_, exclude=np.concatenate([asked, audited]))
         return np.concatenate([chosen, audited]).astype(np.int64), [], audited

@@ -198,19 +198,7 @@ class LabelStore:
         now = time.time()
         with self._tx():
             if curve_point is not None:
-                self._db.execute(
-                    "INSERT INTO curve(round, n_labeled, accuracy, train_s, time) VALUES (?, ?, ?, ?, ?)",
-                    (curve_point["round"], curve_point["n_labeled"], curve_point["accuracy"], curve_point["train_s"], now),
-                )
-                if curve_point.get("estimate"):
-                    e = curve_point["estimate"]
-                    self._db.execute(
-                        "INSERT INTO estimate(round, estimate, low, high, residuals, kappa, stop, reason, advice, signal, bins) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (curve_point["round"], e["estimate"], e["low"], e["high"], e["residuals"],
-                         None if e["kappa"] != e["kappa"] else e["kappa"], int(e["stop"]), e["reason"], e["advice"],
-                         json.dumps(e["signal"]), json.dumps(e["bins"]) if e.get("bins") else None),
-                    )
+                self._insert_point(curve_point, now)
             position = 0
             for k, index in enumerate(pool_indices):
                 self._db.execute(
@@ -218,8 +206,7 @@ class LabelStore:
                     (Item.pool_id(index), round_, position, int(index), now),
                 )
                 if predictions is not None:
-                    self._db.execute("INSERT INTO predictions(item_id, predicted, confidence) VALUES (?, ?, ?)",
-                                     (Item.pool_id(index), int(predictions[0][k]), float(predictions[1][k])))
+                    self._insert_prediction(index, predictions[0][k], predictions[1][k])
                 if int(index) in {int(a) for a in audit}:
                     self._db.execute("INSERT INTO audit(item_id) VALUES (?)", (Item.pool_id(index),))
                 position += 1
@@ -231,6 +218,33 @@ class LabelStore:
                     (f"g{name.removesuffix('.png')}", round_, position, name, now),
                 )
                 position += 1
+
+    def add_curve_point_after(self, curve_point: dict, pool_indices=(), predictions=None) -> None:
+        """A round's curve point (and its estimate) stored after the next batch was (the default strategy asks for it
+        before the retrain), with that model's predictions of the batch's pool items: one transaction."""
+        with self._tx():
+            self._insert_point(curve_point, time.time())
+            for k, index in enumerate(pool_indices if predictions is not None else ()):
+                self._insert_prediction(index, predictions[0][k], predictions[1][k])
+
+    def _insert_point(self, curve_point: dict, now: float) -> None:
+        self._db.execute(
+            "INSERT INTO curve(round, n_labeled, accuracy, train_s, time) VALUES (?, ?, ?, ?, ?)",
+            (curve_point["round"], curve_point["n_labeled"], curve_point["accuracy"], curve_point["train_s"], now),
+        )
+        if curve_point.get("estimate"):
+            e = curve_point["estimate"]
+            self._db.execute(
+                "INSERT INTO estimate(round, estimate, low, high, residuals, kappa, stop, reason, advice, signal, bins) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (curve_point["round"], e["estimate"], e["low"], e["high"], e["residuals"],
+                 None if e["kappa"] != e["kappa"] else e["kappa"], int(e["stop"]), e["reason"], e["advice"],
+                 json.dumps(e["signal"]), json.dumps(e["bins"]) if e.get("bins") else None),
+            )
+
+    def _insert_prediction(self, index: int, predicted, confidence) -> None:
+        self._db.execute("INSERT OR IGNORE INTO predictions(item_id, predicted, confidence) VALUES (?, ?, ?)",
+                         (Item.pool_id(index), int(predicted), float(confidence)))
 
     def generated_path(self, item: Item) -> Path:
         """Where a generated item's image lives; its name came from us and is checked again."""
