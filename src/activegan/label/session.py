@@ -13,7 +13,6 @@ It returns plain data (items, counts, the learning curve) and imports no web fra
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import re
 import sqlite3
@@ -30,7 +29,7 @@ from activegan.active import STRATEGIES, ActiveRound, Candidates, Pool, check_st
 from activegan.errors import ConfigError, DataError
 from activegan.label.estimate import asked_predictions, round_estimate, session_out_of_fold
 from activegan.label.generated import GeneratedBatches, acquisition_of
-from activegan.label.store import DB_NAME, SCHEMA_VERSION, SKIP, Item, LabelStore
+from activegan.label.store import DB_NAME, SCHEMA_VERSION, SKIP, Item, LabelStore, lock_state
 from activegan.monitor import audit_draw, check_share
 from activegan.stopping import stop_set
 
@@ -136,6 +135,7 @@ class Status:
     training: bool  # the round is fully labeled and its retrain (or next batch) is pending
     training_error: str | None  # why the last retrain failed, while it is pending
     finished: bool  # the budget (or the pool) is spent and the last round is trained
+    behind: bool = False  # the batch was asked before the last round's retrain, which is still running
     estimates: list[dict] = field(default_factory=list)
 
 
@@ -166,7 +166,7 @@ class LabelSession:
         if acquisition_of(cfg.strategy):  # the person labels synthesised images (after a first pool batch)
             self.generated = GeneratedBatches(self.data, cfg.gan_checkpoint, cfg.cache_dir, cfg.seed)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self._lock_file = _lock(self.state_dir)
+        self._lock_file = lock_state(self.state_dir)
         try:
             self.store = LabelStore(self.state_dir)
             self._check_meta()
@@ -232,10 +232,11 @@ class LabelSession:
             counts, asked = store.counts(), store.n_items()
         closed = all(i.label is not None for i in items)
         finished = closed and bool(curve) and curve[-1]["round"] == r and not self._more_to_ask(asked)
-        training = closed and not finished
+        training, behind = closed and not finished, r > 1 and not any(c["round"] == r - 1 for c in curve)
         return Status(round=r, batch=items, curve=curve, labeled=counts["labeled"], skipped=counts["skipped"],
-                      asked=asked, budget=self.cfg.total_budget, training=training,
-                      training_error=self.training_error if training else None, finished=finished, estimates=estimates)
+                      asked=asked, budget=self.cfg.total_budget, training=training, behind=behind,
+                      training_error=self.training_error if training or behind else None, finished=finished,
+                      estimates=estimates)
 
     def label(self, item_id: str, label: str) -> dict:
         """Store a label (or a correction); wake the trainer when it closes the current round.
@@ -388,13 +389,3 @@ class LabelSession:
             audit_draw(np.setdiff1d(np.arange(len(self.data.y_pool)), asked), n, cfg.audit, self.seed, round_)
         chosen = self.active.ask(n - len(audited), round_, exclude=np.concatenate([asked, audited]))
         return np.concatenate([chosen, audited]).astype(np.int64), [], audited
-
-
-def _lock(state_dir: Path):
-    f = open(state_dir / "lock", "a+")  # noqa: SIM115 - held open for the session's life: that is the lock
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        f.close()
-        raise DataError(f"another activegan label server is using {state_dir}; stop it or use another state directory") from None
-    return f

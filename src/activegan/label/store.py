@@ -22,6 +22,7 @@ Request strings are only ever used as SQL parameters, never to build a path.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import sqlite3
@@ -29,6 +30,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from activegan.errors import DataError
 
 DB_NAME = "labels.sqlite"
 SCHEMA_VERSION = 1
@@ -220,8 +223,7 @@ class LabelStore:
                 position += 1
 
     def add_curve_point_after(self, curve_point: dict, pool_indices=(), predictions=None) -> None:
-        """A round's curve point (and its estimate) stored after the next batch was (the default strategy asks for it
-        before the retrain), with that model's predictions of the batch's pool items: one transaction."""
+        """A round's curve point (and estimate) after its next batch, with that model's predictions of it: one transaction."""
         with self._tx():
             self._insert_point(curve_point, time.time())
             for k, index in enumerate(pool_indices if predictions is not None else ()):
@@ -243,8 +245,7 @@ class LabelStore:
             )
 
     def _insert_prediction(self, index: int, predicted, confidence) -> None:
-        self._db.execute("INSERT OR IGNORE INTO predictions(item_id, predicted, confidence) VALUES (?, ?, ?)",
-                         (Item.pool_id(index), int(predicted), float(confidence)))
+        self._db.execute("INSERT OR IGNORE INTO predictions(item_id, predicted, confidence) VALUES (?, ?, ?)", (Item.pool_id(index), int(predicted), float(confidence)))
 
     def generated_path(self, item: Item) -> Path:
         """Where a generated item's image lives; its name came from us and is checked again."""
@@ -385,3 +386,14 @@ def _item(row: sqlite3.Row) -> Item:
         label=row["label"],
         time=row["time"],
     )
+
+
+def lock_state(state_dir: Path):
+    """The state directory's lock file, held exclusively while a label server uses it (DataError when another does)."""
+    f = open(state_dir / "lock", "a+")  # noqa: SIM115 - held open for the session's life: that is the lock
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise DataError(f"another activegan label server is using {state_dir}; stop it or use another state directory") from None
+    return f

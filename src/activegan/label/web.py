@@ -142,6 +142,7 @@ def batch_json(session: LabelSession) -> dict:
         "done": [{**_item_json(i), "label": i.label} for i in s.batch if i.label is not None],
         "batch_size": len(s.batch),
         "training": s.training,
+        "behind": s.behind,
         "training_error": s.training_error,
         "finished": s.finished,
         "labeled": s.labeled,

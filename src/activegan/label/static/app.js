@@ -241,7 +241,7 @@ function render() {
   if (st.training_error) setPill("retraining failed: " + st.training_error, "error");
   else if (st.finished) setPill("all done", "done");
   else if (st.training || (open === 0 && S.order.length)) setPill("retraining…", "training");
-  else setPill(`${open} left in this batch`, "");
+  else setPill(`${open} left in this batch` + (st.behind ? " · the model retrains on the last one meanwhile" : ""), "");
 
   // stage
   const waiting = st.finished || open === 0;
