@@ -214,27 +214,13 @@ def aims(everything: dict, dataset: str, stale: set = frozenset()) -> list[str]:
             judged, today = fresh[f], f"; among rows run with today's library, {' / '.join(f)} from {fresh[f]} labels"
         out.append(f"- {pct} with ≤ {limit} labels: best {' / '.join(k)}{_stale(k, stale)} stays ≥ {pct} from {b} labels{today} — "
                    + ("**met**." if judged <= limit else "**not met**."))
+    from benchmarks.round_speed import round_speed_aim
+
     return out + round_speed_aim(dataset)
 
 
 def _stale(key: tuple, stale: set) -> str:
     return " (run before library changes that would move it: the notes above)" if key in stale else ""
-
-
-def round_speed_aim(dataset: str) -> list[str]:
-    """The aim on a later round's seconds, from ``benchmarks.round_speed``'s rows (another instrument: one run, seed 0)."""
-    import csv
-
-    path = reporting.RESULTS / "speed" / f"round-{dataset}.csv"
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        later = [r for r in csv.DictReader(f) if int(r["round"]) > 0]
-    worst = max(later, key=lambda r: float(r["round_s"]))
-    parts = "train + estimate + select" if "estimate_s" in worst else "train + select"  # rows before the estimate was timed
-    return [f"- A later round ({parts}) of the default learner and strategy ≤ 5 s once the features are cached: "
-            f"{float(worst['round_s']):.1f} s at {worst['labels']} labels ({worst['learner']}, {worst['strategy']}; "
-            f"`docs/results/speed/round-{dataset}.md`) — **{'met' if float(worst['round_s']) <= 5 else 'not met'}**."]
 
 
 def conclusions(rep, everything: dict) -> list[str]:
