@@ -87,38 +87,6 @@ def app_waits(data, name: str, cache_dir, rounds: int = 4) -> list[dict]:
     return out
 
 
-def app_line(dataset: str) -> list[str]:
-    """What the labeling app's rows say (after round 1, whose retrain builds the learner), for the reports' aims."""
-    import csv
-
-    path = reporting.RESULTS / "speed" / f"round-{dataset}-app.csv"
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        later = [r for r in csv.DictReader(f) if int(r["round"]) > 1]
-    shown, trained = ([float(r[k]) for r in later] for k in ("next_batch_s", "trained_s"))
-    return [f"  - The labeling app with the default strategy shows the next batch {min(shown):.2f}–{max(shown):.2f} s after "
-            f"the last label; the retrain runs behind it and ends {min(trained):.1f}–{max(trained):.1f} s after it "
-            f"(rounds 2 to {len(later) + 1}; `docs/results/speed/round-{dataset}.md`)."] if later else []
-
-
-def round_speed_aim(dataset: str) -> list[str]:
-    """The aim on a later round's seconds, from ``benchmarks.round_speed``'s rows (another instrument: one run, seed 0)."""
-    import csv
-
-    path = reporting.RESULTS / "speed" / f"round-{dataset}.csv"
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        later = [r for r in csv.DictReader(f) if int(r["round"]) > 0]
-    worst = max(later, key=lambda r: float(r["round_s"]))
-    parts = "train + estimate + select" if "estimate_s" in worst else "train + select"  # rows before the estimate was timed
-    return [f"- A later round ({parts}) of the default learner and strategy ≤ 5 s once the features are cached: "
-            f"{float(worst['round_s']):.1f} s at {worst['labels']} labels ({worst['learner']}, {worst['strategy']}; "
-            f"`docs/results/speed/round-{dataset}.md`) — **{'met' if float(worst['round_s']) <= 5 else 'not met'}**.",
-            *app_line(dataset)]
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.round_speed", description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="cifar10", choices=["mnist", "cifar10"])

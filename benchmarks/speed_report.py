@@ -286,3 +286,38 @@ def render(res: dict) -> str:
         "```",
     ]
     return "\n".join(lines)
+
+
+# -- benchmarks.round_speed's rows, for the reports' aims ---------------------------------------------
+
+def app_line(dataset: str) -> list[str]:
+    """What the labeling app's rows say (after round 1, whose retrain builds the learner), for the reports' aims."""
+    import csv
+
+    path = reporting.RESULTS / "speed" / f"round-{dataset}-app.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        later = [r for r in csv.DictReader(f) if int(r["round"]) > 1]
+    shown, trained = ([float(r[k]) for r in later] for k in ("next_batch_s", "trained_s"))
+    span = lambda v, d: f"{min(v):.{d}f}" + (f"–{max(v):.{d}f}" if f"{min(v):.{d}f}" != f"{max(v):.{d}f}" else "")  # noqa: E731
+    return [f"  - The labeling app with the default strategy shows the next batch {span(shown, 2)} s after "
+            f"the last label; the retrain runs behind it and ends {span(trained, 1)} s after it "
+            f"(rounds 2 to {len(later) + 1}; `docs/results/speed/round-{dataset}.md`)."] if later else []
+
+
+def round_speed_aim(dataset: str) -> list[str]:
+    """The aim on a later round's seconds, from ``benchmarks.round_speed``'s rows (another instrument: one run, seed 0)."""
+    import csv
+
+    path = reporting.RESULTS / "speed" / f"round-{dataset}.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        later = [r for r in csv.DictReader(f) if int(r["round"]) > 0]
+    worst = max(later, key=lambda r: float(r["round_s"]))
+    parts = "train + estimate + select" if "estimate_s" in worst else "train + select"  # rows before the estimate was timed
+    return [f"- A later round ({parts}) of the default learner and strategy ≤ 5 s once the features are cached: "
+            f"{float(worst['round_s']):.1f} s at {worst['labels']} labels ({worst['learner']}, {worst['strategy']}; "
+            f"`docs/results/speed/round-{dataset}.md`) — **{'met' if float(worst['round_s']) <= 5 else 'not met'}**.",
+            *app_line(dataset)]
