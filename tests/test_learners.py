@@ -408,17 +408,18 @@ def test_class_mass_by_the_labels_share_sets_each_class_total_to_its_share():
         label_spreading(S, [0], [0], n_classes=2, class_mass="prior")
 
 
-def test_the_embedding_learner_gives_classes_equal_spread_mass_on_a_backbones_features_and_their_label_share_on_pixels():
+def test_the_embedding_learner_gives_classes_their_label_share_of_spread_mass_on_grey_pixels_and_equal_mass_elsewhere():
     from types import SimpleNamespace
 
     from activegan.learners.embedding import build
 
-    def representation(is_pixels):
-        return SimpleNamespace(pool=np.zeros((4, 1, 2, 2), np.float32), features=SimpleNamespace(is_pixels=is_pixels),
+    def representation(is_pixels, channels=1):
+        return SimpleNamespace(pool=np.zeros((4, channels, 2, 2), np.float32), features=SimpleNamespace(is_pixels=is_pixels),
                                graph=lambda k: None)
 
-    assert build(pool=None, n_classes=2, representation=representation(False)).class_mass == "uniform"
-    assert build(pool=None, n_classes=2, representation=representation(True)).class_mass == "labeled"
+    assert build(pool=None, n_classes=2, representation=representation(False)).class_mass == "uniform"  # a backbone
+    assert build(pool=None, n_classes=2, representation=representation(True)).class_mass == "labeled"  # grey pixels
+    assert build(pool=None, n_classes=2, representation=representation(True, 3)).class_mass == "uniform"  # colour pixels
 
 
 def test_selftrain_runs_its_cnn_over_the_pool_rows_asked_for_and_gives_what_one_pass_gives(selftrain_learner, small_digits):

@@ -356,8 +356,8 @@ def _label_rounds(session, data, rounds: int) -> None:
         status = session.status()
         for item in status.batch:
             session.label(item.id, data.classes[data.y_pool[item.pool_index]])
-        for _ in range(1200):  # the retrain thread closes the round and asks the next batch
-            if session.status().round == status.round + 1:
+        for _ in range(1200):  # the retrain thread closes the round and asks the next batch (maybe before its point)
+            if session.status().round == status.round + 1 and any(c["round"] == status.round for c in session.store.curve()):
                 break
             time.sleep(0.05)
 

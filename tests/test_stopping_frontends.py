@@ -243,3 +243,32 @@ def test_active_learner_exposes_the_estimate_and_the_signal_after_each_teach():
     assert "changed on 0.0 % of the stop set" in learner.advice()
     again = pickle.loads(pickle.dumps(learner))  # what it saves keeps them
     assert again.estimate() == learner.estimate() and repr(again.signal_.state_dict()) == repr(learner.signal_.state_dict())
+
+
+def test_query_audit_asks_for_stop_set_images_the_strategy_did_not_and_the_estimate_reads_them_as_uniform(tiny):
+    assert _tiny_query(tiny, "--audit", "0.5") == 0  # n 6: the strategy's 3, then 3 drawn from the stop set
+    with open(tiny / "out" / "queries.csv") as f:
+        rows = [line.split(",") for line in f.read().splitlines()]
+    assert rows[0] == ["rank", "id", "score", "predicted", "probability", "audit"]
+    assert [r[5] for r in rows[1:]] == ["0"] * 3 + ["1"] * 3 and all(r[2] == "" for r in rows[4:])
+    assert len({r[1] for r in rows[1:]}) == 6  # the audit's images are not the strategy's
+    history = json.loads((tiny / "out" / "stopping.json").read_text())
+    flagged = [k for k, v in history["after"]["asked"].items() if len(v) > 2 and v[2] == 1]
+    assert len(flagged) == 3 and all(k in history["after"]["stop"] for k in flagged)  # from the stop set
+    for path in [r[1] for r in rows[4:]]:  # the person labels the audit's three: p00…p06 dark
+        name = path.rsplit("/", 1)[1]
+        (tiny / "pool" / name).rename(tiny / "labeled" / ("dark" if int(name[1:3]) <= 6 else "bright") / name)
+    assert _tiny_query(tiny, "--audit", "0.5") == 0
+    estimate = json.loads((tiny / "out" / "stopping.json").read_text())["after"]["estimate"]
+    assert estimate["audit"] == [1, 1, 1]  # the residuals were recorded as uniform draws
+    assert main(["query", "--labeled", str(tiny / "labeled"), "--pool", str(tiny / "pool"), "--out", str(tiny / "o2"),
+                 "--audit", "1", "--no-progress"]) == 2
+
+
+def test_query_audit_with_a_strategy_that_selects_a_set(tiny):
+    assert main(["query", "--strategy", "typiclust", "--labeled", str(tiny / "labeled"), "--pool", str(tiny / "pool"),
+                 "--out", str(tiny / "out"), "--learner", "cnn", "--epochs", "3", "-n", "5", "--audit", "0.4",
+                 "--no-progress"]) == 0
+    with open(tiny / "out" / "queries.csv") as f:
+        rows = [line.split(",") for line in f.read().splitlines()[1:]]
+    assert [r[5] for r in rows] == ["0", "0", "0", "1", "1"] and len({r[1] for r in rows}) == 5

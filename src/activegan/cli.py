@@ -158,6 +158,9 @@ def add_query_parser(sub) -> None:
     q.add_argument("--image-size", type=int, help="resize images to this side (default: the labeled images', at most 64)")
     q.add_argument("--epochs", type=int, default=QueryConfig.epochs, help="the cnn learner's passes over the labeled set")
     q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--audit", type=float, default=QueryConfig.audit,
+                   help="share of the n queries drawn uniformly from the pool instead of by the strategy (at least 1 when > 0; "
+                        "marked in queries.csv): once 10 of them are labeled the accuracy estimate rests on them alone (default 0)")
     q.add_argument("--ray", help="score on this Ray cluster: auto or HOST:PORT (pip install 'activegan[ray]')")
     q.add_argument("--actors", type=int, default=QueryConfig.actors, help="Ray actors scoring shards (default 2)")
     q.add_argument("--cache-dir", help="cache for the pool embedding (default $ACTIVEGAN_CACHE or ~/.cache/activegan)")

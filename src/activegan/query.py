@@ -35,6 +35,7 @@ from activegan.data.user import ImageFormat, Labeled, ImagePool, image_format, r
 from activegan.errors import ConfigError, DataError
 from activegan.io import atomic_torch_save, atomic_write_bytes, atomic_write_json
 from activegan import query_history
+from activegan.monitor import audit_count
 from activegan.query_outputs import labeled_images, write_outputs, write_skipped
 
 FORMATS = ("csv", "label-studio")
@@ -61,6 +62,9 @@ class QueryConfig:
     seed: int = 0
     ray: str | None = None  # score on this Ray cluster ('auto' or HOST:PORT) instead of here
     actors: int = 2  # Ray actors scoring shards, each holding the model once
+    # A share of the n queries drawn uniformly from the pool (its stop set) instead of by the strategy, at least 1 when
+    # > 0: once 10 of them are labeled the accuracy estimate rests on them alone (activegan.stopping)
+    audit: float = 0.0
 
     def validate(self) -> None:
         from activegan.active.options import check_strategy
@@ -85,6 +89,12 @@ class QueryConfig:
         for name in ("n", "shard_size", "fit_pool", "epochs", "actors"):
             if getattr(self, name) < 1:
                 raise ConfigError(name, f"must be at least 1, got {getattr(self, name)}")
+        from activegan.monitor import check_share
+
+        try:
+            check_share(self.audit)
+        except ConfigError as e:
+            raise ConfigError("audit", e.message) from None
         if self.image_size is not None and self.image_size < 1:
             raise ConfigError("image_size", f"must be at least 1, got {self.image_size}")
 
@@ -123,7 +133,9 @@ def run_query(cfg: QueryConfig, progress: bool = False, cache_dir=None) -> dict:
     scored = _score_shards(cfg, model, pool, strategy, progress, cache_dir)
     t2 = time.perf_counter()
     share = query_history.share_of(out, len(pool))
-    top, skipped, stop = _merge(out, pool.n_shards, cfg.n, cfg.seed, share)
+    k = audit_count(cfg.n, cfg.audit)
+    top, skipped, stop = _merge(out, pool.n_shards, cfg.n - k, cfg.seed, share)
+    top = query_history.with_audit(top, stop, k, cfg.seed, labeled.fingerprint()) if k else top
     skipped = pool.unlisted + skipped
     if not len(top["ids"]):
         write_skipped(out, skipped)
@@ -360,7 +372,8 @@ def _merge(out: Path, n_shards: int, n: int, seed: int, share: float) -> tuple[d
         except (OSError, ValueError, KeyError) as e:
             raise DataError(f"{_shard_path(out, i)}: unreadable scores ({e}); delete it and rerun to rescore that shard") from None
         inside = query_history.in_stop_set(part["key"], share)
-        stop.append({k: part[k][inside] for k in ("key", "pred", "prob")})
+        stop.append({k: part[k][inside] for k in ("key", "pred", "prob", "ids")})
         top.add(part.pop("scores"), np.random.default_rng([seed, i, 1]).random(len(part["ids"])), **part)
     empty = {"ids": np.empty(0, str), "scores": np.empty(0), "pred": np.empty(0, int), "prob": np.empty(0), "key": np.empty(0, str)}
-    return top.top or empty, skipped, {k: np.concatenate([s[k] for s in stop]) if stop else empty[k] for k in ("key", "pred", "prob")}
+    return top.top or empty, skipped, {k: np.concatenate([s[k] for s in stop]) if stop else empty[k]
+                                       for k in ("key", "pred", "prob", "ids")}

@@ -52,6 +52,20 @@ def in_stop_set(keys, share: float) -> np.ndarray:
     return np.array([bool(k) and int(k[:8], 16) < share * 2**32 for k in keys], dtype=bool)
 
 
+def with_audit(top: dict, stop: dict, k: int, seed: int, labeled_set: str) -> dict:
+    """``top`` (the strategy's queries: ids, scores, pred, prob, key) followed by ``k`` stop-set images it did not ask
+    for, drawn uniformly (seeded by the seed and the labeled set): the audit (``query --audit``). The stop set is a
+    uniform sample of the pool (``in_stop_set``), so the audit is too; ``audit`` marks its rows, their score nan."""
+    asked = set(np.asarray(top["key"]).tolist())
+    free = np.flatnonzero([bool(key) and key not in asked for key in np.asarray(stop["key"]).tolist()])
+    rng = np.random.default_rng([int(seed), int(hashlib.blake2b(labeled_set.encode(), digest_size=4).hexdigest(), 16)])
+    drawn = np.sort(rng.choice(free, min(k, len(free)), replace=False)) if k and len(free) else np.empty(0, np.int64)
+    out = {name: np.concatenate([np.asarray(top[name]), np.asarray(stop[name])[drawn]]) for name in ("ids", "pred", "prob", "key")}
+    out["scores"] = np.concatenate([np.asarray(top["scores"], np.float64), np.full(len(drawn), np.nan)])
+    out["audit"] = np.arange(len(out["ids"])) >= len(top["ids"])
+    return out
+
+
 def load(out: Path) -> dict | None:
     path = Path(out) / HISTORY
     if not path.exists():
@@ -77,7 +91,9 @@ def record(out: Path, labeled_set: str, labeled_keys, labels, classes, top: dict
     predictions (``stop``: the same columns; pred indexes ``classes``); writes ``out/stopping.json`` and adds the
     round's summary to ``out/query.json`` as "stopping". Returns the summary (None without content keys)."""
     def named(cols):
-        return {str(k): [classes[int(p)], float(q)] for k, p, q in zip(cols["key"], cols["pred"], cols["prob"]) if k}
+        flags = cols.get("audit", np.zeros(len(cols["key"]), bool))
+        return {str(k): [classes[int(p)], float(q), *([1] if a else [])]
+                for k, p, q, a in zip(cols["key"], cols["pred"], cols["prob"], flags) if k}
 
     asked, stop = named(top), named(stop)
     if not asked and not stop:  # every shard was scored before query kept content keys: no round to add
@@ -104,9 +120,9 @@ def next_round(history: dict | None, labeled_set: str, labeled: dict, asked: dic
     new = [k for k in labeled if k in earlier and k not in before]  # predicted by the last model, labeled since
     names = sorted({*labeled.values(), *(v[0] for v in earlier.values()), *(v[0] for v in stop.values())})
     index = {c: i for i, c in enumerate(names)}
-    if new:
+    if new:  # an audit image's entry carries a third element, 1 (``with_audit``)
         accuracy.record_predictions([index[earlier[k][0]] for k in new], [earlier[k][1] for k in new],
-                                    [index[labeled[k]] for k in new])
+                                    [index[labeled[k]] for k in new], [len(earlier[k]) > 2 and bool(earlier[k][2]) for k in new])
     conf = [v[1] for v in (stop or asked).values()]  # the stop set's images (unlabeled: the pool's); else the asked ones
     est = accuracy.estimate(np.asarray(conf, dtype=np.float64)[:, None])  # one column: its maximum is the confidence
     common = sorted(set(base["stop"]) & set(stop))

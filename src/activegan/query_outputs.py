@@ -33,9 +33,11 @@ def write_outputs(cfg, out: Path, pool: ImagePool, top: dict, skipped, classes, 
     from activegan.data.labelstudio import write_import
     from activegan.plots import save_image_grid
 
-    rows = ["rank,id,score,predicted,probability"]
-    rows += [",".join([str(r + 1), _csv_cell(i), f"{s:.6g}", _csv_cell(classes[p]), f"{q:.4f}"])
-             for r, (i, s, p, q) in enumerate(zip(top["ids"], top["scores"], top["pred"], top["prob"]))]
+    audit = np.asarray(top.get("audit", np.zeros(len(top["ids"]), bool)))
+    rows = ["rank,id,score,predicted,probability" + (",audit" if audit.any() else "")]  # audit: drawn uniformly, no score
+    rows += [",".join([str(r + 1), _csv_cell(i), "" if np.isnan(s) else f"{s:.6g}", _csv_cell(classes[p]), f"{q:.4f}",
+                       *([str(int(a))] if audit.any() else [])])
+             for r, (i, s, p, q, a) in enumerate(zip(top["ids"], top["scores"], top["pred"], top["prob"], audit))]
     atomic_write_text(out / "queries.csv", "\n".join(rows) + "\n")
     write_skipped(out, skipped)
     sheet = None
@@ -50,7 +52,9 @@ def write_outputs(cfg, out: Path, pool: ImagePool, top: dict, skipped, classes, 
                                             "pool_images": len(pool) + len(pool.unlisted) + pool.excluded, "skipped": len(skipped),
                                             "excluded_labeled": pool.excluded, "rescored": rescored, "timing": timing})
     if cfg.format == "label-studio":
-        write_import(out, pool.root, top["ids"], top["scores"], [classes[int(p)] for p in top["pred"]], classes,
+        scored = np.asarray(top["scores"], np.float64)
+        low = float(np.nanmin(scored)) - 1 if (~np.isnan(scored)).any() else 0.0  # the audit's images after the strategy's
+        write_import(out, pool.root, top["ids"], np.where(np.isnan(scored), low, scored), [classes[int(p)] for p in top["pred"]], classes,
                      f"activegan-{cfg.learner}-{cfg.strategy}")
     return None if sheet is None else str(sheet)
 

@@ -11,6 +11,7 @@ import numpy as np
 from activegan import query_history
 from activegan.data.user import ImageFormat, ImagePool, Labeled
 from activegan.errors import DataError
+from activegan.monitor import audit_count
 from activegan.query_outputs import labeled_images, write_outputs, write_skipped
 
 
@@ -43,21 +44,24 @@ def select_set(cfg, strategy, labeled: Labeled, fmt: ImageFormat, pool: ImagePoo
     al.tell(np.arange(len(known)), labeled.y(classes))
     model = al.fit(0)
     t1 = time.perf_counter()
-    chosen = al.ask(cfg.n, round_=1)
+    k = audit_count(cfg.n, cfg.audit)
+    chosen = al.ask(cfg.n - k, round_=1) if cfg.n > k else np.empty(0, np.int64)
     probs = pool_probabilities(model, X, chosen)
     rows = chosen - len(known)  # positions among the pool's readable images
     keys = query_history.content_keys(X[len(known):])
     top = {"ids": np.asarray(ids, dtype=str)[rows], "scores": np.arange(len(chosen), 0, -1, dtype=np.float64),
-           "pred": probs.argmax(axis=1), "prob": probs.max(axis=1), "key": keys[rows]}
-    timing = {"model_s": t1 - t0, "score_s": time.perf_counter() - t1, "merge_s": 0.0, "shards_scored_now": pool.n_shards}
-    sheet = write_outputs(cfg, Path(cfg.out), pool, top, skipped, classes, fmt, timing, rescored)
+           "pred": probs.argmax(axis=1), "prob": probs.max(axis=1, initial=0), "key": keys[rows]}
     share = query_history.share_of(Path(cfg.out), len(ids))
     inside = np.flatnonzero(query_history.in_stop_set(keys, share))
     stop_probs = pool_probabilities(model, X, inside + len(known)) if len(inside) else np.empty((0, len(classes)))
-    stop = {"key": keys[inside], "pred": stop_probs.argmax(axis=1), "prob": stop_probs.max(axis=1, initial=0)}
+    stop = {"key": keys[inside], "pred": stop_probs.argmax(axis=1), "prob": stop_probs.max(axis=1, initial=0),
+            "ids": np.asarray(ids, dtype=str)[inside]}
+    top = query_history.with_audit(top, stop, k, cfg.seed, labeled.fingerprint()) if k else top
+    timing = {"model_s": t1 - t0, "score_s": time.perf_counter() - t1, "merge_s": 0.0, "shards_scored_now": pool.n_shards}
+    sheet = write_outputs(cfg, Path(cfg.out), pool, top, skipped, classes, fmt, timing, rescored)
     stopping = query_history.record(Path(cfg.out), labeled.fingerprint(), query_history.content_keys(known), labeled.labels,
                                     classes, top, stop, share)
-    return {"scored": pool.n_shards, "queries": len(chosen), "skipped": len(skipped), "excluded": pool.excluded,
+    return {"scored": pool.n_shards, "queries": len(top["ids"]), "skipped": len(skipped), "excluded": pool.excluded,
             "rescored": rescored, "contact_sheet": sheet, "out": cfg.out, "stopping": stopping, **timing}
 
 

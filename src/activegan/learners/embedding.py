@@ -148,11 +148,11 @@ class EmbeddingLearner(ClassifierMixin):
 
 
 def build(*, pool, n_classes, train=None, random_state: int = 0, representation, shared=None) -> EmbeddingLearner:
-    # Each class's share of the labels as its spread mass was chosen on MNIST's pixels; on a backbone's features the
-    # graph mixes fast and that share outweighs what the graph says (the largest class takes the pool): equal totals
-    # there (docs/results/representation/spread-mass.md).
-    learner = EmbeddingLearner(representation.pool, n_classes,
-                               class_mass="labeled" if representation.features.is_pixels else "uniform")
+    # Each class's share of the labels as its spread mass was chosen on MNIST's pixels; on a backbone's features and on
+    # colour pixels the graph mixes fast and that share outweighs what the graph says (the largest class takes the
+    # pool): equal totals there (docs/results/representation/spread-mass.md, spread-mass-pixels.md).
+    grey_pixels = representation.features.is_pixels and np.shape(representation.pool)[1] == 1
+    learner = EmbeddingLearner(representation.pool, n_classes, class_mass="labeled" if grey_pixels else "uniform")
     learner.graph = representation.graph(learner.neighbors)  # one graph per pool, shared by every round and run
     return learner
 
