@@ -360,8 +360,7 @@ class LabelSession:
             point["estimate"] = round_estimate(store, model, data.x_pool, self.classes, self.stop, oof)
         if ahead:
             chosen, files = np.asarray([i.pool_index for i in store.batch(r + 1) if i.pool_index is not None], np.int64), []
-            if point is not None:
-                store.add_curve_point_after(point, chosen, asked_predictions(model, data.x_pool, chosen))
+            store.add_curve_point_after(point, chosen, asked_predictions(model, data.x_pool, chosen))
         else:
             chosen, files, audited = self._select(model, r + 1)
             if len(chosen) or files:

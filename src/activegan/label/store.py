@@ -222,10 +222,11 @@ class LabelStore:
                 )
                 position += 1
 
-    def add_curve_point_after(self, curve_point: dict, pool_indices=(), predictions=None) -> None:
-        """A round's curve point (and estimate) after its next batch, with that model's predictions of it: one transaction."""
+    def add_curve_point_after(self, curve_point: dict | None, pool_indices=(), predictions=None) -> None:
+        """A round's curve point (and estimate; None: it has one) after its next batch, with that model's predictions of it."""
         with self._tx():
-            self._insert_point(curve_point, time.time())
+            if curve_point is not None:
+                self._insert_point(curve_point, time.time())
             for k, index in enumerate(pool_indices if predictions is not None else ()):
                 self._insert_prediction(index, predictions[0][k], predictions[1][k])
 
