@@ -68,6 +68,8 @@ def out_of_fold(learner, round_: int, X, labeled, labels, uniform, seed: int, fo
         rows = np.flatnonzero(out & uniform)
         for i, p in zip(rows, class_probs(model, X, labeled[rows])):
             probs[int(i)] = p
+    if not probs:  # one fold: nothing to refit without
+        return None
     width = max(len(p) for p in probs.values())
     rows = np.asarray(sorted(probs), dtype=np.int64)
     return np.stack([np.pad(probs[i], (0, width - len(probs[i]))) for i in rows]), labels[rows]
