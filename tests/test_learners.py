@@ -417,9 +417,13 @@ def test_the_embedding_learner_gives_classes_their_label_share_of_spread_mass_on
         return SimpleNamespace(pool=np.zeros((4, channels, 2, 2), np.float32), features=SimpleNamespace(is_pixels=is_pixels),
                                graph=lambda k: None)
 
-    assert build(pool=None, n_classes=2, representation=representation(False)).class_mass == "uniform"  # a backbone
-    assert build(pool=None, n_classes=2, representation=representation(True)).class_mass == "labeled"  # grey pixels
-    assert build(pool=None, n_classes=2, representation=representation(True, 3)).class_mass == "uniform"  # colour pixels
+    def chosen(*args):
+        learner = build(pool=None, n_classes=2, representation=representation(*args))
+        return learner.class_mass, learner.alpha
+
+    assert chosen(False) == ("uniform", 0.999)  # a backbone
+    assert chosen(True) == ("labeled", 0.9999)  # grey pixels: MNIST, the digits
+    assert chosen(True, 3) == ("uniform", 0.999)  # colour pixels
 
 
 def test_selftrain_runs_its_cnn_over_the_pool_rows_asked_for_and_gives_what_one_pass_gives(selftrain_learner, small_digits):
