@@ -890,6 +890,12 @@ def test_change_notes_name_every_folder_a_change_reaches_in_one_note(tmp_path, m
     assert note == ("- **Changed since `a` ran** (2026-12-07): cold start. 2 of 2 units here would give other numbers from "
                     "round 0 on (other first labels). Not rerun yet.")
     assert len(change_notes(tmp_path, {"a": cfg, "b": random_first}, {"started": "2026-12-07T08:00:00Z"})) == 1
+    # A change that undoes an earlier one ("after"): only runs that started between the two are touched.
+    monkeypatch.setattr(changes, "CODE_CHANGES", [{"date": "2026-12-07T17:00:00Z", "after": "2026-12-07T04:00:00Z",
+                                                     "learner": "selftrain", "datasets": ("mnist",), "what": "undone", "touches": "all"}])
+    assert change_notes(tmp_path, {"a": cfg}, {"started": "2026-12-07T03:00:00Z"}) == []
+    assert len(change_notes(tmp_path, {"a": cfg}, {"started": "2026-12-07T05:00:00Z"})) == 1
+    assert change_notes(tmp_path, {"a": cfg}, {"started": "2026-12-07T18:00:00Z"}) == []
 
 
 def test_typiclust_kmeans_page_applies_its_stated_rule_to_hand_computed_aulc():
