@@ -21,11 +21,6 @@ CODE_CHANGES = [
        "what": "label spreading (the `embedding` learner, and the teacher of the `selftrain` CNN) gives each class its "
                "share of the labels, not an equal share, with α 0.9999, not 0.999 (validation: "
                "`docs/results/label-efficiency/mnist/spread-alpha.md`)", "touches": "all"} for learner in ("embedding", "selftrain")),
-    *({"date": "2026-12-07T17:41:37Z", "after": "2026-12-07T04:16:15Z", "learner": learner, "datasets": ("cifar10",),
-       # runs from before 04:16 spread as today (equal totals, α 0.999): untouched
-       "what": "label spreading on colour pixels and a backbone's features gives classes equal totals with α 0.999 again, as "
-               "before 2026-12-07 04:16 (validation: `docs/results/representation/spread-mass-pixels.md`)", "touches": "all"}
-      for learner in ("embedding", "selftrain")),
     {"date": "2026-12-07T06:10:35Z", "learner": None, "datasets": ("mnist", "digits", "cifar10"),  # any learner: a strategy's change
      "strategies": ("typiclust", "switch"), "from": "the round that asks for more than 50 clusters",  # switch: typiclust at first
      "what": "`typiclust` clusters with mini-batch k-means above 50 clusters, as TypiClust's reference code does (validation: "
@@ -35,6 +30,11 @@ CODE_CHANGES = [
 
      "what": "the typical first labels cluster a low-dimensional embedding with a Gaussian mixture of full covariances, not "
              "k-means (validation: `docs/results/label-efficiency/mnist/cold-start.md`)", "touches": "typical first labels"},
+    *({"date": "2026-12-07T17:41:37Z", "after": "2026-12-07T04:16:15Z", "learner": learner, "datasets": ("cifar10",),
+       # runs from before 04:16 spread as today (equal totals, α 0.999): untouched
+       "what": "label spreading on colour pixels and a backbone's features gives classes equal totals with α 0.999 again, as "
+               "before 2026-12-07 04:16 (validation: `docs/results/representation/spread-mass-pixels.md`)", "touches": "all"}
+      for learner in ("embedding", "selftrain")),
 ]
 
 
