@@ -290,15 +290,20 @@ def render(res: dict) -> str:
 
 # -- benchmarks.round_speed's rows, for the reports' aims ---------------------------------------------
 
-def app_line(dataset: str) -> list[str]:
-    """What the labeling app's rows say (after round 1, whose retrain builds the learner), for the reports' aims."""
+def _later_rows(name: str, after: int) -> list[dict]:
+    """The rows of ``docs/results/speed/<name>.csv`` after round ``after`` (none when it does not exist)."""
     import csv
 
-    path = reporting.RESULTS / "speed" / f"round-{dataset}-app.csv"
+    path = reporting.RESULTS / "speed" / f"{name}.csv"
     if not path.exists():
         return []
     with open(path, newline="") as f:
-        later = [r for r in csv.DictReader(f) if int(r["round"]) > 1]
+        return [r for r in csv.DictReader(f) if int(r["round"]) > after]
+
+
+def app_line(dataset: str) -> list[str]:
+    """What the labeling app's rows say (after round 1, whose retrain builds the learner), for the reports' aims."""
+    later = _later_rows(f"round-{dataset}-app", 1)
     shown, trained = ([float(r[k]) for r in later] for k in ("next_batch_s", "trained_s"))
     span = lambda v, d: f"{min(v):.{d}f}" + (f"–{max(v):.{d}f}" if f"{min(v):.{d}f}" != f"{max(v):.{d}f}" else "")  # noqa: E731
     return [f"  - The labeling app with the default strategy shows the next batch {span(shown, 2)} s after "
@@ -308,13 +313,9 @@ def app_line(dataset: str) -> list[str]:
 
 def round_speed_aim(dataset: str) -> list[str]:
     """The aim on a later round's seconds, from ``benchmarks.round_speed``'s rows (another instrument: one run, seed 0)."""
-    import csv
-
-    path = reporting.RESULTS / "speed" / f"round-{dataset}.csv"
-    if not path.exists():
+    later = _later_rows(f"round-{dataset}", 0)
+    if not later:
         return []
-    with open(path, newline="") as f:
-        later = [r for r in csv.DictReader(f) if int(r["round"]) > 0]
     worst = max(later, key=lambda r: float(r["round_s"]))
     parts = "train + estimate + select" if "estimate_s" in worst else "train + select"  # rows before the estimate was timed
     return [f"- A later round ({parts}) of the default learner and strategy ≤ 5 s once the features are cached: "
