@@ -45,7 +45,7 @@ def select_set(cfg, strategy, labeled: Labeled, fmt: ImageFormat, pool: ImagePoo
     model = al.fit(0)
     t1 = time.perf_counter()
     k = audit_count(cfg.n, cfg.audit)
-    chosen = al.ask(cfg.n - k, round_=1) if cfg.n > k else np.empty(0, np.int64)
+    chosen = al.ask(cfg.n - k, round_=1)  # none when the audit takes all n
     probs = pool_probabilities(model, X, chosen)
     rows = chosen - len(known)  # positions among the pool's readable images
     keys = query_history.content_keys(X[len(known):])

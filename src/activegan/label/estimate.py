@@ -4,8 +4,8 @@
     the model's prediction of each pool item, made when it asked for it (before the person labeled it)
     + the person's latest label of it              → the estimate's residuals (corrections count)
     + the new model's probabilities on the stop set → the estimate, κ against the round before, the signal
-    (images the person labeled that were drawn uniformly from the pool — random first batch, random strategy — are
-    cross-validated instead, where the learner refits fast: ``LabelSession._out_of_fold``)
+    (images the person labeled that were drawn uniformly from the pool — the audit's, a random first batch, the random
+    strategy's — are cross-validated instead, where the learner refits fast: ``session_out_of_fold``)
 
 Everything it reads is in the store, so a restarted session continues: the residuals are rebuilt from the
 ``predictions`` and ``labels`` tables, the signal from the state stored with the last round's estimate.

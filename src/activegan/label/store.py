@@ -198,7 +198,7 @@ class LabelStore:
         (predicted classes, confidences) of ``pool_indices`` by the model that chose them; ``audit`` those of them
         drawn uniformly from the unasked pool.
         """
-        now = time.time()
+        now, audit = time.time(), {int(a) for a in audit}
         with self._tx():
             if curve_point is not None:
                 self._insert_point(curve_point, now)
@@ -210,7 +210,7 @@ class LabelStore:
                 )
                 if predictions is not None:
                     self._insert_prediction(index, predictions[0][k], predictions[1][k])
-                if int(index) in {int(a) for a in audit}:
+                if int(index) in audit:
                     self._db.execute("INSERT INTO audit(item_id) VALUES (?)", (Item.pool_id(index),))
                 position += 1
             for name in files:
