@@ -77,3 +77,53 @@ def test_scattering_is_a_builtin_backbone_not_pixels():
     assert "J2" in f.key and "L8" in f.key
     rep = PoolRepresentation(smooth(4, 32, 3), None, features="scattering")
     assert rep.config == BACKBONE_EMBEDDING  # L2-normalised, PCA 128, like any backbone
+
+
+def test_shifted_views_by_hand():
+    from activegan.representation import shifted_views
+
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4) / 16  # shifts of 4 // 8 → 1 px
+    views = ((True, 0, 0), (False, 1, 0), (False, 0, -1))
+    out = shifted_views(x, views)
+    assert out.shape == (3, 1, 4, 4)
+    np.testing.assert_array_equal(out[0, 0], x[0, 0, :, ::-1])  # mirrored
+    np.testing.assert_array_equal(out[1, 0, :, 1:], x[0, 0, :, :3])  # content one pixel to the right
+    np.testing.assert_array_equal(out[1, 0, :, 0], x[0, 0, :, 1])  # the border reflected
+    np.testing.assert_array_equal(out[2, 0, :3], x[0, 0, 1:])  # one pixel up
+    np.testing.assert_array_equal(out[2, 0, 3], x[0, 0, 2])
+
+
+def test_the_linear_head_trains_on_each_labeled_images_views_computed_once():
+    from activegan.features.scattering import TRAIN_VIEWS
+    from activegan.learners.linear import LinearHead
+    from activegan.representation import PoolRepresentation
+
+    pool = smooth(60, 16, 3)
+    y = np.arange(60) % 3
+    pool[y == 1, 0] *= 0.3  # the classes differ in colour
+    pool[y == 2, 2] *= 0.3
+    rep = PoolRepresentation(pool, None, features="scattering")
+    assert rep.train_views == TRAIN_VIEWS and len(TRAIN_VIEWS) == 9
+    assert PoolRepresentation(pool, None, features="pixels").train_views == ()
+    assert PoolRepresentation(pool[:, :1], None, features="scattering").train_views == ()  # grey: no mirror
+    rep.vectors  # the pool's own features, before counting
+    calls = []
+    original = rep.features.backbone.__call__
+    rep.features.backbone.__class__ = type("Counting", (type(rep.features.backbone),),
+                                           {"__call__": lambda self, b: calls.append(len(b)) or original(b)})
+    labeled = np.arange(9)
+    head = LinearHead(rep, 3).fit(pool[labeled], y[labeled])
+    assert (head.neighbors_, head.alpha_) == (5, 0.9)  # the scattering graph's own spreading
+    assert sum(calls) == 9 * len(TRAIN_VIEWS)  # every labeled image's views, once
+    calls.clear()
+    LinearHead(rep, 3).fit(pool[np.arange(12)], y[np.arange(12)])
+    assert sum(calls) == 3 * len(TRAIN_VIEWS)  # only the three new labels' views
+    outside = smooth(2, 16, 3, seed=5)
+    calls.clear()
+    LinearHead(rep, 3).fit(np.concatenate([pool[:6], outside]), np.r_[y[:6], 0, 1])
+    assert sum(calls) >= 2 * len(TRAIN_VIEWS)  # images outside the pool: their views are not remembered
+    assert (head.predict(pool) == y).mean() > 0.6
+    with_views = LinearHead(rep, 3, spread=False).fit(pool[labeled], y[labeled])
+    without = LinearHead(rep, 3, spread=False, views=False).fit(pool[labeled], y[labeled])
+    assert with_views.model_.coef_.shape == without.model_.coef_.shape
+    assert not np.allclose(with_views.model_.coef_, without.model_.coef_)

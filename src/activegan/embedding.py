@@ -111,6 +111,10 @@ class PoolEmbedding:
         """Images (pool or not) in the PCA space of the pool's vectors (what a linear head reads)."""
         return self._project(self._vectors(X))
 
+    def project_features(self, f: np.ndarray) -> np.ndarray:
+        """Features already computed (``features(X)``), as ``project`` maps them (not cached)."""
+        return self._project(_unit_rows(np.asarray(f, dtype=np.float32)))
+
     def transform(self, X) -> np.ndarray:
         """Images that are not in the pool, in the pool's embedding (the fit is not changed)."""
         import faiss

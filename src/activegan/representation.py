@@ -33,6 +33,7 @@ class PoolRepresentation:
         self.features = features if isinstance(features, Features) else resolve(features, self.pool.shape[1:])
         self.config = BACKBONE_EMBEDDING if not self.features.is_pixels and config == EmbeddingConfig() else config
         self._graphs: dict[int, object] = {}
+        self._views: dict[int, np.ndarray] = {}
 
     @cached_property
     def embedding(self) -> PoolEmbedding:
@@ -67,3 +68,44 @@ class PoolRepresentation:
         from activegan.active.candidates import NeighbourIndex
 
         return NeighbourIndex(self.coords)
+
+    @property
+    def train_views(self) -> tuple:
+        """The views of a labeled image a head trains on beside it (the backbone's ``train_views``; none
+        for pixels and pretrained backbones, whose features a mirror image does not change enough)."""
+        return tuple(getattr(self.features.backbone, "train_views", ()))
+
+    def view_vectors(self, X, nodes) -> np.ndarray:
+        """(len(X), V, d): the vectors of ``train_views`` of images X (``nodes``: their pool indices, −1
+        outside the pool). A pool image's views are computed once and remembered: each round adds only
+        the new labels'."""
+        views, nodes = self.train_views, np.asarray(nodes)
+        out = np.empty((len(X), len(views), self.vectors.shape[1]), dtype=np.float32)
+        todo = [i for i, n in enumerate(nodes) if n < 0 or int(n) not in self._views]
+        if todo and views:
+            images = shifted_views(np.asarray(X, dtype=np.float32)[todo], views)
+            made = self.embedding.project_features(self.features(images)).reshape(len(todo), len(views), -1)
+            for i, v in zip(todo, made):
+                out[i] = v
+                if nodes[i] >= 0:
+                    self._views[int(nodes[i])] = v
+        done = set(todo)
+        for i, n in enumerate(nodes):
+            if i not in done:
+                out[i] = self._views[int(n)]
+        return out
+
+
+def shifted_views(images: np.ndarray, views) -> np.ndarray:
+    """(n · V, C, H, W): each image under each view (mirrored, shift right, shift down), shifts in
+    eighths of the side, the border reflected; image i's views are rows i·V … i·V + V − 1."""
+    n, c, h, w = images.shape
+    ph, pw = max(1, h // 8), max(1, w // 8)
+    padded = np.pad(images, ((0, 0), (0, 0), (ph, ph), (pw, pw)), mode="reflect")
+    mirrored = padded[..., ::-1]
+    out = np.empty((n, len(views), c, h, w), dtype=np.float32)
+    for k, (flip, dx, dy) in enumerate(views):
+        src = mirrored if flip else padded
+        top, left = ph - dy * ph, pw - dx * pw
+        out[:, k] = src[:, :, top:top + h, left:left + w]
+    return out.reshape(n * len(views), c, h, w)

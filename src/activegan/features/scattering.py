@@ -25,6 +25,12 @@ from activegan.errors import ConfigError
 
 VERSION = "1"  # bump whenever the features this module returns change
 CHUNK = 32  # images per transform call
+# Views of a labeled photograph that a linear head trains on beside the image itself (``PoolRepresentation.
+# view_vectors``): (mirrored, shift right, shift down) in eighths of the side, reflect-padded. A fixed
+# transform is not invariant to these, so they teach the head what a learned network gets from
+# augmentation; chosen on CIFAR-10's validation split (docs/results/representation/scattering.md). Grey
+# images get none: a mirrored digit or letter is another symbol (on the 8-px digits the views cost points).
+TRAIN_VIEWS = ((True, 0, 0),) + tuple((flip, dx, dy) for flip in (False, True) for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)))
 
 
 def _gabor(M: int, N: int, sigma: float, theta: float, xi: float, slant: float = 1.0) -> np.ndarray:
@@ -138,13 +144,15 @@ def scatter(x, J: int = 2, L: int = 8, order: int = 2):
 
 
 class ScatteringBackbone:
-    """The ``scattering`` representation: (n, C, H, W) in [0, 1] → (n, C·K·H'·W') float32 features."""
+    """The ``scattering`` representation: (n, C, H, W) in [0, 1] → (n, C·K·H'·W') float32 features;
+    ``train_views``: the views a head trains on (they change no feature, so they are not in the key)."""
 
     def __init__(self, J: int = 2, L: int = 8, order: int = 2, size: int | None = None, log: bool = True,
-                 eps: float = 1e-2, colour: str = "rgb"):
+                 eps: float = 1e-2, colour: str = "rgb", train_views: tuple = ()):
         if not (1 <= J <= 5 and 1 <= L <= 16 and order in (1, 2) and colour in ("rgb",)):
             raise ConfigError("features", f"scattering: J 1-5, L 1-16, order 1 or 2 (got J={J}, L={L}, order={order})")
         self.J, self.L, self.order, self.size, self.log, self.eps, self.colour = J, L, order, size, log, eps, colour
+        self.train_views = tuple(train_views)
         norm = f"log1p/{eps:g}" if log else "raw"
         self.key = f"scattering:v{VERSION}:J{J}:L{L}:order{order}:size{size or 'own'}:{norm}:{colour}"
 
@@ -170,7 +178,8 @@ class ScatteringBackbone:
 
 
 def backbone(image_shape, size: int | None = None) -> ScatteringBackbone:
-    """The built-in ``scattering`` for images of (C, H, W): their own size up to 32 px, else 32 px."""
+    """The built-in ``scattering`` for images of (C, H, W): their own size up to 32 px, else 32 px;
+    colour images (photographs) with ``TRAIN_VIEWS``, grey ones without."""
     if size is None and max(int(image_shape[1]), int(image_shape[2])) > 32:
         size = 32
-    return ScatteringBackbone(size=size)
+    return ScatteringBackbone(size=size, train_views=TRAIN_VIEWS if int(image_shape[0]) == 3 else ())

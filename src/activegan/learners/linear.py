@@ -5,6 +5,10 @@ then the head is fit on every pool point's spread label, weighted by how sure th
 labeled points weighing ``labeled_weight``. On a CIFAR-10 validation split with EfficientNet-Lite0
 features this beat both the spreading alone and a head on the labeled images alone at 40, 100 and 250
 labels (docs/results/representation/heads.md). ``spread=False`` fits the head on the labeled images only.
+
+A representation that names training views (``PoolRepresentation.train_views``: the scattering
+transform's mirror and shifts) adds each labeled image's views as labeled points of the same weight;
+the spreading's neighbours and strength are the representation's too (``SPREAD``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,11 @@ from activegan.embedding import label_spreading
 from activegan.learners.spec import LearnerSpec
 from activegan.models import ClassifierMixin
 
+# (neighbours, alpha) of the spreading per representation, else (10, 0.99). Chosen on CIFAR-10's validation
+# split: the scattering graph is noisier than a pretrained backbone's, so its labels spread less far
+# (docs/results/representation/scattering.md); on EfficientNet-Lite0 these settings lose 4 points at 40 labels.
+SPREAD = {"scattering": (5, 0.9)}
+
 
 @dataclass(eq=False)
 class LinearHead(ClassifierMixin):
@@ -27,16 +36,20 @@ class LinearHead(ClassifierMixin):
     n_classes: int | None = None
     C: float = 0.1
     spread: bool = True
-    neighbors: int = 10
-    alpha: float = 0.99
-    labeled_weight: float = 10.0
+    neighbors: int | None = None  # None: the representation's (SPREAD)
+    alpha: float | None = None
+    labeled_weight: float = 10.0  # of each labeled image and of each of its training views
+    views: bool = True  # train on the representation's views of each labeled image too
     max_pool: int = 20000  # pool points the head is fit on (a seeded sample): a round stays seconds on any pool
     random_state: int = 0
 
     def _prepare(self) -> None:
         if not hasattr(self, "rows_"):
             rep = self.representation
-            self.rows_ = rep.graph(self.neighbors)  # its nodes(X): pool index of each image, −1 outside
+            k, alpha = SPREAD.get(rep.features.name.partition("@")[0], (10, 0.99))
+            self.neighbors_ = k if self.neighbors is None else self.neighbors
+            self.alpha_ = alpha if self.alpha is None else self.alpha
+            self.rows_ = rep.graph(self.neighbors_)  # its nodes(X): pool index of each image, −1 outside
             v = rep.vectors  # one scale for every axis: whitening each one amplifies noise
             self.mean_, self.scale_ = v.mean(axis=0), float(v.std()) + 1e-6
 
@@ -61,13 +74,17 @@ class LinearHead(ClassifierMixin):
         self.classes_ = np.unique(y)
         if len(self.classes_) == 1:
             return self
-        v, target, weight = self._vectors(X), y, None
+        rep = self.representation
+        v, target = self._vectors(X), y
         nodes = self.rows_.nodes(X)
+        if self.views and rep.train_views:
+            extra = rep.view_vectors(X, nodes)  # (n, V, d)
+            v = np.concatenate([v, ((extra - self.mean_) / self.scale_).reshape(-1, v.shape[1])])
+            target = np.concatenate([y, np.repeat(y, extra.shape[1])])
+        weight = np.ones(len(target))
         if self.spread and (nodes >= 0).any():
-            rep = self.representation
             inside = nodes >= 0
-            f = label_spreading(rep.graph(self.neighbors).graph, nodes[inside], y[inside], self.n_classes_,
-                                self.alpha, class_mass=True)
+            f = label_spreading(self.rows_.graph, nodes[inside], y[inside], self.n_classes_, self.alpha_, class_mass=True)
             mass = f.sum(axis=1)
             reached = mass > 0  # a pool point no label reaches teaches nothing
             if reached.sum() > self.max_pool:
@@ -77,8 +94,8 @@ class LinearHead(ClassifierMixin):
             p = f[reached] / mass[reached, None]
             pool_v = (rep.vectors[reached] - self.mean_) / self.scale_
             v = np.concatenate([pool_v, v])
-            target = np.concatenate([p.argmax(axis=1), y])
-            weight = np.concatenate([p.max(axis=1), np.full(len(y), self.labeled_weight)])
+            target = np.concatenate([p.argmax(axis=1), target])
+            weight = np.concatenate([p.max(axis=1), self.labeled_weight * weight])
         self.model_ = LogisticRegression(C=self.C, max_iter=500).fit(v, target, sample_weight=weight)
         return self
 
