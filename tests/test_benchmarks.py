@@ -832,6 +832,22 @@ def test_selftrain_passes_page_reads_its_csv_by_hand(tmp_path):
     assert "over 10–20 labels: 20 passes" in page  # mean 0.85 against 0.60
 
 
+def test_selftrain_round_images_page_reads_its_csv_by_hand(tmp_path):
+    from benchmarks.selftrain_round_images import NAME, render
+
+    rows = ["images,seed,labels,fit_s,ask_s,val_accuracy"]
+    for images, accs, fit in ((30000, [0.95, 0.98, 0.99], 14.0), (5000, [0.95, 0.97, 0.985], 3.0)):
+        rows += [f"{images},{seed},{b},{fit + seed if b > 10 else 60},{'' if b == 30 else 0.5},{a + (0.01 if seed else -0.01):.3f}"
+                 for seed in (0, 1) for b, a in zip([10, 20, 30], accs)]
+    (tmp_path / f"{NAME}.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / f"{NAME}-run.json").write_text(json.dumps({"command": "c", "date": "d", "seconds": 600, "machine": "m", "jobs": 2}))
+    render(tmp_path)
+    page = (tmp_path / f"{NAME}.md").read_text()
+    # seeds ±0.01 around the value: the means are the values; later fits (20, 30 labels) 14 and 15 → 14.5; asks 0.5
+    assert "| 30000 | 0.9500 | 0.9800 | 0.9900 | 20 | 14.5 | 0.5 |" in page
+    assert "| 5000 | 0.9500 | 0.9700 | 0.9850 | 30 | 3.5 | 0.5 |" in page  # 0.97 at 20: 98 % only from 30
+
+
 def test_selftrain_vote_decision_follows_the_worst_seed_unless_the_mean_is_lower_by_hand():
     from benchmarks.selftrain_vote import BUDGETS, decision
 
