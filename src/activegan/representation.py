@@ -72,7 +72,7 @@ class PoolRepresentation:
     @property
     def train_views(self) -> tuple:
         """The views of a labeled image a head trains on beside it (the backbone's ``train_views``; none
-        for pixels and pretrained backbones, whose features a mirror image does not change enough)."""
+        for pixels and the pretrained backbones)."""
         return tuple(getattr(self.features.backbone, "train_views", ()))
 
     def view_vectors(self, X, nodes) -> np.ndarray:

@@ -21,9 +21,8 @@ from activegan.embedding import label_spreading
 from activegan.learners.spec import LearnerSpec
 from activegan.models import ClassifierMixin
 
-# (neighbours, alpha) of the spreading per representation, else (10, 0.99). Chosen on CIFAR-10's validation
-# split: the scattering graph is noisier than a pretrained backbone's, so its labels spread less far
-# (docs/results/representation/scattering.md); on EfficientNet-Lite0 these settings lose 4 points at 40 labels.
+# (neighbours, alpha) of the spreading per representation, else (10, 0.99) (a backbone's: docs/results/representation/
+# heads.md). Scattering's were chosen on CIFAR-10's validation split (docs/results/representation/scattering.md).
 SPREAD = {"scattering": (5, 0.9)}
 
 
