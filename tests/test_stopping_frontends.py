@@ -272,3 +272,34 @@ def test_query_audit_with_a_strategy_that_selects_a_set(tiny):
     with open(tiny / "out" / "queries.csv") as f:
         rows = [line.split(",") for line in f.read().splitlines()[1:]]
     assert [r[5] for r in rows] == ["0", "0", "0", "1", "1"] and len({r[1] for r in rows}) == 5
+
+
+@pytest.mark.parametrize("strategy", ["typiclust", "margin"])  # a set strategy (query_set) and a scoring one (query)
+def test_query_cross_validates_the_audits_labels_once_ten_are_labeled(tmp_path, strategy):
+    for k in range(3):
+        gray(tmp_path / "labeled" / "dark" / f"{k}.png", 30 + k)
+        gray(tmp_path / "labeled" / "bright" / f"{k}.png", 220 - k)
+    for k in range(40):
+        gray(tmp_path / "pool" / f"p{k:02d}.png", 5 * k + 20)
+
+    def query():
+        assert main(["query", "--strategy", strategy, "--labeled", str(tmp_path / "labeled"), "--pool", str(tmp_path / "pool"),
+                     "--out", str(tmp_path / "out"), "--learner", "linear", "-n", "14", "--audit", "0.8",
+                     "--no-progress"]) == 0
+        with open(tmp_path / "out" / "queries.csv") as f:
+            rows = [line.split(",") for line in f.read().splitlines()[1:]]
+        return json.loads((tmp_path / "out" / "query.json").read_text())["stopping"], rows
+
+    first, rows = query()
+    assert first["cross_validated"] == 0  # no audit labeled yet
+    audit = [r[1] for r in rows if r[5] == "1"]
+    assert len(audit) == 11  # 0.8 of 14
+    for path in audit + [r[1] for r in rows if r[5] == "0"][:1]:  # the audit's eleven and one of the strategy's
+        name = path.rsplit("/", 1)[1]
+        (tmp_path / "pool" / name).rename(tmp_path / "labeled" / ("dark" if int(name[1:3]) < 20 else "bright") / name)
+    second, _ = query()
+    assert second["cross_validated"] == 11 and second["residuals"] == 11  # the audit's labels alone, refitted per fold
+    history = json.loads((tmp_path / "out" / "stopping.json").read_text())
+    assert len(history["after"]["audit"]) >= 11  # every audit draw so far, this query's too
+    again, _ = query()  # the same labeled set: the same round, the same audit
+    assert again["cross_validated"] == 11 and again["round"] == second["round"]

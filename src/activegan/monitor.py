@@ -75,6 +75,16 @@ def out_of_fold(learner, round_: int, X, labeled, labels, uniform, seed: int, fo
     return np.stack([np.pad(probs[i], (0, width - len(probs[i]))) for i in rows]), labels[rows]
 
 
+def audit_out_of_fold(learner_name: str, learner, X, y, uniform, seed: int):
+    """``out_of_fold`` for a front end whose labeled images are the first rows of X (``uniform``: which of them
+    earlier audits drew), where the learner called ``learner_name`` refits in seconds; None otherwise."""
+    from activegan.learners import learner_spec
+
+    if not learner_spec(learner_name).cross_validates or not np.asarray(uniform).any():
+        return None
+    return out_of_fold(learner, 0, X, np.arange(len(y)), y, uniform, seed)
+
+
 def check_share(share: float) -> None:
     if not 0 <= share < 1:
         raise ConfigError("audit", f"must be a share of each batch, 0 ≤ share < 1, got {share}")

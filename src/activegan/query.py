@@ -35,7 +35,7 @@ from activegan.data.user import ImageFormat, Labeled, ImagePool, image_format, r
 from activegan.errors import ConfigError, DataError
 from activegan.io import atomic_torch_save, atomic_write_bytes, atomic_write_json
 from activegan import query_history
-from activegan.monitor import audit_count
+from activegan.monitor import audit_count, audit_out_of_fold
 from activegan.query_outputs import labeled_images, write_outputs, write_skipped
 
 FORMATS = ("csv", "label-studio")
@@ -128,7 +128,7 @@ def run_query(cfg: QueryConfig, progress: bool = False, cache_dir=None) -> dict:
         from activegan.query_set import select_set
 
         return select_set(cfg, strategy, labeled, fmt, pool, cache_dir, progress, t0, rescored)
-    model, classes = _learner(cfg, labeled, fmt, pool, cache_dir, saved)
+    model, classes, make = _learner(cfg, labeled, fmt, pool, cache_dir, saved)
     t1 = time.perf_counter()
     scored = _score_shards(cfg, model, pool, strategy, progress, cache_dir)
     t2 = time.perf_counter()
@@ -142,8 +142,11 @@ def run_query(cfg: QueryConfig, progress: bool = False, cache_dir=None) -> dict:
         raise DataError(f"{cfg.pool}: none of its {len(skipped)} images can be read (the reasons: {out / 'skipped.csv'})")
     timing = {"model_s": t1 - t0, "score_s": t2 - t1, "merge_s": time.perf_counter() - t2, "shards_scored_now": scored}
     sheet = write_outputs(cfg, out, pool, top, skipped, classes, fmt, timing, rescored)
-    stopping = query_history.record(out, labeled.fingerprint(), query_history.content_keys(labeled_images(labeled, fmt)),
-                                    labeled.labels, classes, top, stop, share)
+    known = labeled_images(labeled, fmt)
+    keys = query_history.content_keys(known)
+    oof = audit_out_of_fold(cfg.learner, lambda round_, previous: make(), known, labeled.y(classes),
+                            query_history.audit_mask(out, labeled.fingerprint(), keys), cfg.seed)
+    stopping = query_history.record(out, labeled.fingerprint(), keys, labeled.labels, classes, top, stop, share, oof)
     return {"scored": scored, "queries": len(top["ids"]), "skipped": len(skipped), "excluded": pool.excluded,
             "rescored": rescored, "contact_sheet": sheet, "out": str(out), "stopping": stopping, **timing}
 
@@ -221,8 +224,8 @@ def _discard_scores(out: Path, cfg: QueryConfig) -> None:
 
 
 def _learner(cfg: QueryConfig, labeled: Labeled, fmt: ImageFormat, pool: ImagePool, cache_dir, saved: dict | None):
-    """The trained learner and its class names: from ``model``, from ``out/model.pt`` (a resumed query,
-    a Ray actor), or trained now on the labeled images (and the pool sample) and saved."""
+    """(the trained learner, its class names, a maker of the same learner unfitted): from ``model``, from
+    ``out/model.pt`` (a resumed query, a Ray actor), or trained now on the labeled images (and the pool sample) and saved."""
     from activegan.learners import LEARNERS, make_learner
     from activegan.learners.cnn import TrainOptions
 
@@ -232,16 +235,19 @@ def _learner(cfg: QueryConfig, labeled: Labeled, fmt: ImageFormat, pool: ImagePo
         _check_saved(saved_path, saved, cfg, labeled)
     classes = list(saved["classes"]) if saved else labeled.classes
     sample = _pool_sample(pool, cfg) if LEARNERS[cfg.learner].learns_from_pool else None
-    model = make_learner(cfg.learner, pool=sample, n_classes=len(classes), random_state=cfg.seed, cache_dir=cache_dir,
-                         train=TrainOptions(epochs=cfg.epochs), features=cfg.features)
+    def make():
+        return make_learner(cfg.learner, pool=sample, n_classes=len(classes), random_state=cfg.seed, cache_dir=cache_dir,
+                            train=TrainOptions(epochs=cfg.epochs), features=cfg.features)
+
+    model = make()
     if saved and hasattr(model, "load_state") and saved["state"]:
-        return model.load_state(fmt.shape, len(classes), saved["state"]), classes
+        return model.load_state(fmt.shape, len(classes), saved["state"]), classes, make
     model.fit(labeled_images(labeled, fmt), labeled.y(classes))  # a learner without weights (embedding) is refitted
     if not saved:
         state = model.state_dict() if hasattr(model, "state_dict") else {}
         atomic_torch_save({"learner": cfg.learner, "features": cfg.features, "classes": classes, "mode": fmt.mode, "side": fmt.side, "state": state},
                           saved_path)
-    return model, classes
+    return model, classes, make
 
 
 def _load_model_file(path: Path) -> dict:
@@ -332,7 +338,7 @@ class ShardScorer:
         saved = _load_model_file(saved_path)  # written by the driver before any actor starts
         fmt = ImageFormat(saved["mode"], int(saved["side"]))
         self.pool = _pool(self.cfg, fmt, labeled)
-        self.model, _ = _learner(self.cfg, labeled, fmt, self.pool, cache_dir, saved)
+        self.model = _learner(self.cfg, labeled, fmt, self.pool, cache_dir, saved)[0]
         self.strategy = make_strategy(self.cfg.strategy)
 
     def __call__(self, batch: dict) -> dict:

@@ -86,10 +86,23 @@ def share_of(out: Path, pool_size: int) -> float:
     return float(history["stop_share"]) if history else stop_share(pool_size)
 
 
-def record(out: Path, labeled_set: str, labeled_keys, labels, classes, top: dict, stop: dict, share: float) -> dict | None:
+def audit_mask(out: Path, labeled_set: str, labeled_keys) -> np.ndarray:
+    """Which of the labeled images (content keys) an earlier query into ``out`` drew for the audit: uniformly from
+    the stop set, so they may be cross-validated (``monitor.out_of_fold``)."""
+    history = load(out)
+    if not history:
+        return np.zeros(len(labeled_keys), dtype=bool)
+    base = history["before"] if history["labeled_set"] == labeled_set else history["after"]
+    audit = set(base.get("audit", []))
+    return np.array([str(k) in audit for k in labeled_keys], dtype=bool)
+
+
+def record(out: Path, labeled_set: str, labeled_keys, labels, classes, top: dict, stop: dict, share: float,
+           oof=None) -> dict | None:
     """This query's round (``next_round``) from its asked images (``top``: key, pred, prob) and its stop-set
     predictions (``stop``: the same columns; pred indexes ``classes``); writes ``out/stopping.json`` and adds the
-    round's summary to ``out/query.json`` as "stopping". Returns the summary (None without content keys)."""
+    round's summary to ``out/query.json`` as "stopping". ``oof``: the audit's labeled images cross-validated
+    (``monitor.out_of_fold``), which the estimate then rests on. Returns the summary (None without content keys)."""
     def named(cols):
         flags = cols.get("audit", np.zeros(len(cols["key"]), bool))
         return {str(k): [classes[int(p)], float(q), *([1] if a else [])]
@@ -98,16 +111,18 @@ def record(out: Path, labeled_set: str, labeled_keys, labels, classes, top: dict
     asked, stop = named(top), named(stop)
     if not asked and not stop:  # every shard was scored before query kept content keys: no round to add
         return None
-    history, summary = next_round(load(out), labeled_set, dict(zip(map(str, labeled_keys), labels)), asked, stop, share)
+    history, summary = next_round(load(out), labeled_set, dict(zip(map(str, labeled_keys), labels)), asked, stop, share, oof)
     atomic_write_text(Path(out) / HISTORY, json.dumps(_json(history)))
     query = Path(out) / "query.json"
     atomic_write_json(query, {**json.loads(query.read_text(encoding="utf-8")), "stopping": summary})
     return summary
 
 
-def next_round(history: dict | None, labeled_set: str, labeled: dict, asked: dict, stop: dict, share: float) -> tuple[dict, dict]:
+def next_round(history: dict | None, labeled_set: str, labeled: dict, asked: dict, stop: dict, share: float,
+               oof=None) -> tuple[dict, dict]:
     """(the history after this round, its summary). ``labeled``: content key → class name of every labeled image;
-    ``asked`` and ``stop``: content key → [class name, probability] of this query's model."""
+    ``asked`` and ``stop``: content key → [class name, probability] of this query's model (a third element, 1, on
+    an audit image); ``oof``: (probabilities, labels) of the audit's labeled images cross-validated, or None."""
     same = history is not None and history["labeled_set"] == labeled_set
     base = (history["before"] if same else history["after"]) if history else _EMPTY
     rounds = (history["rounds"][:-1] if same else history["rounds"]) if history else []
@@ -124,17 +139,19 @@ def next_round(history: dict | None, labeled_set: str, labeled: dict, asked: dic
         accuracy.record_predictions([index[earlier[k][0]] for k in new], [earlier[k][1] for k in new],
                                     [index[labeled[k]] for k in new], [len(earlier[k]) > 2 and bool(earlier[k][2]) for k in new])
     conf = [v[1] for v in (stop or asked).values()]  # the stop set's images (unlabeled: the pool's); else the asked ones
-    est = accuracy.estimate(np.asarray(conf, dtype=np.float64)[:, None])  # one column: its maximum is the confidence
+    est = accuracy.estimate(np.asarray(conf, dtype=np.float64)[:, None], oof)  # one column: its maximum is the confidence
     common = sorted(set(base["stop"]) & set(stop))
     decision = signal.update([index[stop[k][0]] for k in common], est, previous=[index[base["stop"][k][0]] for k in common],
                              n_labeled=len(labeled))
     summary = {"round": len(rounds), "n_labeled": len(labeled), "estimate": est.value, "estimate_low": est.low,
-               "estimate_high": est.high, "residuals": len(accuracy.residuals()), "predicted_since": len(new),
+               "estimate_high": est.high, "residuals": len(accuracy.residuals(oof)), "predicted_since": len(new),
+               "cross_validated": 0 if oof is None else len(oof[1]),
                "labeled_since": len(set(labeled) - before) if history else None, "stop_set": len(stop),
                "stop_compared": len(common), "stop_kappa": None if math.isnan(decision.kappa) else decision.kappa,
                "stop": decision.stop, "stop_reason": decision.reason, "advice": signal.advice()}
+    audit = set(base.get("audit", [])) | {k for k, v in asked.items() if len(v) > 2 and v[2]}  # every audit draw so far
     after = {"estimate": accuracy.state_dict(), "signal": signal.state_dict(), "asked": asked, "stop": stop,
-             "labeled": sorted(labeled)}
+             "labeled": sorted(labeled), "audit": sorted(audit)}
     return {"stop_share": share, "labeled_set": labeled_set, "before": base, "after": after,
             "rounds": rounds + [summary]}, summary
 
