@@ -80,6 +80,7 @@ def benchmarks_table(results: Path) -> str:
          "its page states it"],
         ["`python -m benchmarks.new_class_vote`", "`docs/results/label-efficiency/mnist/new-class-vote.md`", "its page states it"],
         ["`python -m benchmarks.selftrain_passes`", "`docs/results/label-efficiency/selftrain-passes.md`", "its page states it"],
+        ["`python -m benchmarks.head_temperature`", "`docs/results/representation/temperature.md`", "its page states it"],
         ["`python -m benchmarks.selftrain_round_images`", "`docs/results/label-efficiency/mnist/selftrain-round-images.md`",
          "its page states it"],
         ["`python -m benchmarks.selftrain_vote`", "`docs/results/label-efficiency/mnist/selftrain-vote.md`", "its page states it"],

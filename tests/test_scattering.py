@@ -127,3 +127,24 @@ def test_the_linear_head_trains_on_each_labeled_images_views_computed_once():
     without = LinearHead(rep, 3, spread=False, views=False).fit(pool[labeled], y[labeled])
     assert with_views.model_.coef_.shape == without.model_.coef_.shape
     assert not np.allclose(with_views.model_.coef_, without.model_.coef_)
+
+
+def test_the_linear_heads_temperature_divides_its_logits():
+    from scipy.special import softmax
+
+    from activegan.learners.linear import TEMPERATURE, LinearHead
+    from activegan.representation import PoolRepresentation
+
+    pool = smooth(40, 16, 3)
+    y = np.arange(40) % 2
+    pool[y == 1, 0] *= 0.3
+    rep = PoolRepresentation(pool, None, features="scattering")
+    head = LinearHead(rep, 2).fit(pool[:8], y[:8])
+    assert head.temperature_ == TEMPERATURE["scattering"] == 2.0
+    logits = head.logits_of(head.features(pool))  # two classes: [0, d]
+    assert logits.shape == (40, 2) and np.all(logits[:, 0] == 0)
+    np.testing.assert_allclose(head.predict_proba(pool), softmax(logits / 2.0, axis=1), rtol=1e-5, atol=1e-6)
+    plain = LinearHead(rep, 2, temperature=1.0).fit(pool[:8], y[:8])
+    np.testing.assert_allclose(plain.predict_proba(pool), plain.model_.predict_proba(plain.features(pool)), rtol=1e-5, atol=1e-6)
+    assert (plain.predict(pool) == head.predict(pool)).all()  # the temperature moves no prediction
+    assert head.predict_proba(pool).max(axis=1).mean() < plain.predict_proba(pool).max(axis=1).mean()

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scipy.special import softmax
+
 from activegan.embedding import label_spreading
 from activegan.learners.spec import LearnerSpec
 from activegan.models import ClassifierMixin
@@ -24,6 +26,9 @@ from activegan.models import ClassifierMixin
 # (neighbours, alpha) of the spreading per representation, else (10, 0.99) (a backbone's: docs/results/representation/
 # heads.md). Scattering's were chosen on CIFAR-10's validation split (docs/results/representation/scattering.md).
 SPREAD = {"scattering": (5, 0.9)}
+# The temperature that divides the head's logits, per representation, else 1: trained on thousands of spread labels, the
+# head is surer than it is right (docs/results/representation/temperature.md, CIFAR-10's validation split).
+TEMPERATURE = {"efficientnet-lite0": 2.0, "scattering": 2.0}
 
 
 @dataclass(eq=False)
@@ -39,6 +44,7 @@ class LinearHead(ClassifierMixin):
     alpha: float | None = None
     labeled_weight: float = 10.0  # of each labeled image and of each of its training views
     views: bool = True  # train on the representation's views of each labeled image too
+    temperature: float | None = None  # None: the representation's (TEMPERATURE)
     max_pool: int = 20000  # pool points the head is fit on (a seeded sample): a round stays seconds on any pool
     random_state: int = 0
 
@@ -48,6 +54,8 @@ class LinearHead(ClassifierMixin):
             k, alpha = SPREAD.get(rep.features.name.partition("@")[0], (10, 0.99))
             self.neighbors_ = k if self.neighbors is None else self.neighbors
             self.alpha_ = alpha if self.alpha is None else self.alpha
+            base = rep.features.name.partition("@")[0]
+            self.temperature_ = TEMPERATURE.get(base, 1.0) if self.temperature is None else float(self.temperature)
             self.rows_ = rep.graph(self.neighbors_)  # its nodes(X): pool index of each image, −1 outside
             v = rep.vectors  # one scale for every axis: whitening each one amplifies noise
             self.mean_, self.scale_ = v.mean(axis=0), float(v.std()) + 1e-6
@@ -109,8 +117,13 @@ class LinearHead(ClassifierMixin):
         if len(self.classes_) == 1:
             out[:, self.classes_[0]] = 1.0
         else:
-            out[:, self.model_.classes_] = self.model_.predict_proba(vectors())
+            out[:, self.model_.classes_] = softmax(self.logits_of(vectors()) / self.temperature_, axis=1)
         return out
+
+    def logits_of(self, vectors) -> np.ndarray:
+        """The head's logits (before the temperature) of scaled vectors: (n, classes seen); two classes as [0, d]."""
+        d = self.model_.decision_function(vectors)
+        return np.stack([np.zeros_like(d), d], axis=1) if d.ndim == 1 else d
 
     def pool_proba(self, X, rows) -> np.ndarray | None:
         """``predict_proba(X[rows])`` when X is the representation's pool itself (None otherwise)."""
