@@ -35,6 +35,12 @@ CODE_CHANGES = [
        "what": "label spreading on colour pixels and a backbone's features gives classes equal totals with α 0.999 again, as "
                "before 2026-12-07 04:16 (validation: `docs/results/representation/spread-mass-pixels.md`)", "touches": "all"}
       for learner in ("embedding", "selftrain")),
+    {"date": "2026-12-07T19:21:29Z", "learner": "linear", "datasets": ("cifar10",), "from": "round 1",
+     "strategies": ("margin", "entropy", "least-confidence", "density-entropy", "density-least-confidence", "switch", "diverse-margin"),
+     "what": "the `linear` learner divides its logits by a temperature (2 on EfficientNet-Lite0 and scattering): no "
+             "prediction moves, but strategies that read probabilities may pick other images, and the accuracy estimate "
+             "and the calibration columns move (validation: `docs/results/representation/temperature.md`)",
+     "touches": "strategies"},
 ]
 
 
