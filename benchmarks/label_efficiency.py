@@ -100,13 +100,16 @@ def calibration_of(probs, y, bins: int = 15) -> dict:
     return {"log_loss": float(-np.log(p[np.arange(len(y)), y]).mean()), "ece": float(ece)}
 
 
-def _calibrated(folder: Path, cfg: ExperimentConfig) -> bool:
+def _calibrated(folder: Path, cfg: ExperimentConfig, state: Path | None = None) -> bool:
     """Whether calibration.csv already holds every unit that the curves finish, from the same final learners
     (its test accuracy is the curve's last one, to 0.1 %: a rerun of the experiment makes it stale)."""
     from activegan.results import read_curves
 
     if not (folder / "calibration.csv").exists() or not (folder / "curves.csv").exists():
         return False
+    if state is not None and (state / "curves.csv").exists() and \
+            (folder / "calibration.csv").stat().st_mtime < (state / "curves.csv").stat().st_mtime:
+        return False  # written before this run's last round: a change that moves no prediction leaves the accuracies equal
     with open(folder / "calibration.csv", newline="") as f:
         have = {(r["strategy"], int(r["seed"])): float(r["accuracy"]) for r in csv.DictReader(f)}
     last = len(cfg.schedule()) - 1
@@ -122,7 +125,7 @@ def after_publish(state: Path, out: Path) -> None:
 
     for sub in [p.name for p in sorted(state.glob("*")) if (p / "config.json").exists()]:
         cfg = published.as_run(None, state / sub)
-        if _calibrated(out / sub, cfg):
+        if _calibrated(out / sub, cfg, state / sub):
             continue  # refitting every final learner again would only repeat what is committed
         data = experiments.quick_data() if cfg.dataset == "digits" else load_dataset(cfg.dataset, reporting.DATA_DIRS[cfg.dataset])
         rows = calibration(cfg, data, state / sub)

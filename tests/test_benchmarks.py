@@ -4,6 +4,7 @@ the one its source gives. Data and structure only — no assertion on README wor
 
 import dataclasses
 import json
+import os
 import re
 import shutil
 import sys
@@ -586,6 +587,12 @@ def test_calibration_is_recomputed_when_the_curves_come_from_a_rerun(tmp_path):
     assert not _calibrated(tmp_path, cfg)  # the same unit, another final learner
     (tmp_path / "calibration.csv").write_text(head + "random,0,20,0.6,1.0,0.1\n")
     assert not _calibrated(tmp_path, cfg)  # a unit missing
+    (tmp_path / "calibration.csv").write_text(head + "random,0,20,0.6,1.0,0.1\nrandom,1,20,0.7,1.0,0.1\n")
+    state = tmp_path / "state"
+    state.mkdir()
+    shutil.copy(tmp_path / "curves.csv", state / "curves.csv")
+    os.utime(tmp_path / "calibration.csv", (1e9, 1e9))  # written long before the run's curves
+    assert _calibrated(tmp_path, cfg) and not _calibrated(tmp_path, cfg, state)  # equal accuracies, older file: a rerun
 
 
 def test_a_calibration_row_from_another_learner_than_the_curves_is_left_out_of_the_means(tmp_path):
