@@ -64,7 +64,9 @@ from activegan.errors import ConfigError
 STOP_SET_SIZE = 2000
 WINDOW = None  # rounds of residuals the estimate uses (None: all); chosen in docs/results/stopping
 RECENT = None  # labels: the residuals of the last rounds back to the first that brings them to this many (None: all)
-GAIN_PER_100 = 0.04  # the stop signal's plateau: the estimate rose less than 4 points per 100 labels (selection-cifar10.md)
+# The stop signal's plateau: the estimate rose less than 4 points per 100 labels. Chosen in selection-cifar10.md, which
+# says whether it is still among the best rules there; not changed for a one-seed difference (docs/results/history.md).
+GAIN_PER_100 = 0.04
 BINS = 5  # confidence bins of the weights (quantiles of the stop set's confidences)
 LEVEL = 0.90
 MIN_AUDIT = 10  # audit labels before the residual term uses them alone
