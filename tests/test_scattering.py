@@ -148,3 +148,32 @@ def test_the_linear_heads_temperature_divides_its_logits():
     np.testing.assert_allclose(plain.predict_proba(pool), plain.model_.predict_proba(plain.features(pool)), rtol=1e-5, atol=1e-6)
     assert (plain.predict(pool) == head.predict(pool)).all()  # the temperature moves no prediction
     assert head.predict_proba(pool).max(axis=1).mean() < plain.predict_proba(pool).max(axis=1).mean()
+
+
+@pytest.mark.parametrize("strategy", ["margin", "typiclust"])  # the scoring path (pool sample) and the set path
+def test_query_on_a_folder_of_colour_photos_with_scattering_and_views(tmp_path, strategy):
+    from PIL import Image
+
+    from activegan.cli import main
+
+    rng = np.random.default_rng(0)
+
+    def photo(path, red: bool):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        x = rng.random((48, 48, 3)) * 80
+        x[..., 0 if red else 2] += 150
+        Image.fromarray(x.astype("uint8")).save(path)
+
+    for k in range(4):
+        photo(tmp_path / "labeled" / "red" / f"{k}.png", True)
+        photo(tmp_path / "labeled" / "blue" / f"{k}.png", False)
+    for k in range(30):
+        photo(tmp_path / "pool" / f"p{k:02d}.png", k % 2 == 0)
+    assert main(["query", "--labeled", str(tmp_path / "labeled"), "--pool", str(tmp_path / "pool"), "--out",
+                 str(tmp_path / "out"), "--features", "scattering", "--image-size", "48", "--strategy", strategy,
+                 "-n", "6", "--no-progress", "--cache-dir", str(tmp_path / "cache")]) == 0
+    with open(tmp_path / "out" / "queries.csv") as f:
+        rows = [line.split(",") for line in f.read().splitlines()[1:]]
+    assert len(rows) == 6
+    right = [(r[3] == "red") == (int(r[1].rsplit("/p", 1)[1][:2]) % 2 == 0) for r in rows]
+    assert sum(right) >= 5  # the colour is plain to any head
