@@ -8,7 +8,8 @@ labels (docs/results/representation/heads.md). ``spread=False`` fits the head on
 
 A representation that names training views (``PoolRepresentation.train_views``: the scattering
 transform's mirror and shifts) adds each labeled image's views as labeled points of the same weight;
-the spreading's neighbours and strength are the representation's too (``SPREAD``).
+the spreading's neighbours and strength are the representation's too (``SPREAD``). Its probabilities are the
+softmax of its logits divided by the representation's temperature (``TEMPERATURE``): no prediction changes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 from scipy.special import softmax
 
 from activegan.embedding import label_spreading
@@ -51,10 +51,10 @@ class LinearHead(ClassifierMixin):
     def _prepare(self) -> None:
         if not hasattr(self, "rows_"):
             rep = self.representation
-            k, alpha = SPREAD.get(rep.features.name.partition("@")[0], (10, 0.99))
+            base = rep.features.name.partition("@")[0]
+            k, alpha = SPREAD.get(base, (10, 0.99))
             self.neighbors_ = k if self.neighbors is None else self.neighbors
             self.alpha_ = alpha if self.alpha is None else self.alpha
-            base = rep.features.name.partition("@")[0]
             self.temperature_ = TEMPERATURE.get(base, 1.0) if self.temperature is None else float(self.temperature)
             self.rows_ = rep.graph(self.neighbors_)  # its nodes(X): pool index of each image, −1 outside
             v = rep.vectors  # one scale for every axis: whitening each one amplifies noise
