@@ -31,19 +31,11 @@ BUDGETS = (40, 100, 250)
 FEATURES = ("efficientnet-lite0", "scattering")
 
 
-def ece(p: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
-    """Expected calibration error: the confidence's |accuracy − mean confidence| per equal-width bin, weighted by the bin's share."""
-    conf, right = p.max(axis=1), p.argmax(axis=1) == y
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, bins - 1)
-    return float(sum((which == b).mean() * abs(right[which == b].mean() - conf[which == b].mean())
-                     for b in range(bins) if (which == b).any()))
-
-
 def measure(dataset: str, features: str, budgets, seeds: int) -> list[dict]:
     from activegan.data import default_cache_dir, load_dataset
     from activegan.learners.linear import LinearHead
     from activegan.representation import PoolRepresentation
+    from benchmarks.label_efficiency import calibration_of
 
     data = load_dataset(dataset, reporting.DATA_DIRS.get(dataset))
     n_classes = int(data.y_pool.max()) + 1
@@ -60,11 +52,11 @@ def measure(dataset: str, features: str, budgets, seeds: int) -> list[dict]:
             logits[:, head.model_.classes_] = head.logits_of(head.features(data.x_pool[val]))
             for t in TEMPERATURES:
                 p = softmax(logits / t, axis=1)
+                scores = calibration_of(p, y[val])
                 rows.append({"features": features, "labels": n, "seed": seed, "temperature": t,
                              "accuracy": round(float((p.argmax(1) == y[val]).mean()), 4),
                              "mean_confidence": round(float(p.max(1).mean()), 4),
-                             "log_loss": round(float(-np.log(np.clip(p[np.arange(len(val)), y[val]], 1e-12, 1)).mean()), 4),
-                             "ece": round(ece(p, y[val]), 4)})
+                             "log_loss": round(scores["log_loss"], 4), "ece": round(scores["ece"], 4)})
         print(f"{features}: seed {seed} done", flush=True)
     return rows
 

@@ -40,10 +40,10 @@ def unit(dataset: str, images: int, seed: int, budgets: list[int], n_val: int) -
     from activegan.active.round import learner_factory
     from activegan.active.strategies import make_strategy
     from activegan.data import default_cache_dir, load_dataset
-    from activegan.learners import resolve_learner, selftrain
+    from activegan.learners import resolve_learner
     from activegan.representation import PoolRepresentation
     from activegan.seeds import initial_rng
-    from benchmarks.new_class_vote import validation_split
+    from benchmarks.new_class_vote import selftrain_fit, validation_split
 
     data = load_dataset(dataset, reporting.DATA_DIRS.get(dataset))
     rep = PoolRepresentation(data.x_pool, default_cache_dir(), features="auto")
@@ -52,13 +52,11 @@ def unit(dataset: str, images: int, seed: int, budgets: list[int], n_val: int) -
     rest = np.setdiff1d(np.arange(len(y)), val)
     learner = resolve_learner("auto", "auto", data.image_shape)
     assert learner == "selftrain", learner
-    init = selftrain.SelfTrainLearner.__init__
 
-    def with_images(self, pool, spread, n_classes, options=selftrain.SelfTrainOptions(), random_state=0, device="cpu"):
-        init(self, pool, spread, n_classes, dataclasses.replace(options, images_per_round=images), random_state, device)
+    def with_images(st):  # read by each later round's fit
+        st.options = dataclasses.replace(st.options, images_per_round=images)
 
-    selftrain.SelfTrainLearner.__init__ = with_images
-    try:
+    with selftrain_fit(with_images):
         make = learner_factory(learner, pool=data.x_pool, n_classes=data.n_classes, seed=seed, representation=rep,
                                cache_dir=default_cache_dir())
         al = ActiveRound(data.x_pool, make_strategy(DEFAULT_STRATEGY), make, seed=seed, representation=rep)
@@ -78,8 +76,6 @@ def unit(dataset: str, images: int, seed: int, budgets: list[int], n_val: int) -
             rows.append({"images": images, "seed": seed, "labels": b, "fit_s": round(fit_s, 2), "ask_s": ask_s,
                          "val_accuracy": round(float((np.asarray(p).argmax(1) == y[val]).mean()), 4)})
         return rows
-    finally:
-        selftrain.SelfTrainLearner.__init__ = init
 
 
 def measure(dataset: str, images: list[int], seeds: int, budgets: list[int], n_val: int, jobs: int) -> list[dict]:

@@ -946,10 +946,10 @@ def test_typiclust_kmeans_page_applies_its_stated_rule_to_hand_computed_aulc():
     assert "per seed: -0.0071, +0.0000 (mean -0.0036; 0 of 2 seeds ahead)" in text and "**mini-batch stays**" in text
 
 
-def test_head_temperature_ece_by_hand():
-    from benchmarks.head_temperature import ece
+def test_the_calibration_error_head_temperature_reads_by_hand():
+    from benchmarks.label_efficiency import calibration_of
 
     p = np.array([[0.9, 0.1], [0.8, 0.2], [0.4, 0.6], [0.3, 0.7]])  # confidences 0.9, 0.8, 0.6, 0.7
     y = np.array([0, 1, 1, 1])  # right, wrong, right, right
-    # 15 bins of 1/15: 0.6 → bin 8, 0.7 → bin 10, 0.8 → bin 11, 0.9 → bin 13; each |acc − conf| · 1/4
-    assert ece(p, y) == pytest.approx((0.4 + 0.3 + 0.8 + 0.1) / 4)
+    # 15 bins of 1/15: each confidence in its own bin; each |acc − conf| · 1/4
+    assert calibration_of(p, y)["ece"] == pytest.approx((0.4 + 0.3 + 0.8 + 0.1) / 4)

@@ -158,16 +158,14 @@ class ActiveLearner:
     def _out_of_fold(self):
         """The estimate's cross-validated residuals of the images the random strategy drew (``out_of_fold``), where
         the default learner refits fast enough; None otherwise."""
-        from activegan.learners import learner_spec, resolve_learner
-        from activegan.monitor import out_of_fold
+        from activegan.learners import resolve_learner
+        from activegan.monitor import fast_out_of_fold
 
         if self.estimator is not None or self.representation_ is None or not hasattr(self, "uniform_"):
             return None
         name = resolve_learner(self.learner, self.representation_.features.name, self.representation_.pool.shape[1:])
-        if not learner_spec(name).cross_validates:
-            return None
-        return out_of_fold(lambda round_, previous: self._default_estimator(), self.accuracy_.rounds, self.X_,
-                           np.arange(len(self.y_)), self.y_, self.uniform_, self.random_state)
+        return fast_out_of_fold(name, lambda round_, previous: self._default_estimator(), self.accuracy_.rounds, self.X_,
+                                np.arange(len(self.y_)), self.y_, self.uniform_, self.random_state)
 
     def predict_proba(self, X) -> np.ndarray:
         return self.estimator_.predict_proba(X)

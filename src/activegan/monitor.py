@@ -75,14 +75,14 @@ def out_of_fold(learner, round_: int, X, labeled, labels, uniform, seed: int, fo
     return np.stack([np.pad(probs[i], (0, width - len(probs[i]))) for i in rows]), labels[rows]
 
 
-def audit_out_of_fold(learner_name: str, learner, X, y, uniform, seed: int):
-    """``out_of_fold`` for a front end whose labeled images are the first rows of X (``uniform``: which of them
-    earlier audits drew), where the learner called ``learner_name`` refits in seconds; None otherwise."""
+def fast_out_of_fold(learner_name: str, learner, round_: int, X, labeled, labels, uniform, seed: int):
+    """``out_of_fold`` where the learner called ``learner_name`` refits in seconds (``LearnerSpec.cross_validates``);
+    None otherwise (the estimate then uses the recorded predictions)."""
     from activegan.learners import learner_spec
 
-    if not learner_spec(learner_name).cross_validates or not np.asarray(uniform).any():
+    if not learner_spec(learner_name).cross_validates:
         return None
-    return out_of_fold(learner, 0, X, np.arange(len(y)), y, uniform, seed)
+    return out_of_fold(learner, round_, X, labeled, labels, uniform, seed)
 
 
 def check_share(share: float) -> None:

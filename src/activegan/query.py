@@ -35,7 +35,7 @@ from activegan.data.user import ImageFormat, Labeled, ImagePool, image_format, r
 from activegan.errors import ConfigError, DataError
 from activegan.io import atomic_torch_save, atomic_write_bytes, atomic_write_json
 from activegan import query_history
-from activegan.monitor import audit_count, audit_out_of_fold
+from activegan.monitor import audit_count, fast_out_of_fold
 from activegan.query_outputs import labeled_images, write_outputs, write_skipped
 
 FORMATS = ("csv", "label-studio")
@@ -144,8 +144,9 @@ def run_query(cfg: QueryConfig, progress: bool = False, cache_dir=None) -> dict:
     sheet = write_outputs(cfg, out, pool, top, skipped, classes, fmt, timing, rescored)
     known = labeled_images(labeled, fmt)
     keys = query_history.content_keys(known)
-    oof = audit_out_of_fold(cfg.learner, lambda round_, previous: make(), known, labeled.y(classes),
-                            query_history.audit_mask(out, labeled.fingerprint(), keys), cfg.seed)
+    y = labeled.y(classes)
+    oof = fast_out_of_fold(cfg.learner, lambda round_, previous: make(), 0, known, np.arange(len(y)), y,
+                           query_history.audit_mask(out, labeled.fingerprint(), keys), cfg.seed)
     stopping = query_history.record(out, labeled.fingerprint(), keys, labeled.labels, classes, top, stop, share, oof)
     return {"scored": scored, "queries": len(top["ids"]), "skipped": len(skipped), "excluded": pool.excluded,
             "rescored": rescored, "contact_sheet": sheet, "out": str(out), "stopping": stopping, **timing}

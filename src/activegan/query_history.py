@@ -89,12 +89,16 @@ def share_of(out: Path, pool_size: int) -> float:
 def audit_mask(out: Path, labeled_set: str, labeled_keys) -> np.ndarray:
     """Which of the labeled images (content keys) an earlier query into ``out`` drew for the audit: uniformly from
     the stop set, so they may be cross-validated (``monitor.out_of_fold``)."""
-    history = load(out)
-    if not history:
-        return np.zeros(len(labeled_keys), dtype=bool)
-    base = history["before"] if history["labeled_set"] == labeled_set else history["after"]
-    audit = set(base.get("audit", []))
+    audit = set(_base(load(out), labeled_set).get("audit", []))
     return np.array([str(k) in audit for k in labeled_keys], dtype=bool)
+
+
+def _base(history: dict | None, labeled_set: str) -> dict:
+    """The state this query's round continues: the round before the last when the labeled set is the last one's
+    (the same query again), else the last round's."""
+    if not history:
+        return _EMPTY
+    return history["before"] if history["labeled_set"] == labeled_set else history["after"]
 
 
 def record(out: Path, labeled_set: str, labeled_keys, labels, classes, top: dict, stop: dict, share: float,
@@ -124,7 +128,7 @@ def next_round(history: dict | None, labeled_set: str, labeled: dict, asked: dic
     ``asked`` and ``stop``: content key → [class name, probability] of this query's model (a third element, 1, on
     an audit image); ``oof``: (probabilities, labels) of the audit's labeled images cross-validated, or None."""
     same = history is not None and history["labeled_set"] == labeled_set
-    base = (history["before"] if same else history["after"]) if history else _EMPTY
+    base = _base(history, labeled_set)
     rounds = (history["rounds"][:-1] if same else history["rounds"]) if history else []
     accuracy, signal = AccuracyEstimate(), StopSignal()
     if base["estimate"]:

@@ -11,7 +11,7 @@ import numpy as np
 from activegan import query_history
 from activegan.data.user import ImageFormat, ImagePool, Labeled
 from activegan.errors import DataError
-from activegan.monitor import audit_count, audit_out_of_fold
+from activegan.monitor import audit_count, fast_out_of_fold
 from activegan.query_outputs import labeled_images, write_outputs, write_skipped
 
 
@@ -60,7 +60,8 @@ def select_set(cfg, strategy, labeled: Labeled, fmt: ImageFormat, pool: ImagePoo
     timing = {"model_s": t1 - t0, "score_s": time.perf_counter() - t1, "merge_s": 0.0, "shards_scored_now": pool.n_shards}
     sheet = write_outputs(cfg, Path(cfg.out), pool, top, skipped, classes, fmt, timing, rescored)
     known_keys = query_history.content_keys(known)
-    oof = audit_out_of_fold(cfg.learner, al.learner, X, labeled.y(classes), query_history.audit_mask(Path(cfg.out), labeled.fingerprint(), known_keys), cfg.seed)
+    uniform = query_history.audit_mask(Path(cfg.out), labeled.fingerprint(), known_keys)  # the labeled images: X's first rows
+    oof = fast_out_of_fold(cfg.learner, al.learner, 0, X, np.arange(len(known)), labeled.y(classes), uniform, cfg.seed)
     stopping = query_history.record(Path(cfg.out), labeled.fingerprint(), known_keys, labeled.labels, classes, top, stop,
                                     share, oof)
     return {"scored": pool.n_shards, "queries": len(top["ids"]), "skipped": len(skipped), "excluded": pool.excluded,

@@ -58,13 +58,10 @@ def session_out_of_fold(store: LabelStore, al, cfg, pool_items, round_: int, see
     """The estimate's cross-validated residuals (``activegan.monitor.out_of_fold``) where the session's learner
     refits fast enough: of the images drawn uniformly from the pool — the audit's, the first batch when it is random,
     every later one under the random strategy. None otherwise (the estimate then uses the recorded predictions)."""
-    from activegan.learners import learner_spec
-    from activegan.monitor import out_of_fold
+    from activegan.monitor import fast_out_of_fold
 
-    if not learner_spec(cfg.learner).cross_validates:
-        return None
     audit = set(store.audit_pool_indices())
     drawn = [i.pool_index for i in pool_items if (i.round > 1 and cfg.strategy == "random")  # round 1: the first batch
              or (i.round == 1 and cfg.initial_strategy == "random") or i.pool_index in audit]
     labeled = al.labeled.labeled
-    return out_of_fold(al.learner, round_, al.X, labeled, al.labeled.labels, np.isin(labeled, drawn), seed)
+    return fast_out_of_fold(cfg.learner, al.learner, round_, al.X, labeled, al.labeled.labels, np.isin(labeled, drawn), seed)
