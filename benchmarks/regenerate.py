@@ -71,6 +71,7 @@ def benchmarks_table(results: Path) -> str:
         ["`python -m benchmarks.acquisition_tune --dataset cifar10`", "`docs/results/acquisition/tuning-cifar10.md`",
          "its page states it"],
         ["`python -m benchmarks.round_speed --dataset {cifar10,mnist}`", "`docs/results/speed/round-*.md`", "its page states it"],
+        ["`python -m benchmarks.feature_speed`", "`docs/results/speed/features-cifar10.md`", "its page states it"],
         ["`python -m benchmarks.typiclust_kmeans --dataset cifar10`", "`docs/results/acquisition/typiclust-kmeans-cifar10.md`",
          "its page states it"],
         ["`python -m benchmarks.acquisition_speed --dataset {mnist,cifar10}`", "`docs/results/acquisition/probcover-speed-*.md`",

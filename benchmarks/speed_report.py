@@ -322,3 +322,18 @@ def round_speed_aim(dataset: str) -> list[str]:
             f"{float(worst['round_s']):.1f} s at {worst['labels']} labels ({worst['learner']}, {worst['strategy']}; "
             f"`docs/results/speed/round-{dataset}.md`) — **{'met' if float(worst['round_s']) <= 5 else 'not met'}**.",
             *app_line(dataset)]
+
+
+def features_time_aim(dataset: str, aim_min: float = 20.0) -> list[str]:
+    """The aim on computing a pool's features once, from ``benchmarks.feature_speed``'s row (CIFAR-10's aim)."""
+    import csv
+
+    path = reporting.RESULTS / "speed" / f"features-{dataset}.csv"
+    if dataset != "cifar10" or not path.exists():
+        return []
+    with open(path, newline="") as f:
+        row = next(csv.DictReader(f))
+    minutes = float(row["cold_s"]) / 60
+    return [f"- The features of the {int(row['images']):,} CIFAR-10 images (pool and test) ≤ {aim_min:g} minutes on this "
+            f"machine, cached: {minutes:.1f} minutes once, {float(row['cached_s']):.0f} s from the cache "
+            f"(`docs/results/speed/features-{dataset}.md`) — **{'met' if minutes <= aim_min else 'not met'}**."]

@@ -953,3 +953,36 @@ def test_the_calibration_error_head_temperature_reads_by_hand():
     y = np.array([0, 1, 1, 1])  # right, wrong, right, right
     # 15 bins of 1/15: each confidence in its own bin; each |acc − conf| · 1/4
     assert calibration_of(p, y)["ece"] == pytest.approx((0.4 + 0.3 + 0.8 + 0.1) / 4)
+
+
+def test_the_features_time_aim_reads_its_row_by_hand(tmp_path, monkeypatch):
+    from benchmarks import reporting, speed_report
+
+    monkeypatch.setattr(reporting, "RESULTS", tmp_path)
+    assert speed_report.features_time_aim("cifar10") == []  # not measured: no line
+    reporting.write_rows_csv(tmp_path / "speed" / "features-cifar10.csv",
+                             [{"dataset": "cifar10", "images": 60000, "cold_s": 1230.0, "cached_s": 9.4}])
+    (line,) = speed_report.features_time_aim("cifar10")  # 1 230 s = 20.5 minutes: over
+    assert "60,000 CIFAR-10 images" in line and "20.5 minutes once, 9 s from the cache" in line and "**not met**" in line
+    reporting.write_rows_csv(tmp_path / "speed" / "features-cifar10.csv",
+                             [{"dataset": "cifar10", "images": 60000, "cold_s": 1200.0, "cached_s": 9.4}])
+    assert "**met**" in speed_report.features_time_aim("cifar10")[0]  # exactly 20 minutes
+    assert speed_report.features_time_aim("mnist") == []  # the aim is CIFAR-10's
+
+
+def test_representation_rule_takes_the_most_accurate_backbone_within_the_time_aim_by_hand():
+    from benchmarks.representation_choice import rule
+
+    speed = [{"dataset": "cifar10", "features": "pixels", "images_per_s": 0.0},
+             {"dataset": "cifar10", "features": "a@128", "images_per_s": 100.0},   # 60 000 / 100 / 60 = 10 minutes
+             {"dataset": "cifar10", "features": "a@160", "images_per_s": 40.0}]    # 25 minutes: over 20
+    acc = {("a@128", "probe"): 0.5, ("a@128", "spread-knn"): 0.6, ("a@128", "spread-umap"): 0.9,  # mean 0.55
+           ("a@160", "probe"): 0.6, ("a@160", "spread-knn"): 0.7}                                    # mean 0.65
+    rows = [{"dataset": "cifar10", "features": f, "learner": learner, "labels": 250, "accuracy": a}
+            for (f, learner), a in acc.items()]
+    first, slower = rule(rows, speed, "cifar10", 250)
+    assert "**a@128** (0.550, 10 minutes)" in first
+    assert slower == "More accurate but slower: a@160 0.650 (25 minutes)."
+    speed[2]["images_per_s"] = 60.0  # 16.7 minutes: within the aim, and more accurate
+    assert rule(rows, speed, "cifar10", 250) == [rule(rows, speed, "cifar10", 250)[0]]
+    assert "**a@160** (0.650, 17 minutes)" in rule(rows, speed, "cifar10", 250)[0]
