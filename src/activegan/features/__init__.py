@@ -34,7 +34,7 @@ logger = logging.getLogger("activegan")
 
 BUILTIN = ("auto", "pixels", "efficientnet-lite0", "efficientnet-lite2", "scattering")
 USER_KINDS = ("torchscript", "onnx", "python")
-DEFAULT_SIZE = {"efficientnet-lite0": 128, "efficientnet-lite2": 128}  # docs/results/representation/choice.md
+DEFAULT_SIZE = {"efficientnet-lite0": 160, "efficientnet-lite2": 160}  # docs/results/representation/choice.md
 CHUNK = 2048  # images per chunk file: what a kill -9 can lose
 
 
