@@ -41,6 +41,9 @@ CODE_CHANGES = [
              "prediction moves, but strategies that read probabilities may pick other images, and the accuracy estimate "
              "and the calibration columns move (validation: `docs/results/representation/temperature.md`)",
      "touches": "strategies"},
+    {"date": "2026-12-07T21:02:48Z", "learner": None, "datasets": ("cifar10",), "features": ("auto",),  # runs naming @128: untouched
+     "what": "`--features auto` gives colour images EfficientNet-Lite0 at 160 px, not 128 (validation: "
+             "`docs/results/representation/choice.md`)", "touches": "all", "from": "round 0"},
 ]
 
 
@@ -60,9 +63,10 @@ def units_gaining_a_class(rows: list[dict]) -> tuple[int, int] | None:
 
 
 def _changes_since(started: str | None, learner: str, dataset: str, rows: list[dict],
-                   first: tuple | None = None) -> list[tuple[dict, tuple | None, str]]:
+                   first: tuple | None = None, features: str | None = None) -> list[tuple[dict, tuple | None, str]]:
     """(change, (units touched, units) or None when unknown, how) for each CODE_CHANGES entry after ``started`` that
-    touches ``learner`` on ``dataset`` (``first``: the run's first labels, (kind, how many), when known)."""
+    touches ``learner`` on ``dataset`` (``first``: the run's first labels, (kind, how many), when known; ``features``:
+    the run's representation, which a change naming ``features`` must match; None: pixels' "auto" of old runs)."""
     from activegan.active.first_labels import mixture_rule
     from activegan.embedding import EmbeddingConfig
 
@@ -73,6 +77,8 @@ def _changes_since(started: str | None, learner: str, dataset: str, rows: list[d
         if c["learner"] not in (None, learner) or dataset not in c["datasets"] or (started is not None and started >= c["date"]):
             continue
         if started is not None and started < c.get("after", ""):  # a run from before the change this one undoes
+            continue
+        if "features" in c and (features or "auto") not in c["features"]:
             continue
         if c["touches"] == "typical first labels":  # every unit of a run whose typical first batch the mixture reaches
             if first is not None and (first[0] != "typical"
@@ -87,7 +93,7 @@ def _changes_since(started: str | None, learner: str, dataset: str, rows: list[d
         elif c["touches"] == "new class":
             touched, how = units_gaining_a_class(rows), "labeled a new class after round 0 and would give other numbers from that round on"
         else:
-            touched, how = every, "would give other numbers from round 1 on"
+            touched, how = every, f"would give other numbers from {c.get('from', 'round 1')} on"
         out.append((c, touched, how))
     return out
 
@@ -102,14 +108,18 @@ def _change_note(c: dict, touched, how: str, name: str) -> str:
             + ". Not rerun yet.")
 
 
-def moved_by_changes(started: str | None, learner: str, dataset: str, rows: list[dict], first: tuple | None = None) -> bool:
+def moved_by_changes(started: str | None, learner: str, dataset: str, rows: list[dict], first: tuple | None = None,
+                     features: str | None = None) -> bool:
     """Whether a library change after ``started`` would move (or may move: unknown) the units of ``rows``."""
-    return any(t is None or t[0] > 0 for _, t, _ in _changes_since(started, learner, dataset, rows, first))
+    return any(t is None or t[0] > 0 for _, t, _ in _changes_since(started, learner, dataset, rows, first, features))
 
 
-def code_change_notes(started: str | None, learner: str, dataset: str, rows: list[dict], name: str = "this run") -> list[str]:
-    """'- Changed since …' for each CODE_CHANGES entry that came after ``started`` and touches ``learner`` on ``dataset``."""
-    return [_change_note(c, touched, how, name) for c, touched, how in _changes_since(started, learner, dataset, rows)]
+def code_change_notes(started: str | None, learner: str, dataset: str, rows: list[dict], name: str = "this run",
+                      features: str | None = None) -> list[str]:
+    """'- Changed since …' for each CODE_CHANGES entry that came after ``started`` and touches ``learner`` on ``dataset``
+    (with the representation ``features``)."""
+    return [_change_note(c, touched, how, name)
+            for c, touched, how in _changes_since(started, learner, dataset, rows, features=features)]
 
 
 def run_of(out: Path, sub: str, cfg, run: dict | None) -> tuple[str | None, list[dict], tuple | None]:
@@ -133,7 +143,7 @@ def change_notes(out: Path, cfgs: dict, run: dict | None, name=lambda sub: f"`{s
     reached = {}  # (date, what) → [(change, touched, how, folder's name)], in CODE_CHANGES order
     for sub, cfg in cfgs.items():
         started, rows, first = run_of(out, sub, cfg, run)
-        for c, touched, how in _changes_since(started, cfg.learner, cfg.dataset, rows, first):
+        for c, touched, how in _changes_since(started, cfg.learner, cfg.dataset, rows, first, getattr(cfg, "features", None)):
             reached.setdefault((c["date"], c["what"]), []).append((c, touched, how, name(sub), f"`{sub}`"))
     notes = []
     for (date, what), hits in sorted(reached.items()):
@@ -163,6 +173,7 @@ def stale_rows(out: Path, cfgs: dict, key) -> set:
     for sub, cfg in cfgs.items():
         started, rows, first = run_of(out, sub, cfg, page)
         for s in dict.fromkeys(r["strategy"] for r in rows):
-            if moved_by_changes(started, cfg.learner, cfg.dataset, [r for r in rows if r["strategy"] == s], first):
+            if moved_by_changes(started, cfg.learner, cfg.dataset, [r for r in rows if r["strategy"] == s], first,
+                                getattr(cfg, "features", None)):
                 stale.add(key(cfg, s))
     return stale

@@ -53,11 +53,11 @@ def measure(dataset: str, features: str, budgets, seeds: int) -> list[dict]:
             for t in TEMPERATURES:
                 p = softmax(logits / t, axis=1)
                 scores = calibration_of(p, y[val])
-                rows.append({"features": features, "labels": n, "seed": seed, "temperature": t,
+                rows.append({"features": rep.features.name, "labels": n, "seed": seed, "temperature": t,
                              "accuracy": round(float((p.argmax(1) == y[val]).mean()), 4),
                              "mean_confidence": round(float(p.max(1).mean()), 4),
                              "log_loss": round(scores["log_loss"], 4), "ece": round(scores["ece"], 4)})
-        print(f"{features}: seed {seed} done", flush=True)
+        print(f"{rep.features.name}: seed {seed} done", flush=True)
     return rows
 
 
@@ -84,7 +84,7 @@ def render(rows, run: dict) -> str:
                        + f" | {np.mean([r['log_loss'] for r in sel]):.3f} |")
     out.append("")
     for f in dict.fromkeys(r["features"] for r in rows):
-        shipped = TEMPERATURE.get(f, 1.0)
+        shipped = TEMPERATURE.get(f.partition("@")[0], 1.0)  # the rows name the size the default resolved to
         out.append(f"- `{f}`: lowest mean log-loss at T = {best(rows, f):g}; the library's (`learners.linear.TEMPERATURE`): "
                    f"{shipped:g}" + ("." if shipped == best(rows, f) else " — **differs**."))
     return "\n".join(out) + "\n"

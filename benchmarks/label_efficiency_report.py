@@ -41,6 +41,8 @@ EXPERIMENTS = [
     ("lite0-linear-typical", "linear", "typical", ["random", "margin", "entropy", "typiclust", "probcover"],
      "efficientnet-lite0@128"),
     ("lite0-embedding-typical", "embedding", "typical", ["random", "margin"], "efficientnet-lite0@128"),
+    # The default since 2026-12-07 21:02 (auto: 160 px, representation/choice.md); the 128-px rows above stay as they ran.
+    ("lite0-160-linear-typical", "linear", "typical", ["random", "typiclust"], "efficientnet-lite0@160"),
     # No pretrained weight: a fixed wavelet scattering transform of the pool's own pixels (representation/scattering.md).
     ("scattering-linear-typical", "linear", "typical", ["random", "typiclust"], "scattering"),
 ]
@@ -259,7 +261,7 @@ def conclusions(rep, everything: dict) -> list[str]:
     return out
 
 
-DEFAULTS = {"colour": ("linear on efficientnet-lite0@128", "typical"), "grey": ("selftrain", "typical")}  # `run`'s, per kind
+DEFAULTS = {"colour": ("linear on efficientnet-lite0@160", "typical"), "grey": ("selftrain", "typical")}  # `run`'s, per kind
 
 
 def default_of(dataset: str) -> tuple[str, str]:
@@ -359,7 +361,8 @@ def render(rep) -> str:
              "images itself), `cnn` (the poster's supervised CNN, 50 epochs per round, 2 000 "
              "candidates scored per round) and `ssl-gan` (the DCGAN's discriminator as a K+1-class semi-supervised "
              "classifier trained on labeled, pool and generated images, feature matching; warm-started). Learners `on "
-             "efficientnet-lite0@128` work on the embedded pretrained backbone's features of the pool (128 px, L2-normalised, "
+             "efficientnet-lite0@SIZE` work on the embedded pretrained backbone's features of the pool (SIZE px: 160, the "
+             "default since 2026-12-07, or 128 before; L2-normalised, "
              "PCA-128 fit on the pool, no UMAP) instead of its pixels: `embedding` spreads over their k-NN graph, `linear` is "
              "a logistic-regression head fit on every pool image's spread label weighted by its confidence "
              "(docs/results/representation/). "

@@ -802,9 +802,13 @@ def test_a_report_names_the_library_changes_since_its_run_and_the_units_they_tou
     assert len(linear) == 2 and "1 of 3 units here (typiclust) would give other numbers" in linear[0]
     assert "Gaussian mixture" in linear[1] and "3 of 3 units here would give other numbers from round 0 on" in linear[1]
     # CIFAR-10: its CNN never voted there, and its teacher's spreading change was undone there — only a run between the two
-    (on_cifar,) = code_change_notes(before, "selftrain", "cifar10", rows)
+    (on_cifar,) = code_change_notes(before, "selftrain", "cifar10", rows, features="pixels")
     assert "(typiclust)" in on_cifar
-    between = code_change_notes("2026-12-07T05:00:00Z", "selftrain", "cifar10", rows)
+    # `auto` on colour images moved from 128 to 160 px: a run on auto is touched from round 0, one naming @128 is not
+    _, size = code_change_notes(before, "linear", "cifar10", rows, features="auto")
+    assert "160 px" in size and "3 of 3 units here would give other numbers from round 0 on" in size
+    assert not any("160 px" in n for n in code_change_notes(before, "linear", "cifar10", rows, features="efficientnet-lite0@128"))
+    between = code_change_notes("2026-12-07T05:00:00Z", "selftrain", "cifar10", rows, features="pixels")
     assert len(between) == 2 and "(typiclust)" in between[0] and "label spreading on colour pixels" in between[1]
     assert "not known" in code_change_notes(before, "selftrain", "mnist", [{**r, "classes_labeled": ""} for r in rows])[0]
     assert "does not touch" in code_change_notes(before, "selftrain", "mnist", [r for r in rows if r["seed"] == 1])[0]

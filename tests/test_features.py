@@ -39,6 +39,15 @@ def test_auto_picks_pixels_for_grey_images_and_the_embedded_backbone_for_colour(
     assert resolve("auto", (1, 8, 8)).is_pixels
 
 
+def test_auto_says_which_backbone_and_size_it_picked_for_colour_images(caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="activegan"):
+        f = resolve("auto", (3, 32, 32))
+    assert f.name == f"efficientnet-lite0@{feats.DEFAULT_SIZE['efficientnet-lite0']}"
+    assert f"auto picked {f.name} for 32x32 colour images" in caplog.text
+
+
 def test_the_embedded_backbone_loads_from_its_wheel_and_gives_1280_pooled_features():
     f = resolve("efficientnet-lite0@32", (3, 16, 16))
     x = colour(4)

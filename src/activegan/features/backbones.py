@@ -54,17 +54,24 @@ class Preprocess:
 
 class TorchBackbone:
     """A torch module whose output (of ``forward``, default the module itself), pooled over any spatial
-    axes, is the feature vector."""
+    axes, is the feature vector. ``channels_last``: the module and its input in channels-last memory order, which
+    the CPU's convolutions run faster (the embedded EfficientNets: docs/results/speed/features-cifar10.md); the
+    features differ only by float rounding, so the cache key does not change."""
 
-    def __init__(self, module, preprocess: Preprocess, key: str, forward=None):
+    def __init__(self, module, preprocess: Preprocess, key: str, forward=None, channels_last: bool = False):
+        import torch
+
         self.module, self.preprocess, self.key = module.eval(), preprocess, key
         self.forward = forward or self.module
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        if channels_last:
+            self.module.to(memory_format=self.memory_format)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
-            out = self.forward(self.preprocess(batch))
+            out = self.forward(self.preprocess(batch).contiguous(memory_format=self.memory_format))
         if isinstance(out, (tuple, list)):
             out = out[0]
         if out.ndim > 2:
@@ -94,7 +101,8 @@ def embedded(name: str, size: int) -> TorchBackbone:
     state = torch.load(weights, map_location="cpu", weights_only=True)
     net.load_state_dict(state)
     # The last convolution's map, globally average-pooled: the 1280-d penultimate layer.
-    return TorchBackbone(net, Preprocess(size), f"{name}:{file_sha1(weights)[:16]}:{size}", forward=net.extract_features)
+    return TorchBackbone(net, Preprocess(size), f"{name}:{file_sha1(weights)[:16]}:{size}", forward=net.extract_features,
+                         channels_last=True)
 
 
 def torchscript(path: str, size: int | None) -> TorchBackbone:
