@@ -63,6 +63,19 @@ def test_the_embedded_backbone_loads_from_its_wheel_and_gives_1280_pooled_featur
     assert not np.allclose(out, fresh(x), atol=1e-3)
 
 
+def test_the_embedded_backbone_in_channels_last_order_gives_the_same_features_as_in_the_default_order():
+    import copy
+
+    import torch
+
+    b = resolve("efficientnet-lite0@32", (3, 16, 16)).backbone
+    x = colour(4)
+    net = copy.deepcopy(b.module).to(memory_format=torch.contiguous_format)
+    plain = feats.backbones.TorchBackbone(net, b.preprocess, b.key, forward=net.extract_features)
+    assert b.memory_format == torch.channels_last and plain.memory_format == torch.contiguous_format
+    assert np.allclose(b(x), plain(x), atol=1e-4)  # only float rounding differs: the cache key is the same
+
+
 def test_a_torchscript_file_a_python_factory_and_an_onnx_file_give_the_same_features(tmp_path, monkeypatch):
     x = colour(6)
     # What each should give, by hand: ImageNet normalisation, then [mean, 2 × mean] per plane.
