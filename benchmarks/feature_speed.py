@@ -88,8 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Aim: the features of the 60 000 CIFAR-10 images ≤ {AIM_MIN:g} minutes on this machine, cached: "
         f"{minutes:.1f} minutes for {m['images']:,} images"
         + (f" — **{'met' if met else 'not met'}**." if name == "cifar10" else " (another dataset: the aim is CIFAR-10's)."), "",
-        f"Timed on a shared machine (load average at start {' / '.join(map(str, reporting.machine()['load_average_at_start']))}):"
-        " other jobs may run beside it, so the seconds are upper bounds of what idle cores take.", ""])
+        reporting.shared_machine_words("idle cores"), ""])
     if args.quick:
         print(text)
         return 0

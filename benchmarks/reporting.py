@@ -60,6 +60,12 @@ def cpu_flags() -> str:
     return ", ".join(f for f in ("avx2", "avx512f", "fma") if f in flags)
 
 
+def shared_machine_words(idle: str = "an idle core") -> str:
+    """The caveat under a timing: the load at start, and that the seconds are upper bounds."""
+    return (f"Timed on a shared machine (load average at start {' / '.join(map(str, machine()['load_average_at_start']))}): "
+            f"other jobs may run beside it, so the seconds are upper bounds of what {idle} would take.")
+
+
 def machine() -> dict:
     import numpy
     import torch

@@ -130,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         f"`{rows[0]['strategy']}`, batches of 10, one retrain thread): seconds from the last label of a batch to the next "
         "batch on the page, and to the retrain's curve point. A strategy that reads no model asks before the retrain.", "",
         app_table, "",
-        f"Timed on a shared machine (load average at start {' / '.join(map(str, reporting.machine()['load_average_at_start']))}): "
-        "other jobs may run beside it, so the seconds are upper bounds of what an idle core takes.", ""])
+        reporting.shared_machine_words(), ""])
     if args.quick:
         print(text)
         return 0
