@@ -14,7 +14,8 @@ residual is weighted so that its round's labeled images have the confidence dist
 them had on the stop set (``matched_weights``: ``BINS`` quantile bins of those confidences, kept from the estimate
 of the round before). The 90 % interval is a t interval around it from the residuals' weighted standard error
 (effective count (Σw)² / Σw², minus 1, degrees of freedom) and the confidence term's; fewer than 2 residuals give
-[0, 1]. Chosen on the training pool's truth, never the test set: docs/results/stopping/selection-cifar10.md.
+[0, 1]. Chosen on the training pool's truth, never the test set, with 128-px features; replayed with the
+160-px features of today's ``auto`` it is no longer first there: docs/results/stopping/selection-cifar10.md.
 
 *When it is biased.* The residuals come from queried images, which are not a random sample of the pool.
 Coverage strategies (typiclust, probcover) ask for typical, easy images, right more often than their confidence
