@@ -100,8 +100,10 @@ def resolve(name: str, image_shape) -> Features:
     if base == "auto":
         base = auto_choice(image_shape)
         if base != "pixels":  # grey images keep their pixels, as before the plug-in existed: nothing to say
-            logger.info("features: auto picked %s for %s images", f"{base}@{size or DEFAULT_SIZE.get(base, '')}".rstrip("@"),
+            picked = resolve(f"{base}@{size_text}" if size_text else base, image_shape)
+            logger.info("features: auto picked %s for %s images", picked.name,
                         f"{image_shape[1]}x{image_shape[2]} {'colour' if int(image_shape[0]) == 3 else 'grey'}")
+            return picked
     if base == "pixels":
         return Features("pixels")
     if base == "scattering":
