@@ -73,7 +73,8 @@ def test_the_embedded_backbone_in_channels_last_order_gives_the_same_features_as
     net = copy.deepcopy(b.module).to(memory_format=torch.contiguous_format)
     plain = feats.backbones.TorchBackbone(net, b.preprocess, b.key, forward=net.extract_features)
     assert b.memory_format == torch.channels_last and plain.memory_format == torch.contiguous_format
-    assert np.allclose(b(x), plain(x), atol=1e-4)  # only float rounding differs: the cache key is the same
+    # Only float rounding differs (1e-5 here, values up to about 3): the cache key is the same. The margin is for other CPUs.
+    assert np.allclose(b(x), plain(x), rtol=1e-4, atol=1e-3)
 
 
 def test_a_torchscript_file_a_python_factory_and_an_onnx_file_give_the_same_features(tmp_path, monkeypatch):
