@@ -31,9 +31,9 @@ OUT = reporting.RESULTS / "label-efficiency" / "mnist"
 NAME = "selftrain-round-images"
 
 
-def unit(dataset: str, images: int, seed: int, budgets: list[int], n_val: int) -> list[dict]:
-    """One run of the default learner and strategy with ``images`` per later round: validation accuracy and the
-    seconds of each round's fit (train) and ask (score + select)."""
+def unit(dataset: str, images: int, seed: int, budgets: list[int], n_val: int, options: dict | None = None) -> list[dict]:
+    """One run of the default learner and strategy with ``images`` per later round (and any other ``SelfTrainOptions``
+    in ``options``): validation accuracy and the seconds of each round's fit (train) and ask (score + select)."""
     reporting.one_thread()
     from activegan.active import DEFAULT_STRATEGY, ActiveRound
     from activegan.active.first_labels import first_labels
@@ -55,7 +55,7 @@ def unit(dataset: str, images: int, seed: int, budgets: list[int], n_val: int) -
     assert learner == "selftrain", learner
 
     def with_images(st):  # read by each later round's fit
-        st.options = dataclasses.replace(st.options, images_per_round=images)
+        st.options = dataclasses.replace(st.options, images_per_round=images, **(options or {}))
 
     with selftrain_fit(with_images):
         make = learner_factory(learner, pool=data.x_pool, n_classes=data.n_classes, seed=seed, representation=rep,
@@ -74,7 +74,7 @@ def unit(dataset: str, images: int, seed: int, budgets: list[int], n_val: int) -
                 t = time.perf_counter()
                 chosen = al.ask(nxt - b, r + 1, exclude=val)
                 ask_s = round(time.perf_counter() - t, 2)
-            rows.append({"images": images, "seed": seed, "labels": b, "fit_s": round(fit_s, 2), "ask_s": ask_s,
+            rows.append({"images": images, **(options or {}), "seed": seed, "labels": b, "fit_s": round(fit_s, 2), "ask_s": ask_s,
                          "val_accuracy": round(float((np.asarray(p).argmax(1) == y[val]).mean()), 4), "first_labels": first})
         return rows
 

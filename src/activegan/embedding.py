@@ -182,24 +182,42 @@ def label_spreading(S: sp.spmatrix, labeled, labels, n_classes: int, alpha: floa
 
 def _conjugate_gradients(a: sp.csr_matrix, b: np.ndarray, tol: float, max_iter: int = 100_000) -> np.ndarray:
     """Solve A X = B for a symmetric positive definite A, every column at once (one sparse product per
-    iteration for all classes), until each column's residual is below tol × |b|."""
-    x = np.zeros_like(b)
-    r = b.copy()
-    p = r.copy()
-    rr = (r * r).sum(axis=0)
-    stop = tol**2 * np.maximum(rr, 1e-300)
-    for _ in range(max_iter):
-        active = rr > stop
-        if not active.any():
-            break
-        ap = a @ p
-        step = np.where(active, rr / np.maximum((p * ap).sum(axis=0), 1e-300), 0.0)
-        x += step * p
-        r -= step * ap
-        rr_new = (r * r).sum(axis=0)
-        p = r + np.where(active, rr_new / np.maximum(rr, 1e-300), 0.0) * p
-        rr = rr_new
-    return x
+    iteration for all classes), until each column's residual is below tol × |b|.
+
+    The products and vectors are float32 (torch's CSR product: about 3× scipy's float64 one on this machine's one
+    thread), the dot products summed in float64 so that the float32 vectors do not cost iterations; the
+    probabilities that follow differ from a float64 solve by ~1e-5 (tests/test_learners.py checks against one)."""
+    import warnings
+
+    import torch
+
+    a = a.tocsr().astype(np.float32)
+    with warnings.catch_warnings():  # "sparse CSR tensor support is in beta": the product used here is stable
+        warnings.simplefilter("ignore", UserWarning)
+        A = torch.sparse_csr_tensor(torch.from_numpy(a.indptr.astype(np.int64)),
+                                    torch.from_numpy(a.indices.astype(np.int64)), torch.from_numpy(a.data), size=a.shape)
+    x = torch.zeros(b.shape, dtype=torch.float32)
+    r = torch.from_numpy(np.ascontiguousarray(b, dtype=np.float32))
+    p = r.clone()
+
+    def dots(u, v):
+        return (u * v).sum(dim=0, dtype=torch.float64)
+
+    rr = dots(r, r)
+    stop = tol**2 * rr.clamp_min(1e-300)
+    with torch.inference_mode():
+        for _ in range(max_iter):
+            active = rr > stop
+            if not active.any():
+                break
+            ap = A @ p
+            step = torch.where(active, rr / dots(p, ap).clamp_min(1e-300), 0.0).float()
+            x.addcmul_(p, step)
+            r.addcmul_(ap, step, value=-1.0)
+            rr_new = dots(r, r)
+            p = r + torch.where(active, rr_new / rr.clamp_min(1e-300), 0.0).float() * p
+            rr = rr_new
+    return x.numpy().astype(np.float64)
 
 
 def typicality(points, k: int = 20) -> np.ndarray:
