@@ -197,7 +197,7 @@ def _conjugate_gradients(a: sp.csr_matrix, b: np.ndarray, tol: float, max_iter: 
         A = torch.sparse_csr_tensor(torch.from_numpy(a.indptr.astype(np.int64)),
                                     torch.from_numpy(a.indices.astype(np.int64)), torch.from_numpy(a.data), size=a.shape)
     x = torch.zeros(b.shape, dtype=torch.float32)
-    r = torch.from_numpy(np.ascontiguousarray(b, dtype=np.float32))
+    r = torch.from_numpy(np.array(b, dtype=np.float32))  # a copy: r is updated in place
     p = r.clone()
 
     def dots(u, v):
@@ -205,19 +205,24 @@ def _conjugate_gradients(a: sp.csr_matrix, b: np.ndarray, tol: float, max_iter: 
 
     rr = dots(r, r)
     stop = tol**2 * rr.clamp_min(1e-300)
+    out, cols = x, torch.arange(b.shape[1])
     with torch.inference_mode():
         for _ in range(max_iter):
-            active = rr > stop
-            if not active.any():
-                break
+            keep = rr > stop
+            if not keep.all():  # a converged column is done: later products leave it out
+                out[:, cols[~keep]] = x[:, ~keep]
+                x, r, p, rr, stop, cols = x[:, keep], r[:, keep], p[:, keep], rr[keep], stop[keep], cols[keep]
+                if len(cols) == 0:
+                    break
             ap = A @ p
-            step = torch.where(active, rr / dots(p, ap).clamp_min(1e-300), 0.0).float()
+            step = (rr / dots(p, ap).clamp_min(1e-300)).float()
             x.addcmul_(p, step)
             r.addcmul_(ap, step, value=-1.0)
             rr_new = dots(r, r)
-            p = r + torch.where(active, rr_new / rr.clamp_min(1e-300), 0.0).float() * p
+            p = r + (rr_new / rr.clamp_min(1e-300)).float() * p
             rr = rr_new
-    return x.numpy().astype(np.float64)
+        out[:, cols] = x
+    return out.numpy().astype(np.float64)
 
 
 def typicality(points, k: int = 20) -> np.ndarray:

@@ -36,15 +36,20 @@ from activegan.models import ClassifierMixin, augment_batch, channels_last, nhwc
 
 @dataclass(frozen=True)
 class SelfTrainOptions:
-    first_epochs: int = 3  # passes over the pool in the first round ...
+    # The CNN's width and its training per round were chosen on MNIST's validation split for a later round ≤ 5 s
+    # (docs/results/label-efficiency/mnist/selftrain-width.md): half the width costs about a third per image, and
+    # more passes in the first round bought back more than the narrower CNN lost.
+    first_epochs: int = 6  # passes over the pool in the first round ...
     first_images: int = 20000  # ... and at least this many images (a small pool takes more passes)
-    images_per_round: int = 30000  # images per later round, at most (a partial pass over a large pool) ...
+    images_per_round: int = 20000  # images per later round, at most (a partial pass over a large pool) ...
     # ... and at most this many passes over a smaller one (warm-started): pools under images_per_round / passes_per_round
     # images. Chosen on the digits' validation split (docs/results/label-efficiency/selftrain-passes.md).
     passes_per_round: int = 20
     batch_size: int = 128
     lr: float = 1e-3
-    width: int = 32  # channels of the first convolution (the second has twice as many)
+    # Channels of the first convolution (the second has twice as many). None: 16 for images of at least 16 px a side
+    # (chosen on MNIST, above), 32 below (the 8 × 8 digits keep the width their validation used: 16 is not measured there).
+    width: int | None = None
     # Average the last CNN's predictions into its targets from the second round (self-training proper). Off: on MNIST's
     # validation split the vote kept a CNN's early mistakes (docs/results/label-efficiency/mnist/selftrain-vote.md).
     vote: bool = False
@@ -75,10 +80,13 @@ class SelfTrainLearner(ClassifierMixin):
         self.pool, self.spread, self.n_classes = pool, spread, n_classes
         self.options, self.random_state, self.device = options, random_state, device
 
-    def _build(self) -> None:
+    def _width(self) -> int:
+        return self.options.width or (16 if min(np.shape(self.pool)[2:]) >= 16 else 32)
+
+    def _build(self, width: int | None = None) -> None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.random_state)
-            self.model_ = pool_cnn(np.shape(self.pool)[1:], self.n_classes, self.options.width).to(self.device)
+            self.model_ = pool_cnn(np.shape(self.pool)[1:], self.n_classes, width or self._width()).to(self.device)
         self.opt_ = torch.optim.Adam(self.model_.parameters(), lr=self.options.lr)
         self.gen_ = torch.Generator().manual_seed(self.random_state)
         self.fits_, self._probs = 0, None
@@ -94,12 +102,12 @@ class SelfTrainLearner(ClassifierMixin):
     def state_dict(self) -> dict:
         """What a resumed run needs to continue exactly: the CNN, its optimiser, the random stream."""
         return {"model": self.model_.state_dict(), "opt": self.opt_.state_dict(), "rng": self.gen_.get_state(),
-                "fits": torch.tensor(self.fits_),
+                "fits": torch.tensor(self.fits_), "width": torch.tensor(self.model_[0].out_channels),
                 **({} if self.classes_ is None else {"classes": torch.as_tensor(self.classes_)})}
 
     def load_state(self, image_shape, n_classes: int, state: dict) -> "SelfTrainLearner":
         self.n_classes = n_classes
-        self._build()
+        self._build(int(state["width"]) if "width" in state else 32)  # states saved before the width was recorded: 32
         self.model_.load_state_dict(state["model"])
         self.opt_.load_state_dict(state["opt"])
         self.gen_.set_state(state["rng"])
