@@ -44,6 +44,10 @@ CODE_CHANGES = [
     {"date": "2026-12-07T21:02:48Z", "learner": None, "datasets": ("cifar10",), "features": ("auto",),  # runs naming @128: untouched
      "what": "`--features auto` gives colour images EfficientNet-Lite0 at 160 px, not 128 (validation: "
              "`docs/results/representation/choice.md`)", "touches": "all", "from": "round 0"},
+    {"date": "2026-12-07T23:45:16Z", "learner": "selftrain", "datasets": ("mnist",),  # images of 16 px a side and more
+     "what": "the `selftrain` CNN is 16 wide, not 32, makes 8 passes over the pool in the first round, not 3, and trains on "
+             "12 000 images in each later round, not 30 000 (validation: "
+             "`docs/results/label-efficiency/mnist/selftrain-width.md`)", "touches": "all"},
 ]
 
 

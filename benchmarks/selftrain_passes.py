@@ -1,8 +1,8 @@
 """How many passes over a small pool should the selftrain CNN make in a later round?
 
-A later round trains on ``min(images_per_round, pool size × passes_per_round)`` images, warm-started: pools of
-30 000 images and more (MNIST, CIFAR-10) take ``images_per_round`` whatever ``passes_per_round`` is; a small pool
-takes ``passes_per_round`` passes. Measured on the 8 × 8 digits' *training* pool (1 297 images): the default
+A later round trains on ``min(images_per_round, pool size × passes_per_round)`` images, warm-started: large pools
+(MNIST, CIFAR-10) take ``images_per_round`` whatever ``passes_per_round`` is; a small pool takes ``passes_per_round``
+passes. Measured on the 8 × 8 digits' *training* pool (1 297 images): the default
 learner, first labels and strategy, 300 held-out pool images as the validation set (never labeled), 5 → 40
 labels, 6 seeds, the CNN's validation accuracy and that of the spread labels it learns from.
 
@@ -89,7 +89,7 @@ def render(out) -> None:
              "| --- |" + " --- |" * len(budgets)]
     table += [f"| {p} | " + " | ".join(f"{mean('val_accuracy', p, b):.4f}" for b in budgets) + " |" for p in passes]
     table += ["| (spread labels) | " + " | ".join(f"{mean('spread_val_accuracy', passes[0], b):.4f}" for b in budgets) + " |"]
-    from activegan.learners.selftrain import SelfTrainOptions
+    from activegan.learners.selftrain import IMAGES_PER_ROUND, LARGE_SIDE, SelfTrainOptions
 
     best = max(passes, key=lambda p: np.mean([mean("val_accuracy", p, b) for b in budgets[1:]]))
     atomic_write_text(out / "selftrain-passes.md", "\n".join([
@@ -99,9 +99,10 @@ def render(out) -> None:
         "(`default_rng(123)`) as the validation set; mean of "
         f"{len({r['seed'] for r in rows})} seeds; no test image read. Run {run['date']}, {run['seconds']:.0f} s on "
         f"{run['machine']} (shared), one thread.", "",
-        "A later round trains the warm-started CNN on min(`images_per_round`, pool size × `passes_per_round`) images; pools "
-        "of 30 000 images or more take `images_per_round` whatever the passes, so this choice moves small pools only "
-        "(the digits, a user's folder), not MNIST or CIFAR-10.", "", *table, "",
+        "A later round trains the warm-started CNN on min(`images_per_round`, pool size × `passes_per_round`) images "
+        f"(`images_per_round`: {IMAGES_PER_ROUND['small']:,} for images under {LARGE_SIDE} px a side such as these, "
+        f"{IMAGES_PER_ROUND['large']:,} for larger ones), so this choice moves small pools only (the digits, a user's "
+        "folder), not MNIST or CIFAR-10.", "", *table, "",
         f"- Highest mean validation accuracy over {budgets[1]}–{budgets[-1]} labels: {best} passes. The library's value: "
         f"{SelfTrainOptions().passes_per_round} (`SelfTrainOptions.passes_per_round`); the cost of a later round on a small "
         "pool grows in proportion.", ""]))

@@ -77,7 +77,7 @@ def choose(rows: list[dict]) -> tuple:
 def render(out=OUT) -> None:
     import json
 
-    from activegan.learners.selftrain import SelfTrainOptions
+    from activegan.learners.selftrain import IMAGES_PER_ROUND, WIDTH, SelfTrainOptions
 
     rows = read_rows(out)
     run = json.loads((out / f"{NAME}-run.json").read_text())
@@ -95,7 +95,7 @@ def render(out=OUT) -> None:
     seeds = sorted({r["seed"] for r in rows})
     first = [r for r in rows if r["labels"] == budgets[0]]
     o = SelfTrainOptions()
-    current = (o.width, o.first_epochs, o.images_per_round)
+    current = (o.width or WIDTH["large"], o.first_epochs, o.images_per_round or IMAGES_PER_ROUND["large"])
     best = choose(rows)
     atomic_write_text(out / f"{NAME}.md", "\n".join([
         "# Selftrain on a large pool: the CNN's width and training per round (validation)", "",
@@ -113,7 +113,8 @@ def render(out=OUT) -> None:
         f"that reaches {TARGET:.0%}. It picks: "
         + (f"width {best[0]}, {best[1]} round-0 passes, {best[2]} images per later round." if best else "none (no setting reaches it).")
         + f" The library's: width {current[0]}, {current[1]} passes, {current[2]} images "
-        "(`SelfTrainOptions.width`, `first_epochs`, `images_per_round`).", ""]))
+        "(`selftrain.WIDTH`, `SelfTrainOptions.first_epochs`, `selftrain.IMAGES_PER_ROUND` for images of "
+        "16 px a side and more).", ""]))
 
 
 def main(argv=None) -> int:

@@ -343,10 +343,10 @@ def main(argv=None) -> int:
     from activegan.data import default_cache_dir
     from activegan.models import make_cnn
 
-    from activegan.learners.selftrain import SelfTrainOptions, pool_cnn
+    from activegan.learners.selftrain import WIDTH, SelfTrainOptions, pool_cnn
 
     res["model_flops"] = model_flops_per_image(make_cnn((1, 28, 28), 10), (1, 28, 28))
-    res["selftrain_width"] = SelfTrainOptions().width
+    res["selftrain_width"] = SelfTrainOptions().width or WIDTH["large"]  # 28-px images
     res["selftrain_flops"] = model_flops_per_image(pool_cnn((1, 28, 28), 10, res["selftrain_width"]), (1, 28, 28))
     res["scoring"] = [scoring_throughput(x, 1, m, lay) for m in ("poster", "selftrain") for lay in ("nhwc", "nchw")]
     # Two threads only on the first 5 000 images: with the other core busy they can be 10x slower.

@@ -34,22 +34,29 @@ from activegan.learners.spec import LearnerSpec
 from activegan.models import ClassifierMixin, augment_batch, channels_last, nhwc
 
 
+# The CNN's width (channels of its first convolution; the second has twice as many) and the images a later round
+# trains on, by image size. Images of at least 16 px a side (MNIST): chosen on MNIST's validation split for a later
+# round ≤ 5 s (docs/results/label-efficiency/mnist/selftrain-width.md): half the width costs about a third per image,
+# and more passes in the first round bought back more than the narrower CNN lost. Smaller images (the 8 × 8 digits)
+# keep the CNN and rounds their validation used (docs/results/label-efficiency/selftrain-passes.md): 16 is not measured
+# there.
+LARGE_SIDE = 16
+WIDTH = {"small": 32, "large": 16}
+IMAGES_PER_ROUND = {"small": 30000, "large": 12000}
+
+
 @dataclass(frozen=True)
 class SelfTrainOptions:
-    # The CNN's width and its training per round were chosen on MNIST's validation split for a later round ≤ 5 s
-    # (docs/results/label-efficiency/mnist/selftrain-width.md): half the width costs about a third per image, and
-    # more passes in the first round bought back more than the narrower CNN lost.
-    first_epochs: int = 6  # passes over the pool in the first round ...
+    first_epochs: int = 8  # passes over the pool in the first round (selftrain-width.md) ...
     first_images: int = 20000  # ... and at least this many images (a small pool takes more passes)
-    images_per_round: int = 20000  # images per later round, at most (a partial pass over a large pool) ...
+    # Images per later round, at most (a partial pass over a large pool; None: ``IMAGES_PER_ROUND`` by image size) ...
+    images_per_round: int | None = None
     # ... and at most this many passes over a smaller one (warm-started): pools under images_per_round / passes_per_round
     # images. Chosen on the digits' validation split (docs/results/label-efficiency/selftrain-passes.md).
     passes_per_round: int = 20
     batch_size: int = 128
     lr: float = 1e-3
-    # Channels of the first convolution (the second has twice as many). None: 16 for images of at least 16 px a side
-    # (chosen on MNIST, above), 32 below (the 8 × 8 digits keep the width their validation used: 16 is not measured there).
-    width: int | None = None
+    width: int | None = None  # None: ``WIDTH`` by image size
     # Average the last CNN's predictions into its targets from the second round (self-training proper). Off: on MNIST's
     # validation split the vote kept a CNN's early mistakes (docs/results/label-efficiency/mnist/selftrain-vote.md).
     vote: bool = False
@@ -80,8 +87,14 @@ class SelfTrainLearner(ClassifierMixin):
         self.pool, self.spread, self.n_classes = pool, spread, n_classes
         self.options, self.random_state, self.device = options, random_state, device
 
+    def _size(self) -> str:
+        return "large" if min(np.shape(self.pool)[2:]) >= LARGE_SIDE else "small"
+
     def _width(self) -> int:
-        return self.options.width or (16 if min(np.shape(self.pool)[2:]) >= 16 else 32)
+        return self.options.width or WIDTH[self._size()]
+
+    def _images_per_round(self) -> int:
+        return self.options.images_per_round or IMAGES_PER_ROUND[self._size()]
 
     def _build(self, width: int | None = None) -> None:
         with torch.random.fork_rng(devices=[]):
@@ -164,7 +177,7 @@ class SelfTrainLearner(ClassifierMixin):
         if self.fits_ == 0:
             n = max(len(images) * o.first_epochs, o.first_images)
         else:
-            n = min(o.images_per_round, len(images) * o.passes_per_round)
+            n = min(self._images_per_round(), len(images) * o.passes_per_round)
         self._train(torch.from_numpy(images), torch.from_numpy(label), torch.from_numpy(weight), n)
         self.fits_ += 1
         self.classes_ = classes
