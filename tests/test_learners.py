@@ -300,6 +300,31 @@ def test_a_loaded_selftrain_learner_scores_without_the_pool_graph(selftrain_lear
     assert spread.graph is None  # never built
 
 
+def test_selftrain_width_follows_the_image_size_and_travels_with_the_state():
+    # 16 wide and 12 000 images per later round from 16 px a side (MNIST), 32 and 30 000 below (the 8 x 8 digits);
+    # a state saved before the width was recorded loads as 32, the only width there was.
+    from activegan.learners.selftrain import IMAGES_PER_ROUND, WIDTH, SelfTrainOptions
+
+    rng = np.random.default_rng(0)
+    mnist_like, digits_like = rng.random((20, 1, 28, 28), np.float32), rng.random((20, 1, 8, 8), np.float32)
+    wide = SelfTrainLearner(digits_like, None, 10)
+    narrow = SelfTrainLearner(mnist_like, None, 10)
+    for learner in (wide, narrow):
+        learner._build()
+    assert (wide.model_[0].out_channels, wide._images_per_round()) == (WIDTH["small"], IMAGES_PER_ROUND["small"]) == (32, 30000)
+    assert (narrow.model_[0].out_channels, narrow._images_per_round()) == (WIDTH["large"], IMAGES_PER_ROUND["large"]) == (16, 12000)
+    chosen = SelfTrainLearner(mnist_like, None, 10, SelfTrainOptions(width=8, images_per_round=500))
+    chosen._build()
+    assert (chosen.model_[0].out_channels, chosen._images_per_round()) == (8, 500)
+    state = narrow.state_dict()
+    assert int(state["width"]) == 16
+    assert SelfTrainLearner(mnist_like, None, 10).load_state((1, 28, 28), 10, state).model_[0].out_channels == 16
+    old = SelfTrainLearner(mnist_like, None, 10, SelfTrainOptions(width=32))
+    old._build()
+    state = {k: v for k, v in old.state_dict().items() if k != "width"}
+    assert SelfTrainLearner(mnist_like, None, 10).load_state((1, 28, 28), 10, state).model_[0].out_channels == 32
+
+
 def test_mc_strategies_name_what_the_embedding_learner_lacks(embedding_learner, small_digits):
     with pytest.raises(ConfigError, match="predict_proba_mc"):
         query(make_strategy("bald"), embedding_learner, small_digits.x_pool, np.arange(30, 60), 5, np.random.default_rng(0))
