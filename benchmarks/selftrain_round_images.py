@@ -145,6 +145,18 @@ def render(out) -> None:
         "(`selftrain.IMAGES_PER_ROUND`, `WIDTH`; selftrain-width.md).", ""]))
 
 
+def publish(name: str, rows: list[dict], argv, t0: float, jobs: int, render) -> None:
+    """The rows as ``name``.csv, the run's command, date, seconds and machine as ``name``-run.json, then the page."""
+    reporting.write_rows_csv(OUT / f"{name}.csv", rows)
+    m = reporting.machine()
+    atomic_write_json(OUT / f"{name}-run.json", {
+        "command": f"python -m benchmarks.{name.replace('-', '_')} " + " ".join(sys.argv[1:] if argv is None else argv),
+        "date": time.strftime("%Y-%m-%d", time.gmtime(t0)), "seconds": round(time.time() - t0, 1), "jobs": jobs,
+        "machine": f"{m['cpu_model']} ({m['cores']} cores)"})
+    render(OUT)
+    print(OUT / f"{name}.md")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.selftrain_round_images", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
@@ -161,14 +173,7 @@ def main(argv=None) -> int:
         print(*measure("digits", [2000, 500], 1, [5, 10, 15], 300, args.jobs), sep="\n")
         return 0
     rows = measure("mnist", [int(i) for i in args.images.split(",")], args.seeds, BUDGETS, 5000, args.jobs)
-    reporting.write_rows_csv(OUT / f"{NAME}.csv", rows)
-    m = reporting.machine()
-    atomic_write_json(OUT / f"{NAME}-run.json", {
-        "command": f"python -m benchmarks.{NAME.replace('-', '_')} " + " ".join(sys.argv[1:] if argv is None else argv),
-        "date": time.strftime("%Y-%m-%d", time.gmtime(t0)), "seconds": round(time.time() - t0, 1), "jobs": args.jobs,
-        "machine": f"{m['cpu_model']} ({m['cores']} cores)"})
-    render(OUT)
-    print(OUT / f"{NAME}.md")
+    publish(NAME, rows, argv, t0, args.jobs, render)
     return 0
 
 

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from activegan.io import atomic_write_json, atomic_write_text
-from benchmarks import reporting
-from benchmarks.selftrain_round_images import BUDGETS, OUT, labels_to, unit
+from activegan.io import atomic_write_text
+from benchmarks.selftrain_round_images import BUDGETS, OUT, labels_to, publish, unit
 
 NAME = "selftrain-width"
 # (width, passes over the pool in round 0, images per later round)
@@ -132,14 +130,7 @@ def main(argv=None) -> int:
         print(*measure("digits", [(32, 3, 2000), (16, 3, 2000)], 1, [5, 10, 15], 300, args.jobs), sep="\n")
         return 0
     rows = measure("mnist", SETTINGS, args.seeds, BUDGETS, 5000, args.jobs)
-    reporting.write_rows_csv(OUT / f"{NAME}.csv", rows)
-    m = reporting.machine()
-    atomic_write_json(OUT / f"{NAME}-run.json", {
-        "command": f"python -m benchmarks.{NAME.replace('-', '_')} " + " ".join(sys.argv[1:] if argv is None else argv),
-        "date": time.strftime("%Y-%m-%d", time.gmtime(t0)), "seconds": round(time.time() - t0, 1), "jobs": args.jobs,
-        "machine": f"{m['cpu_model']} ({m['cores']} cores)"})
-    render(OUT)
-    print(OUT / f"{NAME}.md")
+    publish(NAME, rows, argv, t0, args.jobs, render)
     return 0
 
 

@@ -859,6 +859,34 @@ def test_selftrain_round_images_page_reads_its_csv_by_hand(tmp_path):
     assert "| 5000 | 0.9500 | 0.9700 | 0.9850 | 30 | 3.5 | 0.5 |" in page  # 0.97 at 20: 98 % only from 30
 
 
+def test_selftrain_width_rule_picks_the_most_accurate_fast_setting_that_reaches_98_by_hand(tmp_path):
+    from benchmarks.selftrain_width import NAME, choose, read_rows, render
+
+    def rows_for(settings):
+        rows = ["images,width,first_epochs,seed,labels,fit_s,ask_s,val_accuracy,first_labels"]
+        for (width, epochs, images), accs, fit in settings:
+            rows += [f"{images},{width},{epochs},{seed},{b},{fit if b > 10 else 60},0.1,{a + (0.001 if seed else -0.001):.4f},f{seed}"
+                     for seed in (0, 1) for b, a in zip([10, 20, 30], accs)]
+        (tmp_path / f"{NAME}.csv").write_text("\n".join(rows) + "\n")
+        return read_rows(tmp_path)
+
+    slow = ((32, 3, 30000), [0.975, 0.985, 0.99], 12.0)     # reaches 98 % from 20, most accurate, but 12 s a round
+    fast = ((16, 8, 12000), [0.975, 0.981, 0.982], 4.0)     # reaches 98 % from 20 in 4 s
+    faster = ((16, 3, 12000), [0.975, 0.979, 0.983], 3.0)   # 0.979 at 20, 0.983 at 30: 98 % from 30, still reached
+    never = ((16, 2, 4000), [0.975, 0.978, 0.979], 2.0)     # never 98 %
+    # over 20–30 labels: fast 0.9815, faster 0.981 → fast; never is not a candidate however fast
+    assert choose(rows_for([slow, fast, faster, never])) == (16, 8, 12000)
+    # nothing under 5 s: the fastest of those reaching 98 %
+    assert choose(rows_for([slow, ((16, 8, 12000), [0.975, 0.981, 0.982], 6.0), never])) == (16, 8, 12000)
+    assert choose(rows_for([never])) is None
+    rows_for([slow, fast])
+    (tmp_path / f"{NAME}-run.json").write_text(json.dumps({"command": "c", "date": "d", "seconds": 600, "machine": "m", "jobs": 2}))
+    render(tmp_path)
+    page = (tmp_path / f"{NAME}.md").read_text()
+    assert "| 16 | 8 | 12000 | 0.9750 | 0.9810 | 0.9820 | 20 | 60.0 | 4.0 | 4.0 |" in page
+    assert "It picks: width 16, 8 round-0 passes, 12000 images per later round." in page
+
+
 def test_selftrain_vote_decision_follows_the_worst_seed_unless_the_mean_is_lower_by_hand():
     from benchmarks.selftrain_vote import BUDGETS, decision
 
