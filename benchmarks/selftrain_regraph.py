@@ -14,7 +14,6 @@ never read. A lead for MNIST's 99 % aim (issue: acquisition); the cost of the fe
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -24,7 +23,7 @@ import numpy as np
 
 from activegan.io import atomic_write_text
 from benchmarks import reporting
-from benchmarks.selftrain_round_images import OUT, publish
+from benchmarks.selftrain_round_images import OUT, publish, study_arguments, validation_pool
 
 NAME = "selftrain-regraph"
 SPREADS = [("0.9999", "labeled"), ("0.999", "labeled")]  # α and class mass: the grey images' setting, and one step down
@@ -33,18 +32,11 @@ SPREADS = [("0.9999", "labeled"), ("0.999", "labeled")]  # α and class mass: th
 def unit(seed: int, n_val: int, dataset: str = "mnist") -> list[dict]:
     reporting.one_thread()
     from activegan.active.first_labels import first_labels
-    from activegan.data import default_cache_dir, load_dataset
     from activegan.embedding import knn_graph, label_spreading
     from activegan.learners.selftrain import build
-    from activegan.representation import PoolRepresentation
     from activegan.seeds import initial_rng
-    from benchmarks.new_class_vote import validation_split
 
-    data = load_dataset(dataset, reporting.DATA_DIRS.get(dataset))
-    rep = PoolRepresentation(data.x_pool, default_cache_dir(), features="auto")
-    y = np.asarray(data.y_pool)
-    val = validation_split(len(y), n_val)
-    rest = np.setdiff1d(np.arange(len(y)), val)
+    data, rep, y, val, rest = validation_pool(dataset, n_val)
     first = first_labels("typical", 10, initial_rng(seed), candidates=rest, representation=rep)
     more = np.random.default_rng(seed).choice(np.setdiff1d(rest, first), 90, replace=False)
     rows = []
@@ -100,18 +92,13 @@ def render(out=OUT) -> None:
         f"the teacher and {' / '.join(f'{mean(best, n) - mean(cnn, n):+.4f}' for n in labels)} against the CNN "
         f"(at {' / '.join(map(str, labels))} labels).",
         f"- Cost: a first-round fit {mean(base, labels[0], 'fit_s'):.0f} s; the CNN's features of the pool and their graph "
-        f"{mean(base, labels[0], 'graph_s'):.0f} s (one thread, the other core busy with the other process).",
+        f"{mean(base, labels[0], 'graph_s'):.0f} s ({run['jobs']} processes of one thread at once).",
         "- Not in the library: whether a CNN trained on these labels in later rounds reaches MNIST's 99 % is not measured "
         "here.", ""]))
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.selftrain_regraph", description=__doc__.splitlines()[0])
-    p.add_argument("--report-only", action="store_true")
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--jobs", type=int, default=2)
-    args = p.parse_args(argv)
+    args = study_arguments("selftrain_regraph", __doc__).parse_args(argv)
     if args.report_only:
         render(OUT)
         return 0

@@ -31,6 +31,30 @@ OUT = reporting.RESULTS / "label-efficiency" / "mnist"
 NAME = "selftrain-round-images"
 
 
+def validation_pool(dataset: str, n_val: int):
+    """The dataset, its pool's representation (what ``auto`` picks, cached), the pool's labels, the held-out validation
+    rows (``new_class_vote.validation_split``: the same for every study) and the other pool rows."""
+    from activegan.data import default_cache_dir, load_dataset
+    from activegan.representation import PoolRepresentation
+    from benchmarks.new_class_vote import validation_split
+
+    data = load_dataset(dataset, reporting.DATA_DIRS.get(dataset))
+    rep = PoolRepresentation(data.x_pool, default_cache_dir(), features="auto")
+    y = np.asarray(data.y_pool)
+    val = validation_split(len(y), n_val)
+    return data, rep, y, val, np.setdiff1d(np.arange(len(y)), val)
+
+
+def study_arguments(prog: str, doc: str) -> argparse.ArgumentParser:
+    """The selftrain studies' command line: --quick, --report-only, --seeds, --jobs (a study adds its own)."""
+    p = argparse.ArgumentParser(prog=f"python -m benchmarks.{prog}", description=doc.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--report-only", action="store_true")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--jobs", type=int, default=2)
+    return p
+
+
 def unit(dataset: str, images: int, seed: int, budgets: list[int], n_val: int, options: dict | None = None) -> list[dict]:
     """One run of the default learner and strategy with ``images`` per later round (and any other ``SelfTrainOptions``
     in ``options``): validation accuracy and the seconds of each round's fit (train) and ask (score + select)."""
@@ -39,18 +63,13 @@ def unit(dataset: str, images: int, seed: int, budgets: list[int], n_val: int, o
     from activegan.active.first_labels import first_labels
     from activegan.active.round import learner_factory
     from activegan.active.strategies import make_strategy
-    from activegan.data import default_cache_dir, load_dataset
+    from activegan.data import default_cache_dir
     from activegan.learners import resolve_learner
     from activegan.loop import labels_key
-    from activegan.representation import PoolRepresentation
     from activegan.seeds import initial_rng
-    from benchmarks.new_class_vote import selftrain_fit, validation_split
+    from benchmarks.new_class_vote import selftrain_fit
 
-    data = load_dataset(dataset, reporting.DATA_DIRS.get(dataset))
-    rep = PoolRepresentation(data.x_pool, default_cache_dir(), features="auto")
-    y = np.asarray(data.y_pool)
-    val = validation_split(len(y), n_val)
-    rest = np.setdiff1d(np.arange(len(y)), val)
+    data, rep, y, val, rest = validation_pool(dataset, n_val)
     learner = resolve_learner("auto", "auto", data.image_shape)
     assert learner == "selftrain", learner
 
@@ -158,11 +177,7 @@ def publish(name: str, rows: list[dict], argv, t0: float, jobs: int, render) -> 
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.selftrain_round_images", description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--report-only", action="store_true")
-    p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--jobs", type=int, default=2)
+    p = study_arguments("selftrain_round_images", __doc__)
     p.add_argument("--images", default=",".join(map(str, IMAGES)), help="comma-separated images per later round")
     args = p.parse_args(argv)
     if args.report_only:

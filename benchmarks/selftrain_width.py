@@ -14,7 +14,6 @@ setting); the test set is never read.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -22,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from activegan.io import atomic_write_text
-from benchmarks.selftrain_round_images import BUDGETS, OUT, labels_to, publish, unit
+from benchmarks.selftrain_round_images import BUDGETS, OUT, labels_to, publish, study_arguments, unit
 
 NAME = "selftrain-width"
 # (width, passes over the pool in round 0, images per later round)
@@ -75,7 +74,7 @@ def choose(rows: list[dict]) -> tuple:
 def render(out=OUT) -> None:
     import json
 
-    from activegan.learners.selftrain import IMAGES_PER_ROUND, WIDTH, SelfTrainOptions
+    from activegan.learners.selftrain import IMAGES_PER_ROUND, LARGE_SIDE, WIDTH, SelfTrainOptions
 
     rows = read_rows(out)
     run = json.loads((out / f"{NAME}-run.json").read_text())
@@ -112,16 +111,11 @@ def render(out=OUT) -> None:
         + (f"width {best[0]}, {best[1]} round-0 passes, {best[2]} images per later round." if best else "none (no setting reaches it).")
         + f" The library's: width {current[0]}, {current[1]} passes, {current[2]} images "
         "(`selftrain.WIDTH`, `SelfTrainOptions.first_epochs`, `selftrain.IMAGES_PER_ROUND` for images of "
-        "16 px a side and more).", ""]))
+        f"{LARGE_SIDE} px a side and more).", ""]))
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.selftrain_width", description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--report-only", action="store_true")
-    p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--jobs", type=int, default=2)
-    args = p.parse_args(argv)
+    args = study_arguments("selftrain_width", __doc__).parse_args(argv)
     if args.report_only:
         render(OUT)
         return 0

@@ -184,9 +184,9 @@ def _conjugate_gradients(a: sp.csr_matrix, b: np.ndarray, tol: float, max_iter: 
     """Solve A X = B for a symmetric positive definite A, every column at once (one sparse product per
     iteration for all classes), until each column's residual is below tol × |b|.
 
-    The products and vectors are float32 (torch's CSR product: about 3× scipy's float64 one on this machine's one
-    thread), the dot products summed in float64 so that the float32 vectors do not cost iterations; the
-    probabilities that follow differ from a float64 solve by ~1e-5 (tests/test_learners.py checks against one)."""
+    The products and vectors are float32 (torch's CSR product: faster than scipy's float64 one, the cost of a later
+    MNIST round: docs/results/speed/round-mnist.md), the dot products summed in float64 so that the float32 vectors do
+    not cost iterations; tests/test_learners.py checks the result against a float64 solve."""
     import warnings
 
     import torch
