@@ -41,6 +41,7 @@ from activegan.models import ClassifierMixin, augment_batch, channels_last, nhwc
 # keep the CNN and rounds their validation used (docs/results/label-efficiency/selftrain-passes.md): 16 is not measured
 # there.
 LARGE_SIDE = 16
+FEATURE_GRAPH_K = 20
 WIDTH = {"small": 32, "large": 16}
 IMAGES_PER_ROUND = {"small": 30000, "large": 12000}
 
@@ -64,6 +65,13 @@ class SelfTrainOptions:
     # Measured (docs/results/label-efficiency/{mnist,cifar10}/tuning-spread-confidence.md): MNIST's spreading
     # is far above it at every budget, CIFAR-10's far below, so any value between the two gives the same runs.
     trust_spread: float = 0.5
+    # From the second round, spread the labels over a k-nearest-neighbour graph of the last CNN's own penultimate
+    # features (L2-normalised; ``FEATURE_GRAPH_K`` neighbours) with this α, and teach on that instead of the pixels'
+    # graph (None: the pixels' graph in every round). docs/results/label-efficiency/mnist/selftrain-regraph.md
+    feature_graph: float | None = None
+    # Labeled images added to every batch (drawn with replacement from the labels), beside the pool's images: 0 = the
+    # labeled images only as pool images, seen about as often as any other.
+    labeled_per_batch: int = 0
 
 
 def pool_cnn(image_shape, n_classes: int, width: int) -> nn.Sequential:
@@ -162,6 +170,8 @@ class SelfTrainLearner(ClassifierMixin):
             self._build()
         self.spread.fit(X, y)
         targets = self.spread.pool_probs_.astype(np.float32)
+        if self.options.feature_graph is not None and self.fits_ > 0:
+            targets = self._feature_graph_targets(X, y, targets)
         classes = np.unique(np.asarray(y))
         knows = self.classes_ is None or bool(np.isin(classes, self.classes_).all())
         if self.options.vote and knows and targets.max(axis=1).mean() >= self.options.trust_spread and (last := self._last_pool_probs()) is not None:
@@ -178,13 +188,28 @@ class SelfTrainLearner(ClassifierMixin):
             n = max(len(images) * o.first_epochs, o.first_images)
         else:
             n = min(self._images_per_round(), len(images) * o.passes_per_round)
-        self._train(torch.from_numpy(images), torch.from_numpy(label), torch.from_numpy(weight), n)
+        known = np.concatenate([nodes[nodes >= 0], len(self.pool) + np.arange((nodes < 0).sum())])
+        self._train(torch.from_numpy(images), torch.from_numpy(label), torch.from_numpy(weight), n, torch.from_numpy(known))
         self.fits_ += 1
         self.classes_ = classes
         self._probs = None  # this fit's probabilities: computed row by row when asked for
         return self
 
-    def _train(self, images, label, weight, n_images: int) -> None:
+    def _feature_graph_targets(self, X, y, fallback: np.ndarray) -> np.ndarray:
+        """The labels spread over a k-NN graph of the last CNN's features of the pool (``SelfTrainOptions.feature_graph``);
+        rows no label reaches keep ``fallback`` (the pixels' graph)."""
+        from activegan.embedding import knn_graph, label_spreading
+
+        feats = self.features(self.pool)
+        feats /= np.linalg.norm(feats, axis=1, keepdims=True) + 1e-12
+        nodes = self._pool_nodes(X)
+        inside = nodes >= 0
+        f = label_spreading(knn_graph(feats, FEATURE_GRAPH_K), nodes[inside], np.asarray(y, dtype=np.int64)[inside],
+                            self.n_classes, self.options.feature_graph, class_mass="labeled")
+        mass = f.sum(axis=1, keepdims=True)
+        return np.where(mass > 0, f / np.where(mass > 0, mass, 1.0), fallback).astype(np.float32)
+
+    def _train(self, images, label, weight, n_images: int, known=None) -> None:
         model, o = self.model_, self.options
         order = torch.cat([torch.randperm(len(images), generator=self.gen_) for _ in range(-(-n_images // len(images)))])
         model.train()
@@ -193,6 +218,8 @@ class SelfTrainLearner(ClassifierMixin):
         with torch.random.fork_rng(devices=[]), channels_last(model):
             torch.manual_seed(int(torch.randint(2**62, (1,), generator=self.gen_)))
             for idx in order[:n_images].split(o.batch_size):
+                if o.labeled_per_batch and known is not None and len(known):
+                    idx = torch.cat([idx, known[torch.randint(len(known), (o.labeled_per_batch,), generator=self.gen_)]])
                 xb = nhwc(augment_batch(images[idx].to(self.device), self.gen_))
                 loss = (F.cross_entropy(model(xb), label[idx].to(self.device), reduction="none")
                         * weight[idx].to(self.device)).mean()
