@@ -23,9 +23,10 @@ BUDGETS = [10, 20, 30, 40, 60, 100, 250]
 SETTINGS = [0, 3, 6, 12, math.inf]  # labels per class before the switch: 0 = diverse-margin throughout, ∞ = typiclust
 
 
-def curve(data, rep, strategy, seed: int, val: np.ndarray, cache_dir, budgets=BUDGETS) -> list[tuple[float, float]]:
+def curve(data, rep, strategy, seed: int, val: np.ndarray, cache_dir, budgets=BUDGETS, with_classes: bool = False) -> list[tuple]:
     """(validation accuracy, seconds of the ``ask`` that chose these labels) after each budget of one (setting, seed):
-    the default learner and representation, ``strategy`` after typical first labels drawn outside ``val``."""
+    the default learner and representation, ``strategy`` after typical first labels drawn outside ``val``;
+    ``with_classes``: and how many classes the labels hold."""
     from activegan.active import ActiveRound
     from activegan.active.first_labels import first_labels
     from activegan.active.round import learner_factory
@@ -45,7 +46,8 @@ def curve(data, rep, strategy, seed: int, val: np.ndarray, cache_dir, budgets=BU
         model = al.fit(r)
         p = model.pool_proba(data.x_pool, val) if hasattr(model, "pool_proba") else None
         p = model.predict_proba(data.x_pool[val]) if p is None else p
-        out.append((float((np.asarray(p).argmax(axis=1) == y[val]).mean()), ask_s))
+        out.append((float((np.asarray(p).argmax(axis=1) == y[val]).mean()), ask_s,
+                    *([len(np.unique(y[al.labeled.labeled]))] if with_classes else [])))
         if nxt is not None:
             t = time.perf_counter()
             chosen = al.ask(nxt - b, r + 1, exclude=val)

@@ -169,7 +169,7 @@ def publish(name: str, rows: list[dict], argv, t0: float, jobs: int, render) -> 
     reporting.write_rows_csv(OUT / f"{name}.csv", rows)
     m = reporting.machine()
     atomic_write_json(OUT / f"{name}-run.json", {
-        "command": f"python -m benchmarks.{name.replace('-', '_')} " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": (f"python -m benchmarks.{name.replace('-', '_')} " + " ".join(sys.argv[1:] if argv is None else argv)).rstrip(),
         "date": time.strftime("%Y-%m-%d", time.gmtime(t0)), "seconds": round(time.time() - t0, 1), "jobs": jobs,
         "machine": f"{m['cpu_model']} ({m['cores']} cores)"})
     render(OUT)

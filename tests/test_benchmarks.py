@@ -1036,3 +1036,24 @@ def test_representation_rule_takes_the_most_accurate_backbone_within_the_time_ai
     speed[2]["images_per_s"] = 60.0  # 16.7 minutes: within the aim, and more accurate
     assert rule(rows, speed, "cifar10", 250) == [rule(rows, speed, "cifar10", 250)[0]]
     assert "**a@160** (0.650, 17 minutes)" in rule(rows, speed, "cifar10", 250)[0]
+
+
+def test_selftrain_teacher_page_and_rule_by_hand(tmp_path):
+    from benchmarks.selftrain_teacher import NAME, render
+
+    # today: 0.98 flat; α 0.99 reaches 0.99 from 20 labels but a later round takes 6 s (too slow); the labeled batches
+    # reach 0.99 from 30 in 4 s: the rule adopts them.
+    acc = {"today (pixels' graph)": [0.98, 0.98, 0.98], "feature graph, α 0.99": [0.98, 0.99, 0.992],
+           "16 labeled images in every batch": [0.97, 0.985, 0.995]}
+    secs = {"today (pixels' graph)": 3, "feature graph, α 0.99": 6, "16 labeled images in every batch": 4}
+    rows = ["setting,images,seed,labels,fit_s,ask_s,val_accuracy,first_labels"]
+    rows += [f'"{s}",,{seed},{b},{60 if b == 10 else secs[s]},0.1,{a[i] + (0.001 if seed else -0.001):.4f},k{seed}'
+             for s, a in acc.items() for seed in (0, 1) for i, b in enumerate((10, 20, 30))]
+    (tmp_path / f"{NAME}.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / f"{NAME}-run.json").write_text(json.dumps({"command": "c", "date": "d", "seconds": 600, "machine": "m", "jobs": 2}))
+    render(tmp_path)
+    page = (tmp_path / f"{NAME}.md").read_text()
+    assert "| feature graph, α 0.99 | 0.9800 | 0.9900 | 0.9920 | 0.9910 | 10 | 20 | 6.0 |" in page
+    assert "| 16 labeled images in every batch | 0.9700 | 0.9850 | 0.9950 | 0.9900 | 20 | 30 | 4.0 |" in page
+    assert "feature graph, α 0.99: +0.0110; 16 labeled images in every batch: +0.0100" in page
+    assert "→ **16 labeled images in every batch**." in page and "2 distinct first-label sets" in page

@@ -92,6 +92,32 @@ def test_typical_skips_clusters_that_already_hold_a_label():
     assert sorted(chosen.tolist()) == centre_rows[1:]
 
 
+def test_core_rows_keep_the_most_typical_share():
+    from activegan.embedding import core_rows
+
+    typ = np.array([5.0, 1, 9, 3, 10, 2, 8, 4, 7, 6])
+    assert core_rows(typ, 1.0) is None
+    assert sorted(core_rows(typ, 0.3).tolist()) == [2, 4, 6]  # typicality 9, 10, 8: at or above the 70 % quantile 8.3
+
+
+def two_blobs_and_a_cloud():
+    """Two tight blobs of 100 points (x ≈ 0 and x ≈ 1) and a wide cloud of 150 far away (x ≈ 10, spread 3)."""
+    rng = np.random.default_rng(0)
+    blobs = np.concatenate([rng.normal([0, 0], 0.05, (100, 2)), rng.normal([1, 0], 0.05, (100, 2))])
+    return np.concatenate([blobs, rng.normal([10, 0], 3.0, (150, 2))]).astype(np.float32)
+
+
+def test_typical_with_a_core_fits_the_clusters_on_the_dense_points():
+    # Two clusters over every point: one centre goes to the far cloud, the other takes both blobs, so one blob gets no
+    # label. Fit on the most typical half, the centres are the two blobs: one label in each.
+    points = two_blobs_and_a_cloud()
+    blob = lambda i: 0 if i < 100 else 1 if i < 200 else 2  # noqa: E731
+    every = typical_indices(points, 2, np.random.default_rng(0), k=10, n_init=5)
+    assert sorted(blob(i) for i in every) in ([0, 2], [1, 2])
+    core = typical_indices(points, 2, np.random.default_rng(0), k=10, n_init=5, core=0.5)
+    assert sorted(blob(i) for i in core) == [0, 1]
+
+
 class NoLabels:
     """A dataset whose labels cannot be read: the typical cold start must not need them."""
 
@@ -178,7 +204,7 @@ def test_selftrain_learns_from_spread_labels_then_continues_from_its_weights(sel
     assert learner.fits_ == 1
     seen = []
     original = learner._train
-    learner._train = lambda images, label, weight, n: seen.append((label.clone(), weight.clone(), n)) or original(images, label, weight, n)
+    learner._train = lambda images, label, weight, n, **kw: seen.append((label.clone(), weight.clone(), n)) or original(images, label, weight, n, **kw)
     try:
         model = learner.model_
         learner.fit(d.x_pool[:40], d.y_pool[:40])  # warm start: the spread labels again (no vote), a partial pass
@@ -215,7 +241,7 @@ def test_selftrain_does_not_vote_for_itself_when_the_spread_labels_are_unsure(sm
     learner.fit(d.x_pool[:30], d.y_pool[:30])
     seen = []
     original = learner._train
-    learner._train = lambda images, label, weight, n: seen.append((label.clone(), weight.clone())) or original(images, label, weight, n)
+    learner._train = lambda images, label, weight, n, **kw: seen.append((label.clone(), weight.clone())) or original(images, label, weight, n, **kw)
     learner.fit(d.x_pool[:40], d.y_pool[:40])
     label, weight = seen[0]
     assert (label.numpy() == d.y_pool).all()  # the spread's labels alone (here: the true ones), not the CNN's
@@ -225,7 +251,7 @@ def test_selftrain_does_not_vote_for_itself_when_the_spread_labels_are_unsure(sm
     trusting.fit(d.x_pool[:30], d.y_pool[:30])
     last = trusting.pool_probs_.copy()
     seen.clear()
-    trusting._train = lambda images, label, weight, n: seen.append((label.clone(), weight.clone()))
+    trusting._train = lambda images, label, weight, n, **kw: seen.append((label.clone(), weight.clone()))
     trusting.fit(d.x_pool[:40], d.y_pool[:40])
     want = (trusting.spread.pool_probs_ + last) / 2
     assert np.allclose(seen[0][1].numpy()[40:], want[40:].max(axis=1))
@@ -254,7 +280,7 @@ def test_selftrain_trains_on_the_spread_labels_alone_unless_asked_to_vote(small_
         learner = SelfTrainLearner(d.x_pool, _SureSpread(y), 10, SelfTrainOptions(first_images=300, passes_per_round=1, vote=vote))
         learner.fit(d.x_pool[labeled], y[labeled])
         last, original = learner.pool_probs_.copy(), learner._train
-        learner._train = lambda images, label, weight, n, v=vote: seen.setdefault(v, (label.clone(), weight.clone(), last)) or original(images, label, weight, n)
+        learner._train = lambda images, label, weight, n, v=vote, **kw: seen.setdefault(v, (label.clone(), weight.clone(), last)) or original(images, label, weight, n, **kw)
         learner.fit(d.x_pool[labeled], y[labeled])
     rest = np.setdiff1d(np.arange(len(y)), labeled)
     label, weight, _ = seen[False]
@@ -277,7 +303,7 @@ def test_selftrain_does_not_vote_in_the_round_that_labels_a_class_it_never_saw(s
     learner.fit(d.x_pool[no_nine], y[no_nine])
     seen = []
     original = learner._train
-    learner._train = lambda images, label, weight, n: seen.append((label.clone(), weight.clone())) or original(images, label, weight, n)
+    learner._train = lambda images, label, weight, n, **kw: seen.append((label.clone(), weight.clone())) or original(images, label, weight, n, **kw)
     last = learner.pool_probs_.copy()
     learner.fit(d.x_pool[with_nine], y[with_nine])  # a nine: the spread labels alone
     rest = np.setdiff1d(np.arange(len(y)), with_nine)
@@ -481,3 +507,52 @@ def test_selftrain_runs_its_cnn_over_the_pool_rows_asked_for_and_gives_what_one_
     assert np.isnan(learner._probs[:, 0]).sum() == len(d.x_pool) - 3  # three distinct rows computed, no other
     whole = learner._cnn_probs(d.x_pool)  # one pass over the pool, in its own batches
     assert np.allclose(some, whole[rows], atol=1e-5) and np.allclose(learner.pool_probs_, whole, atol=1e-5)
+
+
+def test_selftrain_labeled_per_batch_adds_that_many_labeled_images_to_every_batch(small_digits):
+    from activegan.learners.selftrain import SelfTrainLearner, SelfTrainOptions
+
+    d = small_digits
+    y = np.asarray(d.y_pool)
+    labeled = np.arange(12)
+    learner = SelfTrainLearner(d.x_pool, _SureSpread(y), 10, SelfTrainOptions(first_epochs=1, first_images=300, batch_size=50, labeled_per_batch=7))
+    seen = []
+    forward = learner.__class__._train
+
+    def spy(self, images, label, weight, n, known=None):
+        seen.append(known.clone())
+        model_call = self.model_.forward
+        self.model_.forward = lambda x: seen.append(len(x)) or model_call(x)
+        try:
+            forward(self, images, label, weight, n, known=known)
+        finally:
+            del self.model_.forward
+
+    learner._build()
+    learner._train = spy.__get__(learner)
+    learner.fit(d.x_pool[labeled], y[labeled])
+    assert sorted(seen[0].tolist()) == labeled.tolist()  # the labeled rows of the pool
+    sizes = seen[1:]
+    assert len(sizes) == 6 and all(s == 50 + 7 for s in sizes)  # 300 images in batches of 50, each with 7 labeled
+
+
+def test_selftrain_feature_graph_teaches_from_the_cnns_own_features_from_the_second_round(small_digits):
+    # The pixel teacher here is wrong on every unlabeled image; the CNN's "features" (stubbed: one-hot of the true
+    # class) separate the classes, so spreading the labels over their graph gives the true classes.
+    from activegan.learners.selftrain import SelfTrainLearner, SelfTrainOptions
+
+    d = small_digits
+    y = np.asarray(d.y_pool)
+    wrong = (y + 1) % 10
+    labeled = np.concatenate([np.flatnonzero(y == c)[:2] for c in range(10)])
+    learner = SelfTrainLearner(d.x_pool, _SureSpread(wrong), 10, SelfTrainOptions(first_images=300, passes_per_round=1,
+                                                                                 feature_graph=0.99))
+    seen = []
+    learner.features = lambda X: np.eye(10, dtype=np.float32)[y] + 0.01 * np.random.default_rng(0).random((len(y), 10), np.float32)
+    original = learner._train
+    learner._train = lambda images, label, weight, n, **kw: seen.append(label.clone()) or original(images, label, weight, n, **kw)
+    learner.fit(d.x_pool[labeled], y[labeled])  # the first round: the pixels' teacher
+    learner.fit(d.x_pool[labeled], y[labeled])  # later: the feature graph
+    rest = np.setdiff1d(np.arange(len(y)), labeled)
+    assert (seen[0].numpy()[rest] == wrong[rest]).all()
+    assert (seen[1].numpy()[rest] == y[rest]).all()

@@ -244,39 +244,55 @@ def typicality(points, k: int = 20) -> np.ndarray:
 EXACT_KMEANS_UP_TO = 50
 
 
-def cluster(x: np.ndarray, clusters: int, n_init: int, seed: int) -> np.ndarray:
+def cluster(x: np.ndarray, clusters: int, n_init: int, seed: int, fit_rows=None) -> np.ndarray:
     """k-means cluster of each row of x: full-batch (best of ``n_init`` starts) up to ``EXACT_KMEANS_UP_TO``
-    clusters, in mini-batches of 5 000 rows above."""
+    clusters, in mini-batches of 5 000 rows above. ``fit_rows``: the centres are fit on these rows only, every row
+    goes to its nearest centre."""
     from sklearn.cluster import KMeans, MiniBatchKMeans
 
+    fit = x if fit_rows is None else x[fit_rows]
     if clusters <= EXACT_KMEANS_UP_TO:
-        return KMeans(clusters, n_init=n_init, random_state=seed).fit_predict(x)
-    return MiniBatchKMeans(clusters, batch_size=5000, n_init=n_init, random_state=seed).fit_predict(x)
+        km = KMeans(clusters, n_init=n_init, random_state=seed)
+    else:
+        km = MiniBatchKMeans(clusters, batch_size=5000, n_init=n_init, random_state=seed)
+    return km.fit_predict(x) if fit_rows is None else km.fit(fit).predict(x)
 
 
-def mixture_cluster(x: np.ndarray, clusters: int, n_init: int, seed: int) -> np.ndarray:
+def mixture_cluster(x: np.ndarray, clusters: int, n_init: int, seed: int, fit_rows=None) -> np.ndarray:
     """The most likely component of each row of x under a Gaussian mixture with full covariances (best of ``n_init``
-    starts; each covariance regularised by 0.1 % of the mean variance)."""
+    starts; each covariance regularised by 0.1 % of the mean variance); ``fit_rows`` as in ``cluster``."""
     from sklearn.mixture import GaussianMixture
 
-    reg = 1e-3 * float(np.var(x, axis=0).mean()) + 1e-9
-    return GaussianMixture(clusters, covariance_type="full", n_init=n_init, reg_covar=reg, random_state=seed).fit(x).predict(x)
+    fit = x if fit_rows is None else x[fit_rows]
+    reg = 1e-3 * float(np.var(fit, axis=0).mean()) + 1e-9
+    return GaussianMixture(clusters, covariance_type="full", n_init=n_init, reg_covar=reg, random_state=seed).fit(fit).predict(x)
+
+
+def core_rows(typ: np.ndarray, core: float) -> np.ndarray | None:
+    """The rows whose typicality is in the top ``core`` share (None: every row, for ``core`` ≥ 1)."""
+    if core >= 1:
+        return None
+    return np.flatnonzero(typ >= np.quantile(typ, 1 - core))
 
 
 def typical_indices(points, n: int, rng: np.random.Generator, labeled=(), k: int = 20, among: int = 1,
-                    n_init: int = 1, typ=None, mixture: bool = False) -> np.ndarray:
+                    n_init: int = 1, typ=None, mixture: bool = False, core: float = 1.0) -> np.ndarray:
     """n pool indices, one per cluster: k-means (``cluster``; ``mixture``: a Gaussian mixture, ``mixture_cluster``)
     into |labeled| + n clusters (best of ``n_init`` starts), the n largest clusters that hold no labeled point, and
     in each the most typical point — or, with ``among`` > 1, one drawn by ``rng`` from its ``among`` most typical
-    points. ``typ``: each point's typicality when already known (``PoolRepresentation.typicality``). Reads no label."""
+    points. ``typ``: each point's typicality when already known (``PoolRepresentation.typicality``). ``core`` < 1: the
+    clusters are fit on the points whose typicality is in the top ``core`` share (``core_rows``), and their sizes
+    counted there; every point still joins its nearest cluster. Reads no label."""
     x = np.asarray(points, dtype=np.float32)
     labeled = np.asarray(labeled, dtype=np.int64)
     clusters = min(len(labeled) + n, len(x))
-    assign = (mixture_cluster if mixture else cluster)(x, clusters, n_init, int(rng.integers(2**31)))
-    covered = set(assign[labeled].tolist())
-    sizes = np.bincount(assign, minlength=clusters)
-    order = [c for c in np.argsort(-sizes, kind="stable") if c not in covered and sizes[c] > 0][:n]
+    seed = int(rng.integers(2**31))
     typ = typicality(x, k) if typ is None else np.asarray(typ)
+    fit_rows = core_rows(typ, core) if len(x) >= 2 * clusters / max(core, 1e-9) else None
+    assign = (mixture_cluster if mixture else cluster)(x, clusters, n_init, seed, fit_rows)
+    covered = set(assign[labeled].tolist())
+    sizes = np.bincount(assign if fit_rows is None else assign[fit_rows], minlength=clusters)
+    order = [c for c in np.argsort(-sizes, kind="stable") if c not in covered and sizes[c] > 0][:n]
     taken = set(labeled.tolist())
     chosen = []
     for c in order:

@@ -18,6 +18,10 @@ from activegan.embedding import EmbeddingConfig, PoolEmbedding
 # A backbone's features are spread over as they are (PCA of the L2-normalised features, no UMAP): on a
 # validation split of CIFAR-10 UMAP lost 5-6 points (docs/results/representation/choice.md).
 BACKBONE_EMBEDDING = EmbeddingConfig(pca=128, dims=0)
+# TypiClust's clusters (first labels and rounds) in a backbone's features are fit on this share of the pool, its most
+# typical points (``embedding.typical_indices``); pixels' embeddings use every point.
+# docs/results/acquisition/typiclust-core-cifar10.md
+CLUSTER_CORE = 1.0
 
 
 class PoolRepresentation:
@@ -45,6 +49,11 @@ class PoolRepresentation:
         from activegan.embedding import typicality
 
         return typicality(self.coords, 20)
+
+    @property
+    def cluster_core(self) -> float:
+        """The share of the pool, its most typical points, that TypiClust's clusters are fit on (``CLUSTER_CORE``)."""
+        return 1.0 if self.features.is_pixels else CLUSTER_CORE
 
     @cached_property
     def vectors(self) -> np.ndarray:

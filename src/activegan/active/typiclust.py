@@ -23,5 +23,6 @@ class TypiClust(Strategy):
         rows = np.concatenate([labeled, candidates])  # the labeled first: positions 0 … |labeled| − 1
         typ = getattr(view.representation, "typicality", None)  # in the whole pool, computed once (when it can)
         chosen = typical_indices(view.representation.coords[rows], n, view.rng, labeled=np.arange(len(labeled)),
-                                 typ=None if typ is None else typ[rows])
+                                 typ=None if typ is None else typ[rows],
+                                 core=getattr(view.representation, "cluster_core", 1.0))
         return rows[chosen]

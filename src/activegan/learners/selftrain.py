@@ -189,7 +189,8 @@ class SelfTrainLearner(ClassifierMixin):
         else:
             n = min(self._images_per_round(), len(images) * o.passes_per_round)
         known = np.concatenate([nodes[nodes >= 0], len(self.pool) + np.arange((nodes < 0).sum())])
-        self._train(torch.from_numpy(images), torch.from_numpy(label), torch.from_numpy(weight), n, torch.from_numpy(known))
+        self._train(torch.from_numpy(images), torch.from_numpy(label), torch.from_numpy(weight), n,
+                    known=torch.from_numpy(known))
         self.fits_ += 1
         self.classes_ = classes
         self._probs = None  # this fit's probabilities: computed row by row when asked for
