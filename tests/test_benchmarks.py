@@ -805,9 +805,13 @@ def test_a_report_names_the_library_changes_since_its_run_and_the_units_they_tou
     (on_cifar,) = code_change_notes(before, "selftrain", "cifar10", rows, features="pixels")
     assert "(typiclust)" in on_cifar
     # `auto` on colour images moved from 128 to 160 px: a run on auto is touched from round 0, one naming @128 is not
-    _, size = code_change_notes(before, "linear", "cifar10", rows, features="auto")
+    _, size, core = code_change_notes(before, "linear", "cifar10", rows, features="auto")
     assert "160 px" in size and "3 of 3 units here would give other numbers from round 0 on" in size
-    assert not any("160 px" in n for n in code_change_notes(before, "linear", "cifar10", rows, features="efficientnet-lite0@128"))
+    at128 = code_change_notes(before, "linear", "cifar10", rows, features="efficientnet-lite0@128")
+    assert not any("160 px" in n for n in at128)
+    # TypiClust's clusters fit on the most typical half: every backbone's run, from round 0 (its first labels); not pixels
+    assert "most typical half" in core and "3 of 3 units here would give other numbers from round 0 on" in core
+    assert any("most typical half" in n for n in at128)
     between = code_change_notes("2026-12-07T05:00:00Z", "selftrain", "cifar10", rows, features="pixels")
     assert len(between) == 2 and "(typiclust)" in between[0] and "label spreading on colour pixels" in between[1]
     assert "not known" in code_change_notes(before, "selftrain", "mnist", [{**r, "classes_labeled": ""} for r in rows])[0]

@@ -210,3 +210,12 @@ def test_cache_files_get_the_permissions_a_plain_open_would_give(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "a.npz").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_typiclust_clusters_a_backbones_features_on_their_most_typical_share(small_digits, tmp_path):
+    import activegan.representation as representation
+    from activegan.representation import PoolRepresentation
+
+    pool = small_digits.x_pool[:50]
+    assert PoolRepresentation(pool, tmp_path, features="pixels").cluster_core == 1.0
+    assert PoolRepresentation(pool, tmp_path, features="scattering").cluster_core == representation.CLUSTER_CORE < 1

@@ -118,6 +118,23 @@ def test_typical_with_a_core_fits_the_clusters_on_the_dense_points():
     assert sorted(blob(i) for i in core) == [0, 1]
 
 
+def test_typiclust_passes_the_representations_core_share_to_its_clusters():
+    from types import SimpleNamespace
+
+    from activegan.active.base import RoundView
+    from activegan.active.typiclust import TypiClust
+    from activegan.embedding import typicality
+
+    points = two_blobs_and_a_cloud()
+    blob = lambda i: 0 if i < 100 else 1 if i < 200 else 2  # noqa: E731
+    picks = {}
+    for core in (1.0, 0.5):
+        rep = SimpleNamespace(coords=points, typicality=typicality(points, 20), cluster_core=core)
+        view = RoundView(None, points, np.arange(len(points)), np.array([], dtype=np.int64), np.random.default_rng(0), rep)
+        picks[core] = sorted(blob(i) for i in TypiClust().select(view, 2))
+    assert picks[1.0] in ([0, 2], [1, 2]) and picks[0.5] == [0, 1]
+
+
 class NoLabels:
     """A dataset whose labels cannot be read: the typical cold start must not need them."""
 

@@ -1,7 +1,8 @@
 """``typiclust``: selection by coverage (Hacohen et al. 2022, "Active learning on a budget"). Each round
 clusters the candidates and the labeled set into |labeled| + n clusters in the pool's representation,
 and labels the most typical point of each of the n largest clusters that hold no label yet. It reads
-no model and no label, only which images are labeled — the strategy that needs the labeled set."""
+no model and no label, only which images are labeled — the strategy that needs the labeled set. In a backbone's
+features the clusters are fit on the pool's most typical points (``PoolRepresentation.cluster_core``)."""
 
 from __future__ import annotations
 
