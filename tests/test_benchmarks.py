@@ -1061,3 +1061,19 @@ def test_selftrain_teacher_page_and_rule_by_hand(tmp_path):
     assert "| 16 labeled images in every batch | 0.9700 | 0.9850 | 0.9950 | 0.9900 | 20 | 30 | 4.0 |" in page
     assert "feature graph, α 0.99: +0.0110; 16 labeled images in every batch: +0.0100" in page
     assert "→ **16 labeled images in every batch**." in page and "2 distinct first-label sets" in page
+
+
+def test_typiclust_core_rule_takes_the_best_long_area_among_those_near_the_best_short_one_by_hand():
+    from benchmarks.typiclust_core import choose, render
+
+    # budgets 10, 100, 250: AULC 10–100 is the mean of the two ends, AULC 10–250 the trapezoid over both steps
+    curves = {(1.0, ""): (0.40, 0.60, 0.70), (0.5, ""): (0.50, 0.60, 0.66), (0.5, "50"): (0.50, 0.594, 0.69),
+              (0.5, "20"): (0.44, 0.60, 0.71)}
+    rows = [{"core": c, "up_to": u, "seed": s, "labels": b, "val_accuracy": a, "classes": 10, "select_s": 0.1}
+            for (c, u), accs in curves.items() for s in (0, 1) for b, a in zip((10, 100, 250), accs)]
+    adopted, short, long_ = choose(rows)
+    assert short == pytest.approx({"1": 0.5, "0.5": 0.55, "0.5 up to 50 clusters": 0.547, "0.5 up to 20 clusters": 0.52})
+    # within 0.005 of the best 10–100 (0.55): 0.5 and 0.5 up to 50; of those the higher 10–250 area wins
+    assert long_["0.5 up to 50 clusters"] == pytest.approx((90 * 0.547 + 150 * 0.642) / 240)
+    assert adopted == "0.5 up to 50 clusters"
+    assert "→ **0.5 up to 50 clusters**" in render(rows, 1.0)

@@ -212,10 +212,15 @@ def test_cache_files_get_the_permissions_a_plain_open_would_give(tmp_path):
     assert (tmp_path / "a.npz").stat().st_mode & 0o777 == 0o666 & ~mask
 
 
-def test_typiclust_clusters_a_backbones_features_on_their_most_typical_share(small_digits, tmp_path):
+def test_typiclust_clusters_a_backbones_features_on_their_most_typical_share(small_digits, tmp_path, monkeypatch):
     import activegan.representation as representation
     from activegan.representation import PoolRepresentation
 
     pool = small_digits.x_pool[:50]
-    assert PoolRepresentation(pool, tmp_path, features="pixels").cluster_core == 1.0
-    assert PoolRepresentation(pool, tmp_path, features="scattering").cluster_core == representation.CLUSTER_CORE < 1
+    assert PoolRepresentation(pool, tmp_path, features="pixels").cluster_core(10) == 1.0
+    backbone = PoolRepresentation(pool, tmp_path, features="scattering")
+    assert backbone.cluster_core(10) == representation.CLUSTER_CORE < 1
+    monkeypatch.setattr(representation, "CLUSTER_CORE_UP_TO", 20)  # more clusters than that: every point
+    assert backbone.cluster_core(20) == representation.CLUSTER_CORE and backbone.cluster_core(21) == 1.0
+    monkeypatch.setattr(representation, "CLUSTER_CORE_UP_TO", None)
+    assert backbone.cluster_core(10_000) == representation.CLUSTER_CORE

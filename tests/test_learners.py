@@ -129,7 +129,7 @@ def test_typiclust_passes_the_representations_core_share_to_its_clusters():
     blob = lambda i: 0 if i < 100 else 1 if i < 200 else 2  # noqa: E731
     picks = {}
     for core in (1.0, 0.5):
-        rep = SimpleNamespace(coords=points, typicality=typicality(points, 20), cluster_core=core)
+        rep = SimpleNamespace(coords=points, typicality=typicality(points, 20), cluster_core=lambda clusters, c=core: c)
         view = RoundView(None, points, np.arange(len(points)), np.array([], dtype=np.int64), np.random.default_rng(0), rep)
         picks[core] = sorted(blob(i) for i in TypiClust().select(view, 2))
     assert picks[1.0] in ([0, 2], [1, 2]) and picks[0.5] == [0, 1]

@@ -19,10 +19,11 @@ from activegan.embedding import EmbeddingConfig, PoolEmbedding
 # validation split of CIFAR-10 UMAP lost 5-6 points (docs/results/representation/choice.md).
 BACKBONE_EMBEDDING = EmbeddingConfig(pca=128, dims=0)
 # TypiClust's clusters (first labels and rounds) in a backbone's features are fit on this share of the pool, its most
-# typical points (``embedding.typical_indices``): on CIFAR-10's validation split (EfficientNet-Lite0 features) the
-# first labels held more classes and the curve rose faster to 100 labels, a little lower from 100 on
-# (docs/results/acquisition/typiclust-core-cifar10.md). Pixels' embeddings (MNIST, the digits) use every point.
+# typical points (``embedding.typical_indices``), while there are at most ``CLUSTER_CORE_UP_TO`` clusters (None: at any
+# number). Chosen on CIFAR-10's validation split (EfficientNet-Lite0 features):
+# docs/results/acquisition/typiclust-core-cifar10.md. Pixels' embeddings (MNIST, the digits) use every point.
 CLUSTER_CORE = 0.5
+CLUSTER_CORE_UP_TO: int | None = None
 
 
 class PoolRepresentation:
@@ -51,10 +52,12 @@ class PoolRepresentation:
 
         return typicality(self.coords, 20)
 
-    @property
-    def cluster_core(self) -> float:
-        """The share of the pool, its most typical points, that TypiClust's clusters are fit on (``CLUSTER_CORE``)."""
-        return 1.0 if self.features.is_pixels else CLUSTER_CORE
+    def cluster_core(self, clusters: int) -> float:
+        """The share of the pool, its most typical points, that TypiClust's ``clusters`` clusters are fit on
+        (``CLUSTER_CORE``, ``CLUSTER_CORE_UP_TO``)."""
+        if self.features.is_pixels or (CLUSTER_CORE_UP_TO is not None and clusters > CLUSTER_CORE_UP_TO):
+            return 1.0
+        return CLUSTER_CORE
 
     @cached_property
     def vectors(self) -> np.ndarray:

@@ -25,5 +25,6 @@ class TypiClust(Strategy):
         typ = getattr(view.representation, "typicality", None)  # in the whole pool, computed once (when it can)
         chosen = typical_indices(view.representation.coords[rows], n, view.rng, labeled=np.arange(len(labeled)),
                                  typ=None if typ is None else typ[rows],
-                                 core=getattr(view.representation, "cluster_core", 1.0))
+                                 core=view.representation.cluster_core(len(labeled) + n)
+                                 if hasattr(view.representation, "cluster_core") else 1.0)
         return rows[chosen]
