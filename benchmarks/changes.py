@@ -48,10 +48,11 @@ CODE_CHANGES = [
      "what": "the `selftrain` CNN is 16 wide, not 32, makes 8 passes over the pool in the first round, not 3, and trains on "
              "12 000 images in each later round, not 30 000 (validation: "
              "`docs/results/label-efficiency/mnist/selftrain-width.md`)", "touches": "all"},
-    {"date": "2026-12-08T02:45:33Z", "learner": None, "datasets": ("cifar10",), "from": "round 0",  # typical first labels, typiclust
+    {"date": "2026-12-08T03:10:00Z", "learner": None, "datasets": ("cifar10",), "from": "round 0",  # typical first labels, typiclust
      "features": ("auto", "efficientnet-lite0", "efficientnet-lite0@128", "efficientnet-lite0@160", "scattering"),
      "what": "TypiClust's clusters (the typical first labels, `typiclust`, `switch`) in a backbone's features are fit on "
-             "the pool's most typical half, not every image (validation: "
+             "the pool's most typical half while there are at most 20 clusters (the first labels and the round to 20 "
+             "labels), not every image (validation: "
              "`docs/results/acquisition/typiclust-core-cifar10.md`)", "touches": "all"},
 ]
 

@@ -23,7 +23,7 @@ BACKBONE_EMBEDDING = EmbeddingConfig(pca=128, dims=0)
 # number). Chosen on CIFAR-10's validation split (EfficientNet-Lite0 features):
 # docs/results/acquisition/typiclust-core-cifar10.md. Pixels' embeddings (MNIST, the digits) use every point.
 CLUSTER_CORE = 0.5
-CLUSTER_CORE_UP_TO: int | None = None
+CLUSTER_CORE_UP_TO: int | None = 20  # the first labels (10 clusters) and the round to 20 labels
 
 
 class PoolRepresentation:
