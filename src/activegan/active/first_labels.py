@@ -9,7 +9,7 @@
   k-means cut MNIST's ones in two while merging its fours and nines), k-means elsewhere (a backbone's
   128 dimensions: a full-covariance mixture costs minutes there). Measured on the training pool:
   docs/results/label-efficiency/mnist/cold-start.md. In a backbone's features the clusters are fit on the pool's most
-  typical half (``representation.CLUSTER_CORE``): docs/results/acquisition/typiclust-core-cifar10.md.
+  typical half (``PoolRepresentation.cluster_core``): docs/results/acquisition/typiclust-core-cifar10.md.
 - ``random``: uniform over the pool.
 - ``balanced``: as equal per class as n allows — it reads the labels it claims to save, kept only to
   reproduce the poster's and Gal et al.'s protocols.
