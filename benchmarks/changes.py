@@ -54,6 +54,10 @@ CODE_CHANGES = [
              "the pool's most typical half while there are at most 20 clusters (the first labels and the round to 20 "
              "labels), not every image (validation: "
              "`docs/results/acquisition/typiclust-core-cifar10.md`)", "touches": "all"},
+    {"date": "2026-12-08T03:59:43Z", "after": "2026-12-08T03:10:00Z", "learner": None, "datasets": ("cifar10",), "from": "round 0",
+     "features": ("scattering",),  # runs from before the change above clustered every point, as today
+     "what": "on scattering features TypiClust's clusters are fit on every image again (validation: "
+             "`docs/results/acquisition/typiclust-core-cifar10-scattering.md`)", "touches": "all"},
 ]
 
 

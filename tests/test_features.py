@@ -216,9 +216,14 @@ def test_typiclust_clusters_a_backbones_features_on_their_most_typical_share(sma
     import activegan.representation as representation
     from activegan.representation import PoolRepresentation
 
+    from types import SimpleNamespace
+
+    from activegan.features import Features
+
     pool = small_digits.x_pool[:50]
     assert PoolRepresentation(pool, tmp_path, features="pixels").cluster_core(10) == 1.0
-    backbone = PoolRepresentation(pool, tmp_path, features="scattering")
+    assert PoolRepresentation(pool, tmp_path, features="scattering").cluster_core(10) == 1.0  # measured: every point
+    backbone = PoolRepresentation(pool, tmp_path, features=Features("torchscript:model.pt", SimpleNamespace(key="k")))
     assert backbone.cluster_core(10) == representation.CLUSTER_CORE < 1
     monkeypatch.setattr(representation, "CLUSTER_CORE_UP_TO", 20)  # more clusters than that: every point
     assert backbone.cluster_core(20) == representation.CLUSTER_CORE and backbone.cluster_core(21) == 1.0

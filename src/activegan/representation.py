@@ -20,9 +20,12 @@ from activegan.embedding import EmbeddingConfig, PoolEmbedding
 BACKBONE_EMBEDDING = EmbeddingConfig(pca=128, dims=0)
 # TypiClust's clusters (first labels and rounds) in a backbone's features are fit on this share of the pool, its most
 # typical points (``embedding.typical_indices``), while there are at most ``CLUSTER_CORE_UP_TO`` clusters (None: at any
-# number). Chosen on CIFAR-10's validation split (EfficientNet-Lite0 features):
-# docs/results/acquisition/typiclust-core-cifar10.md. Pixels' embeddings (MNIST, the digits) use every point.
+# number). Chosen on CIFAR-10's validation split with EfficientNet-Lite0's features
+# (docs/results/acquisition/typiclust-core-cifar10.md); a user's own backbone gets the same. The representations in
+# ``EVERY_POINT`` cluster every point: pixels' embeddings (MNIST, the digits) and scattering, where the same measurement
+# chose every point (docs/results/acquisition/typiclust-core-cifar10-scattering.md).
 CLUSTER_CORE = 0.5
+EVERY_POINT = ("pixels", "scattering")
 CLUSTER_CORE_UP_TO: int | None = 20  # the first labels (10 clusters) and the round to 20 labels
 
 
@@ -55,7 +58,8 @@ class PoolRepresentation:
     def cluster_core(self, clusters: int) -> float:
         """The share of the pool, its most typical points, that TypiClust's ``clusters`` clusters are fit on
         (``CLUSTER_CORE``, ``CLUSTER_CORE_UP_TO``)."""
-        if self.features.is_pixels or (CLUSTER_CORE_UP_TO is not None and clusters > CLUSTER_CORE_UP_TO):
+        every = self.features.is_pixels or self.features.name.split("@")[0] in EVERY_POINT
+        if every or (CLUSTER_CORE_UP_TO is not None and clusters > CLUSTER_CORE_UP_TO):
             return 1.0
         return CLUSTER_CORE
 
