@@ -250,12 +250,11 @@ def cluster(x: np.ndarray, clusters: int, n_init: int, seed: int, fit_rows=None)
     goes to its nearest centre."""
     from sklearn.cluster import KMeans, MiniBatchKMeans
 
-    fit = x if fit_rows is None else x[fit_rows]
     if clusters <= EXACT_KMEANS_UP_TO:
         km = KMeans(clusters, n_init=n_init, random_state=seed)
     else:
         km = MiniBatchKMeans(clusters, batch_size=5000, n_init=n_init, random_state=seed)
-    return km.fit_predict(x) if fit_rows is None else km.fit(fit).predict(x)
+    return km.fit_predict(x) if fit_rows is None else km.fit(x[fit_rows]).predict(x)
 
 
 def mixture_cluster(x: np.ndarray, clusters: int, n_init: int, seed: int, fit_rows=None) -> np.ndarray:

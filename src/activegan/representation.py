@@ -29,6 +29,12 @@ EVERY_POINT = ("pixels", "scattering")
 CLUSTER_CORE_UP_TO: int | None = 20  # the first labels (10 clusters) and the round to 20 labels
 
 
+def core_share(representation, clusters: int) -> float:
+    """``representation.cluster_core(clusters)``; 1.0 (every point) for a stand-in that has no such method."""
+    method = getattr(representation, "cluster_core", None)
+    return 1.0 if method is None else method(clusters)
+
+
 class PoolRepresentation:
     """``coords`` (the pool's embedded points), ``embedding`` (maps other images too), ``graph(k)`` and
     ``neighbour_index``, each computed when first asked."""

@@ -38,11 +38,12 @@ def first_labels(kind: str, n: int, rng: np.random.Generator, *, candidates, rep
     candidates = np.asarray(candidates, dtype=np.int64)
     if kind == "typical":
         from activegan.embedding import typical_indices
+        from activegan.representation import core_share
 
         coords = representation.coords[candidates]
         return candidates[typical_indices(coords, n, rng, among=AMONG, n_init=10, typ=representation.typicality[candidates],
                                           mixture=mixture_rule(coords.shape[1], n, len(candidates)),
-                                          core=representation.cluster_core(n) if hasattr(representation, "cluster_core") else 1.0)]
+                                          core=core_share(representation, n))]
     if kind == "balanced":
         return candidates[initial_indices(np.asarray(y_pool)[candidates], n, rng, balanced=True)]
     return candidates[initial_indices(np.zeros(len(candidates)), n, rng, balanced=False)]

@@ -10,6 +10,7 @@ import numpy as np
 
 from activegan.active.base import RoundView, Strategy
 from activegan.embedding import typical_indices
+from activegan.representation import core_share
 
 
 class TypiClust(Strategy):
@@ -25,6 +26,5 @@ class TypiClust(Strategy):
         typ = getattr(view.representation, "typicality", None)  # in the whole pool, computed once (when it can)
         chosen = typical_indices(view.representation.coords[rows], n, view.rng, labeled=np.arange(len(labeled)),
                                  typ=None if typ is None else typ[rows],
-                                 core=view.representation.cluster_core(len(labeled) + n)
-                                 if hasattr(view.representation, "cluster_core") else 1.0)
+                                 core=core_share(view.representation, len(labeled) + n))
         return rows[chosen]

@@ -172,15 +172,15 @@ class SelfTrainLearner(ClassifierMixin):
             self._build()
         self.spread.fit(X, y)
         targets = self.spread.pool_probs_.astype(np.float32)
+        nodes = self._pool_nodes(X)
         if self.options.feature_graph is not None and self.fits_ > 0:
-            targets = self._feature_graph_targets(X, y, targets)
+            targets = self._feature_graph_targets(nodes, y, targets)
         classes = np.unique(np.asarray(y))
         knows = self.classes_ is None or bool(np.isin(classes, self.classes_).all())
         if self.options.vote and knows and targets.max(axis=1).mean() >= self.options.trust_spread and (last := self._last_pool_probs()) is not None:
             targets = (targets + last) / 2  # self-training: the last round's CNN votes too
         label, weight = targets.argmax(axis=1), targets.max(axis=1)
         images, y = np.asarray(self.pool, dtype=np.float32), np.asarray(y, dtype=np.int64)
-        nodes = self._pool_nodes(X)
         label[nodes[nodes >= 0]], weight[nodes[nodes >= 0]] = y[nodes >= 0], 1.0
         if (nodes < 0).any():  # labeled images from outside the pool join the training set
             images = np.concatenate([images, np.asarray(X, dtype=np.float32)[nodes < 0]])
@@ -198,14 +198,13 @@ class SelfTrainLearner(ClassifierMixin):
         self._probs = None  # this fit's probabilities: computed row by row when asked for
         return self
 
-    def _feature_graph_targets(self, X, y, fallback: np.ndarray) -> np.ndarray:
-        """The labels spread over a k-NN graph of the last CNN's features of the pool (``SelfTrainOptions.feature_graph``);
-        rows no label reaches keep ``fallback`` (the pixels' graph)."""
+    def _feature_graph_targets(self, nodes, y, fallback: np.ndarray) -> np.ndarray:
+        """The labels spread over a k-NN graph of the last CNN's features of the pool (``SelfTrainOptions.feature_graph``;
+        ``nodes``: the labeled images' pool rows, −1 outside it); rows no label reaches keep ``fallback`` (the pixels' graph)."""
         from activegan.embedding import knn_graph, label_spreading
 
         feats = self.features(self.pool)
         feats /= np.linalg.norm(feats, axis=1, keepdims=True) + 1e-12
-        nodes = self._pool_nodes(X)
         inside = nodes >= 0
         f = label_spreading(knn_graph(feats, FEATURE_GRAPH_K), nodes[inside], np.asarray(y, dtype=np.int64)[inside],
                             self.n_classes, self.options.feature_graph, class_mass="labeled")
